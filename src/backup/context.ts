@@ -1,0 +1,54 @@
+// The context every template is rendered with: the host's resolved vars with every optional value
+// present (strict handlebars rejects a missing key, so absence is the empty string here).
+import type { ResolvedVars } from "../inventory/types.ts";
+
+export interface TemplateContext {
+  app: string;
+  environment: string;
+  backup_user: string;
+  media_owner: string;
+  cron_path: string;
+  database: { name: string; user: string; host: string; port: number };
+  /** Kept apart from `database` so a template cannot print it by accident; only pgpass.hbs uses it. */
+  db_password: string;
+  paths: ResolvedVars["paths"] & { lock_dir: string };
+  retention: ResolvedVars["retention"];
+  schedule: ResolvedVars["schedule"];
+  config_files: string[];
+  media_excludes: string[];
+  alerts: { email: string; slack_webhook: string; discord_webhook: string; healthcheck_url: string };
+  offsite: { enabled: boolean; bucket: string; endpoint: string; region: string; storage_class: string };
+  check: ResolvedVars["check"];
+}
+
+export function templateContext(v: ResolvedVars): TemplateContext {
+  const { password, ...database } = v.database;
+  return {
+    app: v.app,
+    environment: v.environment,
+    backup_user: v.backup_user,
+    media_owner: v.media_owner,
+    cron_path: v.cron_path,
+    database,
+    db_password: password,
+    paths: { ...v.paths, lock_dir: `${v.paths.backup_dir}/.locks` },
+    retention: v.retention,
+    schedule: v.schedule,
+    config_files: v.config_files,
+    media_excludes: v.media_excludes,
+    alerts: {
+      email: v.alerts.email ?? "",
+      slack_webhook: v.alerts.slack_webhook ?? "",
+      discord_webhook: v.alerts.discord_webhook ?? "",
+      healthcheck_url: v.alerts.healthcheck_url ?? "",
+    },
+    offsite: {
+      enabled: v.offsite.enabled,
+      bucket: v.offsite.bucket ?? "",
+      endpoint: v.offsite.endpoint ?? "",
+      region: v.offsite.region ?? "",
+      storage_class: v.offsite.storage_class ?? "",
+    },
+    check: v.check,
+  };
+}

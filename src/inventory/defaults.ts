@@ -1,0 +1,66 @@
+// Built-in defaults from the backup system's spec: the lowest layer of vars precedence.
+// Paths are derived from app and prefix after the layers are merged (see derivePaths).
+import type { PathVars, VarsLayer } from "./schema.ts";
+
+export const DEFAULT_VARS = {
+  app: "cepcomunicacion",
+  prefix: "",
+  backup_user: "root",
+  media_owner: "",
+  cron_path: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  database: { name: "cepcomunicacion", user: "cepcomunicacion", host: "localhost", port: 5432 },
+  retention: { daily_days: 30, weekly_weeks: 12, media_days: 30, config_days: 30, pre_restore_days: 30, keep_min: 3 },
+  schedule: {
+    database: "0 2 * * *",
+    config: "30 2 * * *",
+    media: "0 3 * * *",
+    database_weekly: "30 3 * * 0",
+    check: "0 */6 * * *",
+  },
+  // The spec's list, relative to app_dir; globs allowed; missing ones are skipped (and named in the log).
+  config_files: [
+    ".env",
+    ".env.production",
+    "docker-compose.yml",
+    "docker-compose.prod.yml",
+    "payload.config.ts",
+    "next.config.ts",
+    "nginx/*.conf",
+    "Dockerfile*",
+    "migrations/*",
+    ".github/workflows/*.yml",
+  ],
+  media_excludes: [".DS_Store", "Thumbs.db", "*.tmp"],
+  alerts: {},
+  offsite: { enabled: false },
+  check: {
+    database_max_age_hours: 26,
+    weekly_max_age_days: 8,
+    media_max_age_hours: 26,
+    config_max_age_hours: 26,
+    database_min_bytes: 1024,
+    config_min_bytes: 100,
+    media_min_files: 0,
+    disk_warning_percent: 80,
+    disk_critical_percent: 90,
+  },
+  packages: ["postgresql-client", "rsync", "tar", "gzip", "coreutils", "util-linux", "curl", "logrotate"],
+} satisfies VarsLayer;
+
+/** Default paths for an app under a prefix ("" on a real host). Explicitly set paths are kept as written. */
+export function derivePaths(app: string, prefix: string, set: Partial<PathVars> = {}): PathVars {
+  const p = (s: string) => `${prefix}${s}`;
+  const app_dir = set.app_dir ?? p(`/var/www/${app}`);
+  return {
+    backup_dir: set.backup_dir ?? p(`/var/backups/${app}`),
+    log_dir: set.log_dir ?? p(`/var/log/${app}`),
+    scripts_dir: set.scripts_dir ?? p(`/infra/backup/scripts`),
+    config_file: set.config_file ?? p(`/etc/${app}/backup.conf`),
+    pgpass_file: set.pgpass_file ?? p(`/etc/${app}/backup.pgpass`),
+    status_file: set.status_file ?? p(`/var/run/${app}-backup-status.json`),
+    app_dir,
+    media_dir: set.media_dir ?? `${app_dir}/uploads`,
+    cron_file: set.cron_file ?? p(`/etc/cron.d/${app}-backup`),
+    logrotate_file: set.logrotate_file ?? p(`/etc/logrotate.d/${app}-backup`),
+  };
+}

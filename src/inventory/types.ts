@@ -1,0 +1,29 @@
+// The inventory after loading: every host with its merged, defaulted, validated vars and resolved
+// secrets. Code past the loader trusts these types.
+import type { SshConfig, Vars } from "./schema.ts";
+
+/** Vars with secrets resolved to their values (kept out of logs by the mask list on Inventory). */
+export type ResolvedVars = Omit<Vars, "database" | "alerts"> & {
+  database: Omit<Vars["database"], "password"> & { password: string };
+  alerts: { email?: string; slack_webhook?: string; discord_webhook?: string; healthcheck_url?: string };
+  environment: "production" | "staging" | "lab";
+};
+
+export interface Host {
+  name: string;
+  groups: string[];
+  /** private_key made absolute (~ and inventory-relative paths resolved). */
+  ssh: SshConfig;
+  vars: ResolvedVars;
+}
+
+export interface Inventory {
+  /** Absolute path of the inventory file. */
+  file: string;
+  environment: "production" | "staging" | "lab";
+  /** Absolute path of the known_hosts file (resolved relative to the inventory file). */
+  knownHostsFile: string;
+  hosts: Host[];
+  /** Every resolved secret value, for masking in diffs, logs and reports. */
+  secrets: string[];
+}
