@@ -1,0 +1,144 @@
+// The backup system as desired state: which packages, user, directories and files (rendered from
+// which templates, with which modes and owners, validated how) a host must have. Pure: vars in,
+// state out; the operations compare it with facts.
+import { dirname } from "node:path";
+import type { ResolvedVars } from "../inventory/types.ts";
+import { templateContext } from "./context.ts";
+import type { Renderer } from "../render/render.ts";
+
+/** Tags select parts of a run (`--tags` / `--skip-tags`). */
+export const TAGS = ["packages", "user", "dirs", "scripts", "config", "cron", "logrotate", "smoke"] as const;
+export type Tag = (typeof TAGS)[number];
+
+export interface DesiredDir {
+  path: string;
+  mode: number;
+  owner: string;
+  group: string;
+  tags: Tag[];
+}
+
+export interface DesiredFile {
+  path: string;
+  content: string;
+  mode: number;
+  owner: string;
+  group: string;
+  tags: Tag[];
+  /** Shell command run on the uploaded temp file before it replaces the old one; `{}` is its path. */
+  validate?: string;
+  /** Holds a secret: its diff is masked as a whole, not just the secret values. */
+  secret?: boolean;
+  /** Template it was rendered from (for messages). */
+  template: string;
+}
+
+export interface DesiredState {
+  packages: string[];
+  /** A dedicated system user to create, when backup_user is not root. */
+  user?: string;
+  dirs: DesiredDir[];
+  files: DesiredFile[];
+}
+
+/** The spec's "Directory Structure" under backup_dir (root 0700: the backups hold secrets). */
+export function backupSubdirs(backupDir: string): string[] {
+  return [
+    backupDir,
+    `${backupDir}/database`,
+    `${backupDir}/database/weekly`,
+    `${backupDir}/database/pre-restore`,
+    `${backupDir}/media`,
+    `${backupDir}/media/pre-restore`,
+    `${backupDir}/config`,
+    `${backupDir}/config/pre-restore`,
+    `${backupDir}/.locks`,
+  ];
+}
+
+export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredState {
+  const ctx = templateContext(vars);
+  const u = vars.backup_user;
+  const p = vars.paths;
+  const dir = (path: string, mode: number, owner: string, tags: Tag[] = ["dirs"]): DesiredDir => ({ path, mode, owner, group: owner, tags });
+
+  const dirs: DesiredDir[] = [
+    ...backupSubdirs(p.backup_dir).map((d) => dir(d, 0o700, u)),
+    dir(p.log_dir, 0o755, u),
+    dir(p.scripts_dir, 0o755, "root"),
+    dir(dirname(p.config_file), 0o755, "root"),
+  ];
+  // Directories that files land in must exist; system ones (/etc/cron.d, /var/run) are created only
+  // under a prefix, and then owned by root with the usual mode.
+  const have = new Set(dirs.map((d) => d.path));
+  for (const extra of [dirname(p.pgpass_file), dirname(p.status_file), dirname(p.cron_file), dirname(p.logrotate_file)]) {
+    if (!have.has(extra)) {
+      dirs.push(dir(extra, 0o755, "root"));
+      have.add(extra);
+    }
+  }
+
+  const files: DesiredFile[] = [];
+  for (const script of renderer.scriptNames()) {
+    const template = `scripts/${script}.hbs`;
+    const isLib = script === "backup-lib.sh";
+    files.push({
+      path: `${p.scripts_dir}/${script}`,
+      content: renderer.render(template, ctx),
+      mode: isLib ? 0o644 : 0o755,
+      owner: "root",
+      group: "root",
+      tags: ["scripts"],
+      validate: "bash -n {}",
+      template,
+    });
+  }
+  files.push(
+    {
+      path: p.config_file,
+      content: renderer.render("backup.conf.hbs", ctx),
+      mode: 0o600,
+      owner: u,
+      group: u,
+      tags: ["config"],
+      validate: "bash -n {}",
+      template: "backup.conf.hbs",
+    },
+    {
+      path: p.pgpass_file,
+      content: renderer.render("pgpass.hbs", ctx),
+      mode: 0o600,
+      owner: u,
+      group: u,
+      tags: ["config"],
+      secret: true,
+      template: "pgpass.hbs",
+    },
+    {
+      path: p.cron_file,
+      content: renderer.render("cron.hbs", ctx),
+      mode: 0o644,
+      owner: "root",
+      group: "root",
+      tags: ["config", "cron"],
+      template: "cron.hbs",
+    },
+    {
+      path: p.logrotate_file,
+      content: renderer.render("logrotate.hbs", ctx),
+      mode: 0o644,
+      owner: "root",
+      group: "root",
+      tags: ["config", "logrotate"],
+      // -d: debug/dry run, parses the file and rotates nothing.
+      validate: "logrotate -d {}",
+      template: "logrotate.hbs",
+    },
+  );
+  return {
+    packages: [...new Set(vars.packages)],
+    user: u === "root" ? undefined : u,
+    dirs,
+    files,
+  };
+}
