@@ -1,0 +1,15 @@
+// Operation: the dedicated backup system user (spec, Best Practices: "Use dedicated backup user").
+import { shellQuote } from "../render/quote.ts";
+import type { Planned } from "./types.ts";
+
+export function planUser(name: string | undefined, exists: boolean | undefined, home: string): Planned {
+  const base = { id: "user", name: "backup user", tags: ["user" as const, "dirs" as const] };
+  if (name === undefined) return { ...base, changed: false, reason: "backup_user is root: no dedicated user needed", script: "" };
+  if (exists) return { ...base, changed: false, reason: `user ${name} exists`, script: "" };
+  return {
+    ...base,
+    changed: true,
+    reason: `create system user ${name}`,
+    script: `useradd --system --user-group --no-create-home --home-dir ${shellQuote(home)} --shell /bin/bash ${shellQuote(name)}`,
+  };
+}

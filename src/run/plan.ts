@@ -1,0 +1,56 @@
+// Per host: the one facts command for its desired state, and the plan from the facts it returned.
+// Pure: tested on recorded facts.
+import type { DesiredState, Tag } from "../backup/desired.ts";
+import { filesCommand, parseFiles } from "../facts/files.ts";
+import { packagesCommand, parsePackages } from "../facts/packages.ts";
+import { usersCommand, parseUsers } from "../facts/users.ts";
+import { gatherScript, splitSections } from "../facts/gather.ts";
+import { planPackages } from "../operations/packages.ts";
+import { planUser } from "../operations/user.ts";
+import { planDirectory } from "../operations/directory.ts";
+import { planFile, sha256 } from "../operations/file.ts";
+import type { Planned } from "../operations/types.ts";
+
+export interface TagFilter {
+  tags?: string[];
+  skipTags?: string[];
+}
+
+/** An operation runs when it has a selected tag (or no --tags) and no skipped one. */
+export function selected(tags: readonly string[], f: TagFilter): boolean {
+  if (f.skipTags?.some((t) => tags.includes(t))) return false;
+  return !f.tags?.length || f.tags.some((t) => tags.includes(t));
+}
+
+function managedPaths(state: DesiredState): string[] {
+  return [...state.dirs.map((d) => d.path), ...state.files.map((f) => f.path)];
+}
+
+export function factsScript(state: DesiredState, opts: { diff?: boolean } = {}): string {
+  const paths = managedPaths(state);
+  const want = [...state.dirs.map(() => undefined), ...state.files.map((f) => sha256(f.content))];
+  return gatherScript([
+    { name: "packages", command: packagesCommand(state.packages) },
+    { name: "users", command: usersCommand(state.user ? [state.user] : []) },
+    { name: "files", command: filesCommand(paths, { wantSha: want, withContent: opts.diff }) },
+  ]);
+}
+
+export function planHost(
+  state: DesiredState,
+  factsOutput: string,
+  opts: TagFilter & { diff?: boolean; secrets?: string[]; backupDir: string },
+): Planned[] {
+  const sections = splitSections(factsOutput);
+  const pkgs = parsePackages(sections.get("packages") ?? "");
+  const users = parseUsers(sections.get("users") ?? "");
+  const paths = managedPaths(state);
+  const files = parseFiles(sections.get("files") ?? "", paths);
+  const plan: Planned[] = [
+    planPackages(state.packages, pkgs),
+    planUser(state.user, state.user ? users.get(state.user) : undefined, opts.backupDir),
+    ...state.dirs.map((d) => planDirectory(d, files.get(d.path) ?? { exists: false })),
+    ...state.files.map((f) => planFile(f, files.get(f.path) ?? { exists: false }, opts)),
+  ];
+  return plan.filter((p) => selected(p.tags as Tag[], opts));
+}
