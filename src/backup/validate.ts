@@ -1,0 +1,34 @@
+// Local checks of rendered files, before anything is written to any host (bad input → exit 1).
+import { basename } from "node:path";
+import { CronExpressionParser } from "cron-parser";
+import type { DesiredState } from "./desired.ts";
+
+/** cron.d rules (Debian cron(8)): file name without dots, env lines or 5 fields + user + command, final newline. */
+export function cronFileProblems(path: string, content: string): string[] {
+  const problems: string[] = [];
+  const name = basename(path);
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) problems.push(`${path}: cron ignores files in cron.d whose names contain anything but letters, digits, _ and - (got "${name}")`);
+  if (!content.endsWith("\n")) problems.push(`${path}: the last line must end with a newline or cron ignores it`);
+  content.split("\n").forEach((line, i) => {
+    const t = line.trim();
+    if (t === "" || t.startsWith("#") || /^[A-Za-z_][A-Za-z0-9_]*=/.test(t)) return;
+    const f = t.split(/\s+/);
+    if (f.length < 7) {
+      problems.push(`${path}:${i + 1}: expected "min hour dom month dow user command", got "${t}"`);
+      return;
+    }
+    const expr = f.slice(0, 5).join(" ");
+    try {
+      CronExpressionParser.parse(expr);
+    } catch (e) {
+      problems.push(`${path}:${i + 1}: invalid cron expression "${expr}": ${(e as Error).message}`);
+    }
+    if (!/^[a-z_][a-z0-9_-]*$/.test(f[5]!)) problems.push(`${path}:${i + 1}: expected a user name in the 6th field, got "${f[5]}"`);
+  });
+  return problems;
+}
+
+export function stateProblems(state: DesiredState, cronFile: string): string[] {
+  const cron = state.files.find((f) => f.path === cronFile);
+  return cron ? cronFileProblems(cron.path, cron.content) : [];
+}

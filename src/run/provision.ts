@@ -1,0 +1,72 @@
+// The provision job: load and check everything locally (exit 1 before any connection), then every
+// selected host in parallel: facts → plan → apply → smoke; recap, diffs, --json report.
+import { InputError } from "../errors.ts";
+import type { CommonOptions } from "../cli/options.ts";
+import { loadInventory } from "../inventory/load.ts";
+import { parseExtraVars } from "../inventory/vars.ts";
+import { selectHosts } from "../inventory/limit.ts";
+import { createRenderer } from "../render/render.ts";
+import { desiredState, type DesiredState } from "../backup/desired.ts";
+import { stateProblems } from "../backup/validate.ts";
+import { connect } from "../connection/ssh.ts";
+import { runHosts } from "./runner.ts";
+import { provisionHost } from "./host.ts";
+import { summarize, recap, writeJsonReport, type RunReport } from "./report.ts";
+import { maskSecrets } from "../operations/mask.ts";
+import { smokeTest } from "./smoke.ts";
+
+export interface ProvisionDeps {
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+  out?: (line: string) => void;
+}
+
+export async function provision(opts: CommonOptions, deps: ProvisionDeps): Promise<RunReport> {
+  const started = Date.now();
+  const out = deps.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const inv = await loadInventory(opts.inventory, { cwd: deps.cwd, extraVars: parseExtraVars(opts.extraVars), env: deps.env });
+  const hosts = selectHosts(inv, opts.limit);
+  const renderer = createRenderer();
+  const states = new Map<string, DesiredState>();
+  const problems: string[] = [];
+  for (const h of hosts) {
+    try {
+      const s = desiredState(h.vars, renderer);
+      problems.push(...stateProblems(s, h.vars.paths.cron_file).map((p) => `${h.name}: ${p}`));
+      states.set(h.name, s);
+    } catch (e) {
+      problems.push(`${h.name}: rendering failed: ${(e as Error).message}`);
+    }
+  }
+  if (problems.length) throw new InputError(problems.map((p) => maskSecrets(p, inv.secrets)));
+
+  const smoke = !opts.check && !opts.skipSmoke && (!opts.tags?.length || opts.tags.includes("smoke")) && !opts.skipTags?.includes("smoke");
+  const reports = await runHosts(hosts, opts, (h) =>
+    provisionHost(h, states.get(h.name)!, {
+      check: opts.check,
+      diff: opts.diff,
+      tags: opts.tags?.filter((t) => t !== "smoke"),
+      skipTags: opts.skipTags,
+      secrets: inv.secrets,
+      connect: (host) => connect({ name: host.name, ssh: host.ssh, knownHostsFile: inv.knownHostsFile, acceptNewHostKeys: opts.acceptNewHostKeys }),
+      after: smoke ? (conn, host, report) => smokeTest(conn, host, report, inv.secrets) : undefined,
+      log: (host, line) => out(`[${host}] ${line}`),
+    }),
+  );
+  if (opts.diff) {
+    for (const r of reports) for (const t of r.tasks) if (t.diff) out(maskSecrets(`[${r.name}] ${t.diff}`, inv.secrets));
+  }
+  const report: RunReport = {
+    playbook: "provision",
+    inventory: inv.file,
+    environment: inv.environment,
+    check: opts.check,
+    started_at: new Date(started).toISOString(),
+    duration_ms: Date.now() - started,
+    hosts: reports,
+    summary: summarize(reports),
+  };
+  out(recap(report));
+  if (opts.json) writeJsonReport(opts.json, JSON.parse(maskSecrets(JSON.stringify(report), inv.secrets.map((s) => JSON.stringify(s).slice(1, -1)))) as RunReport);
+  return report;
+}

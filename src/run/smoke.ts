@@ -1,0 +1,54 @@
+// The smoke test (tag `smoke`, last step of provision): one remote command that runs the installed
+// jobs as cron would, test-restores their output into a scratch database and temporary folders,
+// and runs the health check. Its result lines become the report's `smoke` section.
+import { randomBytes } from "node:crypto";
+import type { Connection } from "../connection/types.ts";
+import type { Host } from "../inventory/types.ts";
+import { templateContext } from "../backup/context.ts";
+import { createRenderer, type Renderer } from "../render/render.ts";
+import { addTask, type HostReport, type SmokeComponent } from "./report.ts";
+import { maskSecrets } from "../operations/mask.ts";
+
+export const SMOKE_COMPONENTS = ["database", "config", "media", "check"] as const;
+
+let renderer: Renderer | undefined;
+
+export function smokeScript(host: Host, opts: { components?: string[]; scratchSuffix?: string } = {}): string {
+  renderer ??= createRenderer();
+  const want = new Set(opts.components ?? SMOKE_COMPONENTS);
+  const suffix = opts.scratchSuffix ?? randomBytes(4).toString("hex");
+  return renderer.render("smoke.sh.hbs", {
+    ...templateContext(host.vars),
+    scratch_db: `${host.vars.database.name.slice(0, 40)}_smoke_${suffix}`,
+    run_db: want.has("database") ? 1 : 0,
+    run_media: want.has("media") ? 1 : 0,
+    run_config: want.has("config") ? 1 : 0,
+  });
+}
+
+export function parseSmoke(stdout: string): Record<string, SmokeComponent> {
+  const out: Record<string, SmokeComponent> = {};
+  for (const line of stdout.split("\n")) {
+    const [kind, name, status, ms, ...details] = line.split("|");
+    if (kind !== "SMOKE" || !name) continue;
+    out[name] = { status: status as SmokeComponent["status"], duration_ms: Number(ms) || 0, details: details.join("|") };
+  }
+  return out;
+}
+
+export async function smokeTest(conn: Connection, host: Host, report: HostReport, secrets: string[] = []): Promise<void> {
+  const r = await conn.exec(smokeScript(host));
+  const smoke = parseSmoke(r.stdout);
+  for (const c of SMOKE_COMPONENTS) {
+    smoke[c] ??= { status: "failed", duration_ms: 0, details: `no result (smoke script exit ${r.code}: ${r.stderr.trim().split("\n").slice(-3).join(" ")})` };
+    smoke[c].details = maskSecrets(smoke[c].details, secrets);
+  }
+  report.smoke = smoke;
+  for (const [name, c] of Object.entries(smoke)) {
+    addTask(report, {
+      name: `smoke ${name}`,
+      status: c.status === "failed" ? "failed" : "ok",
+      message: `${c.status}${c.details ? `: ${c.details}` : ""}`,
+    });
+  }
+}
