@@ -1,0 +1,52 @@
+// The apply script runs for real with bash: files land atomically with mode and owner, the old
+// file is kept as <path>.<timestamp>~, a failing validation leaves the old file and no temp file.
+import { describe, it, expect } from "vitest";
+import { execa } from "execa";
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { applyScript, failedStep } from "../../src/operations/apply.ts";
+import { planFile } from "../../src/operations/file.ts";
+import { planDirectory } from "../../src/operations/directory.ts";
+
+const run = (script: string) => execa("bash", ["-s"], { input: script, reject: false });
+const file = (path: string, content: string, validate?: string) =>
+  ({ path, content, mode: 0o640, owner: "root", group: "root", tags: ["scripts" as const], template: "t", validate });
+
+describe("apply script", () => {
+  it("creates dirs and files, keeps the replaced file, reports success", async () => {
+    const d = mkdtempSync(join(tmpdir(), "apply-"));
+    const dir = join(d, "a b", "ñ");
+    const target = join(dir, "x.sh");
+    const plan = [
+      planDirectory({ path: dir, mode: 0o750, owner: "root", group: "root", tags: ["dirs"] }, { exists: false }),
+      planFile(file(target, "echo one\n", "bash -n {}"), { exists: false }),
+    ];
+    const r1 = await run(applyScript(plan));
+    expect(r1.exitCode).toBe(0);
+    expect(failedStep(r1.stdout)).toBeUndefined();
+    expect(readFileSync(target, "utf8")).toBe("echo one\n");
+    expect(statSync(target).mode & 0o7777).toBe(0o640);
+    expect(statSync(dir).mode & 0o7777).toBe(0o750);
+
+    const r2 = await run(applyScript([planFile(file(target, "echo two\n", "bash -n {}"), { exists: true, type: "file", mode: 0o640, owner: "root", group: "root", sha256: "x" })]));
+    expect(r2.exitCode).toBe(0);
+    expect(readFileSync(target, "utf8")).toBe("echo two\n");
+    const kept = readdirSync(dir).filter((f) => /^x\.sh\.\d{14}~$/.test(f));
+    expect(kept).toHaveLength(1);
+    expect(readFileSync(join(dir, kept[0]!), "utf8")).toBe("echo one\n");
+  });
+
+  it("a failing validation keeps the old file, leaves no temp file and names the step", async () => {
+    const d = mkdtempSync(join(tmpdir(), "apply-"));
+    const target = join(d, "y.sh");
+    writeFileSync(target, "echo good\n");
+    const bad = planFile(file(target, "if then fi (\n", "bash -n {}"), { exists: true, type: "file", mode: 0o640, owner: "root", group: "root", sha256: "x" });
+    const r = await run(applyScript([bad]));
+    expect(r.exitCode).not.toBe(0);
+    expect(failedStep(r.stdout)).toBe(`file:${target}`);
+    expect(r.stderr).toContain("validation of");
+    expect(readFileSync(target, "utf8")).toBe("echo good\n");
+    expect(readdirSync(d)).toEqual(["y.sh"]);
+  });
+});

@@ -1,0 +1,35 @@
+// Data-driven, as pyinfra's tests: one JSON case per behaviour (desired file, recorded fact,
+// expected plan), run by one generic test.
+import { describe, it, expect } from "vitest";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { planFile } from "../../src/operations/file.ts";
+
+const dir = join(import.meta.dirname, "cases", "file");
+
+describe("planFile", () => {
+  for (const name of readdirSync(dir)) {
+    it(name.replace(/\.json$/, ""), () => {
+      const c = JSON.parse(readFileSync(join(dir, name), "utf8"));
+      const p = planFile(c.desired, c.fact, { diff: c.diff, secrets: c.secrets });
+      expect(p.changed).toBe(c.expect.changed);
+      if (c.expect.reasonIncludes) expect(p.reason).toContain(c.expect.reasonIncludes);
+      for (const s of c.expect.scriptIncludes ?? []) expect(p.script).toContain(s);
+      for (const s of c.expect.scriptExcludes ?? []) expect(p.script).not.toContain(s);
+      for (const s of c.expect.diffIncludes ?? []) expect(p.diff).toContain(s);
+      if (c.expect.errorIncludes) expect(p.error).toContain(c.expect.errorIncludes);
+      else expect(p.error).toBeUndefined();
+      if (!c.expect.changed) expect(p.script).toBe("");
+    });
+  }
+
+  it("masks secret values in diffs and whole secret files", () => {
+    const base = { path: "/x", mode: 0o600, owner: "root", group: "root", tags: ["config" as const], template: "t" };
+    const d = planFile({ ...base, content: "PW=s3cr:t\n" }, { exists: true, type: "file", mode: 0o600, owner: "root", group: "root", sha256: "0", content: "PW=old\n" }, { diff: true, secrets: ["s3cr:t"] });
+    expect(d.diff).toContain("+PW=********");
+    expect(d.diff).not.toContain("s3cr:t");
+    const s = planFile({ ...base, content: "h:1:*:u:pw\n", secret: true }, { exists: true, type: "file", mode: 0o600, owner: "root", group: "root", sha256: "0", content: "h:1:*:u:old\n" }, { diff: true });
+    expect(s.diff).toContain("diff masked");
+    expect(s.diff).not.toContain("old");
+  });
+});
