@@ -1,0 +1,151 @@
+// Shared setup for the script tests: a temp prefix with the rendered backup system laid out as
+// provision would (dirs 0700, scripts 0755, backup.conf and pgpass 0600), a real PostgreSQL cluster,
+// a local HTTP receiver standing in for Slack/Discord/healthchecks, and a runner for rendered scripts.
+import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createServer, type Server } from "node:http";
+import { execa, type Result } from "execa";
+import { createRenderer } from "../../src/render/render.ts";
+import { templateContext } from "../../src/backup/context.ts";
+import { backupSubdirs } from "../../src/backup/desired.ts";
+import type { ResolvedVars } from "../../src/inventory/types.ts";
+import { startCluster, createAppDatabase, stopCluster, removeCluster, psqlSuper, type PgCluster } from "../../src/lab/postgres.ts";
+import { testVars } from "../helpers/vars.ts";
+import { freePort } from "../helpers/ports.ts";
+
+export const DB_PASSWORD = "s3cr:et\\pw'x";
+
+export interface Received {
+  method: string;
+  url: string;
+  body: string;
+}
+
+/** A loopback HTTP server that records every request (the webhook and healthcheck stand-in). */
+export async function startReceiver(): Promise<{ url: string; received: Received[]; close: () => Promise<void> }> {
+  const received: Received[] = [];
+  const port = await freePort();
+  const server: Server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      received.push({ method: req.method ?? "", url: req.url ?? "", body });
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+export interface Lab {
+  root: string;
+  vars: ResolvedVars;
+  cluster: PgCluster;
+  scripts: string;
+  /** Render (again) the backup system with vars changed by `patch` (e.g. alerts). */
+  install: (patch?: (v: ResolvedVars) => void) => void;
+  /** Run a rendered script; never throws on a non-zero exit. */
+  run: (script: string, args?: string[], env?: Record<string, string>) => Promise<Result>;
+  sql: (sql: string) => Promise<string>;
+  teardown: () => Promise<void>;
+}
+
+/** The scripts a lab renders: every script template whose rendering succeeds is installed, so
+ * another engineer's half-written template does not break these tests (shellcheck.test catches it). */
+function renderInto(vars: ResolvedVars): void {
+  const r = createRenderer();
+  const ctx = templateContext(vars);
+  const p = vars.paths;
+  for (const d of [...backupSubdirs(p.backup_dir), p.log_dir, p.scripts_dir, join(p.config_file, ".."), join(p.pgpass_file, ".."), join(p.status_file, ".."), p.app_dir, p.media_dir]) {
+    mkdirSync(d, { recursive: true });
+  }
+  for (const d of backupSubdirs(p.backup_dir)) chmodSync(d, 0o700);
+  const put = (path: string, content: string, mode: number) => {
+    writeFileSync(path, content);
+    chmodSync(path, mode);
+  };
+  for (const s of r.scriptNames()) {
+    let content: string;
+    try {
+      content = r.render(`scripts/${s}.hbs`, ctx);
+    } catch (e) {
+      if (s === "backup-lib.sh" || MINE.includes(s)) throw e;
+      continue;
+    }
+    put(join(p.scripts_dir, s), content, s === "backup-lib.sh" ? 0o644 : 0o755);
+  }
+  put(p.config_file, r.render("backup.conf.hbs", ctx), 0o600);
+  put(p.pgpass_file, r.render("pgpass.hbs", ctx), 0o600);
+}
+
+export const MINE = ["backup-database.sh", "backup-database-weekly.sh", "backup-config.sh", "check-backups.sh", "verify-backup-integrity.sh"];
+
+/** A prefix tree with the rendered system and (unless db: false) a running cluster with the app database. */
+export async function startLab(name: string, opts: { patch?: (v: ResolvedVars) => void } = {}): Promise<Lab> {
+  const root = mkdtempSync(join(tmpdir(), `cep-${name}-`));
+  chmodSync(root, 0o755);
+  const port = await freePort();
+  const cluster = await startCluster(join(root, "pg"), port);
+  const vars = testVars({ prefix: join(root, "host"), db: { port, password: DB_PASSWORD } });
+  await createAppDatabase(cluster, { name: vars.database.name, user: vars.database.user, password: DB_PASSWORD });
+  const lab: Lab = {
+    root,
+    vars,
+    cluster,
+    scripts: vars.paths.scripts_dir,
+    install(patch) {
+      if (patch) patch(vars);
+      renderInto(vars);
+    },
+    run(script, args = [], env = {}) {
+      return execa(join(vars.paths.scripts_dir, script), args, {
+        reject: false,
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C.UTF-8", ...env },
+        extendEnv: false,
+        stdin: "ignore",
+        timeout: 120_000,
+      });
+    },
+    sql: (s) => psqlSuper(cluster, s, vars.database.name),
+    async teardown() {
+      await stopCluster(cluster);
+      removeCluster(cluster);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  lab.install(opts.patch);
+  return lab;
+}
+
+/** Create a few tables with rows in the app database, owned by the app user. */
+export async function seedDatabase(lab: Lab, extraRows = 0): Promise<Record<string, number>> {
+  const u = lab.vars.database.user;
+  await lab.sql(`
+    CREATE SCHEMA IF NOT EXISTS payload AUTHORIZATION "${u}";
+    SET ROLE "${u}";
+    CREATE TABLE IF NOT EXISTS public.users (id serial PRIMARY KEY, email text NOT NULL);
+    CREATE TABLE IF NOT EXISTS public.courses (id serial PRIMARY KEY, title text, body text);
+    CREATE TABLE IF NOT EXISTS public.empty_one (id int);
+    CREATE TABLE IF NOT EXISTS payload."Media Files" (id serial PRIMARY KEY, filename text);
+    INSERT INTO public.users (email) SELECT 'u' || g || '@example.com' FROM generate_series(1, 25) g;
+    INSERT INTO public.courses (title, body) SELECT 'course ' || g, md5(g::text) FROM generate_series(1, 7 + ${extraRows}) g;
+    INSERT INTO payload."Media Files" (filename) SELECT 'f' || g || '.jpg' FROM generate_series(1, 3) g;
+  `);
+  const counts: Record<string, number> = {};
+  for (const line of (await lab.sql(`SELECT n.nspname || '.' || c.relname, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_toast%';`)).split("\n")) {
+    if (!line) continue;
+    const [k, v] = line.split("|");
+    counts[k!] = Number(v);
+  }
+  return counts;
+}
+
+export function exists(p: string): boolean {
+  return existsSync(p);
+}
