@@ -5,6 +5,7 @@ import { main } from "../src/cli/main.ts";
 import { parseCommonArgs, USAGE_OPTIONS } from "../src/cli/options.ts";
 import { provision } from "../src/run/provision.ts";
 import { ensureLabFor } from "../src/lab/lab.ts";
+import { defaultUi } from "../src/run/ui.ts";
 
 const USAGE = `Usage: npm run provision -- <inventory> [options]\n\n${USAGE_OPTIONS}`;
 
@@ -12,6 +13,6 @@ await main(async () => {
   const opts = parseCommonArgs(process.argv.slice(2), USAGE);
   const cwd = process.cwd();
   await ensureLabFor(opts.inventory, cwd);
-  const report = await provision(opts, { cwd });
+  const report = await provision(opts, { cwd, ui: opts.json ? undefined : defaultUi() });
   return report.summary.exit_code;
 });

@@ -14,16 +14,19 @@ import { provisionHost } from "./host.ts";
 import { summarize, recap, writeJsonReport, type RunReport } from "./report.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { smokeTest } from "./smoke.ts";
+import { plainUi, type Ui } from "./ui.ts";
 
 export interface ProvisionDeps {
   cwd: string;
   env?: NodeJS.ProcessEnv;
   out?: (line: string) => void;
+  ui?: Ui;
 }
 
 export async function provision(opts: CommonOptions, deps: ProvisionDeps): Promise<RunReport> {
   const started = Date.now();
   const out = deps.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const ui = deps.ui ?? plainUi(out);
   const inv = await loadInventory(opts.inventory, { cwd: deps.cwd, extraVars: parseExtraVars(opts.extraVars), env: deps.env });
   const hosts = selectHosts(inv, opts.limit);
   const renderer = createRenderer();
@@ -50,8 +53,9 @@ export async function provision(opts: CommonOptions, deps: ProvisionDeps): Promi
       secrets: inv.secrets,
       connect: (host) => connect({ name: host.name, ssh: host.ssh, knownHostsFile: inv.knownHostsFile, acceptNewHostKeys: opts.acceptNewHostKeys }),
       after: smoke ? (conn, host, report) => smokeTest(conn, host, report, inv.secrets) : undefined,
-      log: (host, line) => out(`[${host}] ${line}`),
+      log: (host, line) => ui.log(host, line),
     }),
+    ui.runBatch,
   );
   if (opts.diff) {
     for (const r of reports) for (const t of r.tasks) if (t.diff) out(maskSecrets(`[${r.name}] ${t.diff}`, inv.secrets));

@@ -32,7 +32,14 @@ export async function pool<T, R>(items: T[], limit: number, work: (item: T) => P
   return results;
 }
 
-export async function runHosts(hosts: Host[], opts: RunOptions, work: (host: Host) => Promise<HostReport>): Promise<HostReport[]> {
+export type BatchRunner = (batch: Host[], forks: number, work: (h: Host) => Promise<HostReport>) => Promise<HostReport[]>;
+
+export async function runHosts(
+  hosts: Host[],
+  opts: RunOptions,
+  work: (host: Host) => Promise<HostReport>,
+  runBatch: BatchRunner = (b, f, w) => pool(b, f, w),
+): Promise<HostReport[]> {
   const reports = new Map<string, HostReport>();
   let stopped = false;
   for (const batch of batches(hosts, opts.serial)) {
@@ -40,7 +47,7 @@ export async function runHosts(hosts: Host[], opts: RunOptions, work: (host: Hos
       for (const h of batch) reports.set(h.name, { ...newHostReport(h.name), status: "skipped", error: "not run: an earlier batch exceeded --max-fail-percent" });
       continue;
     }
-    const results = await pool(batch, opts.forks, async (h) => {
+    const results = await runBatch(batch, opts.forks, async (h) => {
       try {
         return await work(h);
       } catch (e) {

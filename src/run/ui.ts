@@ -1,0 +1,50 @@
+// Progress: listr2 (one line per host, updated live) on a terminal, plain prefixed lines otherwise
+// (CI, pipes, --json runs). The runner hands each batch to `runBatch`.
+import { Listr } from "listr2";
+import type { Host } from "../inventory/types.ts";
+import type { HostReport } from "./report.ts";
+import { pool } from "./runner.ts";
+
+export interface Ui {
+  runBatch(batch: Host[], forks: number, work: (h: Host) => Promise<HostReport>): Promise<HostReport[]>;
+  log(host: string, line: string): void;
+}
+
+export function plainUi(out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Ui {
+  return {
+    runBatch: (batch, forks, work) =>
+      pool(batch, forks, async (h) => {
+        const r = await work(h);
+        out(`[${h.name}] ${r.status}${r.error ? `: ${r.error.split("\n")[0]}` : ""}`);
+        return r;
+      }),
+    log: (host, line) => out(`[${host}] ${line}`),
+  };
+}
+
+export function listrUi(): Ui {
+  const lastLine = new Map<string, (l: string) => void>();
+  return {
+    async runBatch(batch, forks, work) {
+      const results = new Map<string, HostReport>();
+      const list = new Listr(
+        batch.map((h) => ({
+          title: h.name,
+          task: async (_ctx: unknown, task: { title: string; output: string }) => {
+            lastLine.set(h.name, (l) => (task.output = l));
+            const r = await work(h);
+            results.set(h.name, r);
+            task.title = `${h.name}: ${r.status} (ok=${r.ok} changed=${r.changed} failed=${r.failed})`;
+            if (r.status === "failed" || r.status === "unreachable") throw new Error(`${h.name}: ${r.status}${r.error ? `: ${r.error.split("\n")[0]}` : ""}`);
+          },
+        })),
+        { concurrent: forks, exitOnError: false, rendererOptions: { collapseErrors: false } },
+      );
+      await list.run().catch(() => undefined);
+      return batch.map((h) => results.get(h.name)!);
+    },
+    log: (host, line) => lastLine.get(host)?.(line),
+  };
+}
+
+export const defaultUi = (): Ui => (process.stdout.isTTY ? listrUi() : plainUi());

@@ -1,0 +1,67 @@
+// A lab for one test file: real sshd + PostgreSQL hosts in a temp dir on free ports, the CLI run for
+// real against it, inventories derived from the lab's own.
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import YAML from "yaml";
+import { labUp, labDown, type LabState } from "../../src/lab/lab.ts";
+import { freePort } from "./ports.ts";
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export interface TestLab {
+  state: LabState;
+  dir: string;
+  /** The lab's inventory, parsed, for deriving variants. */
+  inventory(): any;
+  /** Write a variant inventory beside the lab's (so its relative paths still resolve). */
+  writeInventory(name: string, inv: unknown): string;
+  down(): Promise<void>;
+}
+
+export async function startTestLab(hosts: number): Promise<TestLab> {
+  const dir = mkdtempSync(join(tmpdir(), "cep-lab-"));
+  // Consecutive ports from a free one; the lab checks each port itself.
+  const state = await labUp({ dir, hosts, sshBasePort: await freePort(), pgBasePort: await freePort() });
+  return {
+    state,
+    dir,
+    inventory: () => YAML.parse(readFileSync(state.files.inventory, "utf8")),
+    writeInventory(name, inv) {
+      const f = join(dir, name);
+      writeFileSync(f, YAML.stringify(inv));
+      return f;
+    },
+    async down() {
+      await labDown(dir);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  report?: any;
+}
+
+/** Run a playbook through its real entry point, with a --json report. */
+export async function cli(playbook: string, args: string[], opts: { env?: Record<string, string> } = {}): Promise<CliResult> {
+  const json = join(mkdtempSync(join(tmpdir(), "cep-report-")), "report.json");
+  const r = await execa("npx", ["tsx", join(REPO, "playbooks", `${playbook}.ts`), ...args, "--json", json], {
+    cwd: REPO,
+    reject: false,
+    env: { ...opts.env },
+    stdin: "ignore",
+  });
+  let report;
+  try {
+    report = JSON.parse(readFileSync(json, "utf8"));
+  } catch {
+    report = undefined;
+  }
+  return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, report };
+}
