@@ -123,7 +123,17 @@ export async function startLab(name: string, opts: { patch?: (v: ResolvedVars) =
   return lab;
 }
 
-/** Create a few tables with rows in the app database, owned by the app user. */
+/** The rendered system under a temp prefix without a database (library-level tests). */
+export function renderOnlyLab(name: string, patch?: (v: ResolvedVars) => void): { root: string; vars: ResolvedVars; cleanup: () => void } {
+  const root = mkdtempSync(join(tmpdir(), `cep-${name}-`));
+  const vars = testVars({ prefix: join(root, "host"), db: { port: 1, password: DB_PASSWORD } });
+  if (patch) patch(vars);
+  renderInto(vars);
+  return { root, vars, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/** Create 14 tables (like Payload's collections, one in another schema, one with a space in its
+ * name, one empty) with rows in the app database, owned by the app user; returns exact counts. */
 export async function seedDatabase(lab: Lab, extraRows = 0): Promise<Record<string, number>> {
   const u = lab.vars.database.user;
   await lab.sql(`
@@ -136,6 +146,10 @@ export async function seedDatabase(lab: Lab, extraRows = 0): Promise<Record<stri
     INSERT INTO public.users (email) SELECT 'u' || g || '@example.com' FROM generate_series(1, 25) g;
     INSERT INTO public.courses (title, body) SELECT 'course ' || g, md5(g::text) FROM generate_series(1, 7 + ${extraRows}) g;
     INSERT INTO payload."Media Files" (filename) SELECT 'f' || g || '.jpg' FROM generate_series(1, 3) g;
+    DO $$ BEGIN FOR i IN 1..10 LOOP
+      EXECUTE format('CREATE TABLE IF NOT EXISTS public.%I (id serial PRIMARY KEY, v text)', 'collection_' || i);
+      EXECUTE format('INSERT INTO public.%I (v) SELECT md5(g::text) FROM generate_series(1, %s) g', 'collection_' || i, i * 3);
+    END LOOP; END $$;
   `);
   const counts: Record<string, number> = {};
   for (const line of (await lab.sql(`SELECT n.nspname || '.' || c.relname, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_toast%';`)).split("\n")) {
