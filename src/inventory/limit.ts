@@ -23,11 +23,27 @@ function matching(inv: Inventory, pattern: string): Set<string> {
   return out;
 }
 
+/** Split on commas that are not inside a glob's {a,b} or [...] . */
+function splitPatterns(limit: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const ch of limit) {
+    if (ch === "{" || ch === "[") depth++;
+    else if ((ch === "}" || ch === "]") && depth > 0) depth--;
+    if (ch === "," && depth === 0) {
+      out.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
 /** The hosts selected by `limit` (all when undefined), in inventory order. */
 export function selectHosts(inv: Inventory, limit?: string): Host[] {
   if (limit === undefined) return [...inv.hosts];
-  const patterns = limit
-    .split(",")
+  const patterns = splitPatterns(limit)
     .map((p) => p.trim())
     .filter((p) => p !== "");
   if (patterns.length === 0) {

@@ -147,7 +147,7 @@ export function describe(s: unknown): string {
     case "record":
       return "a map";
     case "array":
-      return `a list of ${describe(d["element"]).replace(/^(a|an) /, "").replace(/^(.*)$/, "$1 items")}`.replace("list of items", "list");
+      return `a list (each item ${describe(d["element"])})`;
     case "union":
       return (d["options"] as unknown[]).map(describe).join(", or ");
     default:
@@ -230,7 +230,7 @@ export function issuesToProblems(issues: readonly z.core.$ZodIssue[], root: unkn
       case "too_big": {
         if (iss.origin === "number" || iss.origin === "bigint") out.push({ path: p, message: `expected ${describe(here)}` });
         else if (iss.origin === "string")
-          out.push({ path: p, message: iss.code === "too_small" ? `expected a string of at least ${iss.minimum} characters` : `expected a string of at most ${iss.maximum} characters` });
+          out.push({ path: p, message: iss.code === "too_small" ? (Number(iss.minimum) === 1 ? "expected a non-empty string" : `expected a string of at least ${iss.minimum} characters`) : `expected a string of at most ${iss.maximum} characters` });
         else if (iss.origin === "array")
           out.push({ path: p, message: iss.code === "too_small" ? `expected at least ${iss.minimum} items` : `expected at most ${iss.maximum} items` });
         else out.push({ path: p, message: `expected ${describe(here)}` });
