@@ -27,7 +27,7 @@ export async function provision(opts: CommonOptions, deps: ProvisionDeps): Promi
   const started = Date.now();
   const out = deps.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const ui = deps.ui ?? plainUi(out);
-  const inv = await loadInventory(opts.inventory, { cwd: deps.cwd, extraVars: parseExtraVars(opts.extraVars), env: deps.env });
+  const inv = await loadInventory(opts.inventory, { cwd: deps.cwd, extraVars: parseExtraVars(opts.extraVars, deps.cwd), env: deps.env });
   const hosts = selectHosts(inv, opts.limit);
   const renderer = createRenderer();
   const states = new Map<string, DesiredState>();
