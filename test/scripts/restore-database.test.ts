@@ -1,0 +1,229 @@
+// restore-database.sh, rendered and run for real against a PostgreSQL 15 cluster: refusals (no
+// terminal, bad checksum, bad arguments, lock held) leave the database untouched; a full round trip
+// (backup-database.sh → change data → restore into a scratch database and into the original)
+// gives identical row counts, with a verified pre-restore dump that itself restores.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { readdirSync, readFileSync, writeFileSync, copyFileSync, existsSync } from "node:fs";
+import { join, basename } from "node:path";
+import { execa } from "execa";
+import { startLab, seedDatabase, DB_PASSWORD, type Lab } from "./backup-harness.ts";
+import { psqlSuper } from "../../src/lab/postgres.ts";
+
+const COUNTS_SQL = `SELECT n.nspname || '.' || c.relname, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 1;`;
+
+let lab: Lab;
+let seeded: Record<string, number>;
+let dump: string;
+
+const dbDir = () => join(lab.vars.paths.backup_dir, "database");
+const preDir = () => join(dbDir(), "pre-restore");
+const logFile = () => join(lab.vars.paths.log_dir, "restore-database.log");
+
+async function countsOf(db: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const line of (await psqlSuper(lab.cluster, COUNTS_SQL, db)).split("\n")) {
+    if (!line) continue;
+    const [k, v] = line.split("|");
+    out[k!] = Number(v);
+  }
+  return out;
+}
+
+async function dbExists(db: string): Promise<boolean> {
+  return (await psqlSuper(lab.cluster, `SELECT count(*) FROM pg_database WHERE datname = '${db}';`)).trim() === "1";
+}
+
+/** Changes after the backup, made as the app user (so its pg_dump can read them). */
+async function changeData(): Promise<void> {
+  await lab.sql(`SET ROLE "${lab.vars.database.user}";
+    INSERT INTO public.users (email) VALUES ('late@example.com'), ('later@example.com');
+    DELETE FROM public.collection_3 WHERE id <= 2;
+    CREATE TABLE IF NOT EXISTS public.added_later (id int);
+    INSERT INTO public.added_later VALUES (1);`);
+}
+
+function preRestoreDumps(): string[] {
+  return existsSync(preDir()) ? readdirSync(preDir()).filter((f) => f.endsWith(".dump")).sort() : [];
+}
+
+beforeAll(async () => {
+  lab = await startLab("restore-db");
+  seeded = await seedDatabase(lab);
+  const r = await lab.run("backup-database.sh");
+  expect(r.exitCode, r.stderr).toBe(0);
+  const dumps = readdirSync(dbDir()).filter((f) => /^cepcomunicacion_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d\.dump$/.test(f));
+  expect(dumps).toHaveLength(1);
+  dump = join(dbDir(), dumps[0]!);
+  expect(existsSync(`${dump}.manifest.json`)).toBe(true);
+  await changeData();
+});
+
+afterAll(async () => {
+  await lab?.teardown();
+});
+
+describe("restore-database.sh", () => {
+  it("prints its usage on --help and rejects bad arguments with exit 1", async () => {
+    const help = await lab.run("restore-database.sh", ["--help"]);
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: restore-database\.sh <dump> \[--force\] \[--target-db NAME\]/);
+
+    const none = await lab.run("restore-database.sh");
+    expect(none.exitCode).toBe(1);
+    expect(none.stderr).toContain("which dump?");
+    expect(none.stderr).toContain("Usage:");
+
+    for (const bad of ["x; DROP DATABASE postgres", "Bad-Name", "1abc", 'a"b', "postgres"]) {
+      const r = await lab.run("restore-database.sh", [dump, "--force", "--target-db", bad]);
+      expect(r.exitCode, bad).toBe(1);
+      expect(r.stderr).toContain("--target-db");
+    }
+    const unknown = await lab.run("restore-database.sh", [dump, "--frobnicate"]);
+    expect(unknown.exitCode).toBe(1);
+    expect(unknown.stderr).toContain("unknown option: --frobnicate");
+  });
+
+  it("refuses without a terminal and without --force, and touches nothing", async () => {
+    const before = await countsOf("cepcomunicacion");
+    const r = await lab.run("restore-database.sh", [dump]);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain("no terminal to confirm on and no --force");
+    expect(await countsOf("cepcomunicacion")).toEqual(before);
+    expect(before["public.users"]).toBe(seeded["public.users"]! + 2);
+    expect(preRestoreDumps()).toEqual([]);
+  });
+
+  it("cancels at a terminal unless the answer is yes", async () => {
+    const before = await countsOf("cepcomunicacion");
+    const script = join(lab.vars.paths.scripts_dir, "restore-database.sh");
+    // `script` gives the restore a pseudo-terminal; "no" is typed at the prompt.
+    const r = await execa("script", ["-qec", `${script} ${dump}`, "/dev/null"], { input: "no\n", reject: false, env: { LC_ALL: "C.UTF-8" } });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stdout).toContain('Type "yes" to continue');
+    expect(r.stdout).toContain("restore cancelled");
+    expect(await countsOf("cepcomunicacion")).toEqual(before);
+    expect(preRestoreDumps()).toEqual([]);
+  });
+
+  it("refuses a corrupted dump or one without a checksum before dropping anything", async () => {
+    const before = await countsOf("cepcomunicacion");
+    // A copy with flipped bytes in the middle, and a checksum file naming it with the original hash.
+    const bad = join(dbDir(), "cepcomunicacion_2000-01-01_00-00-00.dump");
+    copyFileSync(dump, bad);
+    const buf = readFileSync(bad);
+    const mid = Math.floor(buf.length / 2);
+    for (let i = mid; i < mid + 8; i++) buf[i] = buf[i]! ^ 0xff;
+    writeFileSync(bad, buf);
+    const hash = readFileSync(`${dump}.sha256`, "utf8").split(/\s+/)[0];
+    writeFileSync(`${bad}.sha256`, `${hash}  ${basename(bad)}\n`);
+    copyFileSync(`${dump}.manifest.json`, `${bad}.manifest.json`);
+
+    const r = await lab.run("restore-database.sh", [bad, "--force", "--target-db", "cepcomunicacion"]);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain("checksum MISMATCH");
+    expect(r.stdout).not.toContain("Status: SUCCESS");
+
+    // The same dump bytes, but no checksum file.
+    const unsummed = join(dbDir(), "cepcomunicacion_2000-01-02_00-00-00.dump");
+    copyFileSync(dump, unsummed);
+    const r2 = await lab.run("restore-database.sh", [unsummed, "--force"]);
+    expect(r2.exitCode).not.toBe(0);
+    expect(r2.stderr).toContain("no valid checksum file");
+
+    expect(await dbExists("cepcomunicacion")).toBe(true);
+    expect(await countsOf("cepcomunicacion")).toEqual(before);
+    expect(preRestoreDumps()).toEqual([]);
+    for (const f of [bad, `${bad}.sha256`, `${bad}.manifest.json`, unsummed]) await execa("rm", ["-f", f]);
+  });
+
+  it("waits for no one: exits 75 while a database backup holds the lock", async () => {
+    const lock = join(lab.vars.paths.backup_dir, ".locks", "backup-database.lock");
+    // The holder process itself keeps the lock's fd, so killing it releases the lock at once.
+    const holder = execa("bash", ["-c", 'exec 9>>"$1"; flock 9; exec sleep 20', "holder", lock], { reject: false });
+    await new Promise((r) => setTimeout(r, 300));
+    try {
+      const r = await lab.run("restore-database.sh", [dump, "--force", "--target-db", "locked_out"]);
+      expect(r.exitCode).toBe(75);
+      expect(r.stderr).toContain("is in progress");
+      expect(await dbExists("locked_out")).toBe(false);
+    } finally {
+      holder.kill("SIGTERM");
+      await holder;
+    }
+  });
+
+  it("restores into a scratch database with the backup's row counts, reports, logs, prints no secret", async () => {
+    const r = await lab.run("restore-database.sh", [dump, "--force", "--target-db", "scratch_restore"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await countsOf("scratch_restore")).toEqual(seeded);
+    expect(r.stdout).toContain("DATABASE RESTORE REPORT");
+    expect(r.stdout).toContain("Database: scratch_restore");
+    expect(r.stdout).toContain("Status: SUCCESS");
+    expect(r.stdout).toContain(`Restored From: ${basename(dump)}`);
+    expect(r.stdout).toContain("Pre-Restore Backup: none (database scratch_restore did not exist)");
+    expect(r.stdout).toMatch(new RegExp(`Verified: ${Object.keys(seeded).length} tables and \\d+ rows match the manifest`));
+    const owner = await psqlSuper(lab.cluster, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'scratch_restore';");
+    expect(owner.trim()).toBe(lab.vars.database.user);
+    const log = readFileSync(logFile(), "utf8");
+    expect(log).toContain("checksum OK");
+    expect(log).toContain("Status: SUCCESS");
+    for (const text of [r.stdout, r.stderr, log]) expect(text).not.toContain(DB_PASSWORD);
+    // The live database was not touched.
+    expect((await countsOf("cepcomunicacion"))["public.added_later"]).toBe(1);
+  });
+
+  it("restores over the live database: pre-restore dump first, open sessions ended, identical counts", async () => {
+    const changed = await countsOf("cepcomunicacion");
+    // An application session that stays connected: the restore must end it.
+    const session = execa(
+      "psql",
+      ["-X", "-h", "127.0.0.1", "-p", String(lab.cluster.port), "-U", lab.vars.database.user, "-d", "cepcomunicacion", "-c", "SELECT pg_sleep(60)"],
+      { env: { PGPASSFILE: lab.vars.paths.pgpass_file }, reject: false },
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    const r = await lab.run("restore-database.sh", [dump, "--force"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const s = await session;
+    expect(s.exitCode).not.toBe(0);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+
+    expect(await countsOf("cepcomunicacion")).toEqual(seeded);
+    const pre = preRestoreDumps();
+    expect(pre).toHaveLength(1);
+    expect(pre[0]).toMatch(/^pre-restore_cepcomunicacion_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d\.dump$/);
+    expect(r.stdout).toContain(`Pre-Restore Backup: ${join(preDir(), pre[0]!)}`);
+    // The pre-restore dump verifies (sha256sum -c from its directory) and its manifest holds the changed counts.
+    const check = await execa("sha256sum", ["-c", `${pre[0]}.sha256`], { cwd: preDir(), reject: false });
+    expect(check.exitCode, check.stdout).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(preDir(), `${pre[0]}.manifest.json`), "utf8")) as { tables: { schema: string; name: string; rows: number }[] };
+    const fromManifest = Object.fromEntries(manifest.tables.map((t) => [`${t.schema}.${t.name}`, Number(t.rows)]));
+    expect(fromManifest).toEqual(changed);
+
+    // Rollback with the pre-restore dump brings the changed data back.
+    const back = await lab.run("restore-database.sh", [join(preDir(), pre[0]!), "--force"]);
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(await countsOf("cepcomunicacion")).toEqual(changed);
+  });
+
+  it("fails when the restored tables or row counts differ from the manifest", async () => {
+    // A manifest that claims one more user than the dump holds (its sha256 still names the dump).
+    const copy = join(dbDir(), "cepcomunicacion_2000-01-03_00-00-00.dump");
+    copyFileSync(dump, copy);
+    writeFileSync(`${copy}.sha256`, readFileSync(`${dump}.sha256`, "utf8").replace(basename(dump), basename(copy)));
+    const m = JSON.parse(readFileSync(`${dump}.manifest.json`, "utf8")) as { tables: { schema: string; name: string; rows: number }[] };
+    const users = m.tables.find((t) => t.name === "users")!;
+    users.rows = Number(users.rows) + 1;
+    writeFileSync(`${copy}.manifest.json`, JSON.stringify(m));
+
+    const r = await lab.run("restore-database.sh", [copy, "--force", "--target-db", "scratch_mismatch"]);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain("does not match the manifest");
+    expect(r.stderr).toMatch(/manifest: public\|users\|26/);
+    expect(r.stderr).toMatch(/restored: public\|users\|25/);
+    expect(r.stdout).toContain("Status: FAILED");
+    for (const f of [copy, `${copy}.sha256`, `${copy}.manifest.json`]) await execa("rm", ["-f", f]);
+  });
+});
