@@ -5,7 +5,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, rmSync, existsSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer, type Server } from "node:http";
-import { execa, type Result } from "execa";
+import { execa } from "execa";
 import { createRenderer } from "../../src/render/render.ts";
 import { templateContext } from "../../src/backup/context.ts";
 import { backupSubdirs } from "../../src/backup/desired.ts";
@@ -43,6 +43,12 @@ export async function startReceiver(): Promise<{ url: string; received: Received
   };
 }
 
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
 export interface Lab {
   root: string;
   vars: ResolvedVars;
@@ -51,7 +57,7 @@ export interface Lab {
   /** Render (again) the backup system with vars changed by `patch` (e.g. alerts). */
   install: (patch?: (v: ResolvedVars) => void) => void;
   /** Run a rendered script; never throws on a non-zero exit. */
-  run: (script: string, args?: string[], env?: Record<string, string>) => Promise<Result>;
+  run: (script: string, args?: string[], env?: Record<string, string>) => Promise<RunResult>;
   sql: (sql: string) => Promise<string>;
   teardown: () => Promise<void>;
 }
@@ -103,14 +109,15 @@ export async function startLab(name: string, opts: { patch?: (v: ResolvedVars) =
       if (patch) patch(vars);
       renderInto(vars);
     },
-    run(script, args = [], env = {}) {
-      return execa(join(vars.paths.scripts_dir, script), args, {
+    async run(script, args = [], env = {}) {
+      const r = await execa(join(vars.paths.scripts_dir, script), args, {
         reject: false,
         env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C.UTF-8", ...env },
         extendEnv: false,
         stdin: "ignore",
         timeout: 120_000,
       });
+      return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
     },
     sql: (s) => psqlSuper(cluster, s, vars.database.name),
     async teardown() {

@@ -1,0 +1,75 @@
+// backup-lib.sh functions called directly from bash (the rendered library with a rendered config).
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { mkdirSync, writeFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { renderOnlyLab } from "./backup-harness.ts";
+
+let lab: ReturnType<typeof renderOnlyLab>;
+const lib = (body: string, args: string[] = []) =>
+  execa("bash", ["-c", `set -Eeuo pipefail; source "${lab.vars.paths.scripts_dir}/backup-lib.sh"; lib_init libtest; ${body}`, "libtest", ...args], {
+    reject: false,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    extendEnv: false,
+  });
+
+beforeAll(() => {
+  lab = renderOnlyLab("lib");
+});
+afterAll(() => lab?.cleanup());
+
+describe("backup-lib.sh", () => {
+  it("json_str escapes quotes, backslashes and control characters", async () => {
+    const r = await lib(`json_str "$1"`, ['a"b\\c\nd\te\x01f'] );
+    expect(JSON.parse(r.stdout)).toBe('a"b\\c\nd\te\x01f');
+  });
+
+  it("verify_checksum: OK, mismatch, and a checksum file naming another file", async () => {
+    const d = join(lab.root, "sums");
+    mkdirSync(d);
+    writeFileSync(join(d, "a.dump"), "aaa");
+    writeFileSync(join(d, "b.dump"), "aaa");
+    // b.dump.sha256 names a.dump: `sha256sum -c` would check the wrong file, so it is not a valid sum.
+    const r = await lib(`cd "$1"; write_checksum a.dump; checksum_status a.dump; cp a.dump.sha256 b.dump.sha256; checksum_status b.dump; echo more >> a.dump; checksum_status a.dump`, [d]);
+    expect(r.stdout.split("\n")).toEqual(["OK", "MISSING_SUM", "MISMATCH"]);
+  });
+
+  it("retention keeps the newest keep_min verified backups even when all are old, and never deletes unverified ones", async () => {
+    const d = join(lab.root, "ret");
+    mkdirSync(d);
+    const r = await lib(
+      `cd "$1"
+       for i in 1 2 3 4 5 6; do echo "dump $i" > app_2020-01-0\${i}.dump; write_checksum app_2020-01-0\${i}.dump; touch -d "$((100 - i)) days ago" app_2020-01-0\${i}.dump; done
+       echo bad > app_2020-02-01.dump; echo "$(printf '0%.0s' {1..64})  app_2020-02-01.dump" > app_2020-02-01.dump.sha256; touch -d "20 days ago" app_2020-02-01.dump
+       echo nosum > app_2020-02-02.dump; touch -d "10 days ago" app_2020-02-02.dump
+       echo x > app_orphan.dump.sha256
+       retention_prune "$1" 'app_*.dump' 30 3`,
+      [d],
+    );
+    expect(r.exitCode, r.stderr).toBe(0);
+    const left = readdirSync(d).filter((f) => f.endsWith(".dump")).sort();
+    expect(left).toEqual(["app_2020-01-04.dump", "app_2020-01-05.dump", "app_2020-01-06.dump", "app_2020-02-01.dump", "app_2020-02-02.dump"]);
+    expect(readdirSync(d)).not.toContain("app_orphan.dump.sha256");
+    expect(r.stderr).toMatch(/keeping unverified backup app_2020-02-01\.dump/);
+  });
+
+  it("on_exit_remove removes partial files after a failure and a signal", async () => {
+    const d = join(lab.root, "trap");
+    mkdirSync(d);
+    const r = await lib(`touch "$1/.x.partial"; on_exit_remove "$1/.x.partial"; false`, [d]);
+    expect(r.exitCode).toBe(1);
+    const s = await lib(`touch "$1/.y.partial"; on_exit_remove "$1/.y.partial"; kill -TERM $$; sleep 5`, [d]);
+    expect(s.exitCode).toBe(143);
+    expect(readdirSync(d)).toEqual([]);
+  });
+
+  it("a missing configuration file exits 78 with a clear message", async () => {
+    const r = await execa("bash", ["-c", `source "${lab.vars.paths.scripts_dir}/backup-lib.sh"; lib_init x`], {
+      reject: false,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", BACKUP_CONF: "/nonexistent/backup.conf" },
+      extendEnv: false,
+    });
+    expect(r.exitCode).toBe(78);
+    expect(r.stderr).toMatch(/configuration file \/nonexistent\/backup\.conf is missing/);
+  });
+});
