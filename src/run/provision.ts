@@ -8,13 +8,13 @@ import { selectHosts } from "../inventory/limit.ts";
 import { createRenderer } from "../render/render.ts";
 import { desiredState, type DesiredState } from "../backup/desired.ts";
 import { stateProblems } from "../backup/validate.ts";
-import { connect } from "../connection/ssh.ts";
 import { runHosts } from "./runner.ts";
 import { provisionHost } from "./host.ts";
 import { summarize, recap, writeJsonReport, type RunReport } from "./report.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { smokeTest } from "./smoke.ts";
 import { plainUi, type Ui } from "./ui.ts";
+import { hostConnector } from "./connect.ts";
 
 export interface ProvisionDeps {
   cwd: string;
@@ -51,7 +51,7 @@ export async function provision(opts: CommonOptions, deps: ProvisionDeps): Promi
       tags: opts.tags?.filter((t) => t !== "smoke"),
       skipTags: opts.skipTags,
       secrets: inv.secrets,
-      connect: (host) => connect({ name: host.name, ssh: host.ssh, knownHostsFile: inv.knownHostsFile, acceptNewHostKeys: opts.acceptNewHostKeys }),
+      connect: hostConnector(inv, opts),
       after: smoke ? (conn, host, report) => smokeTest(conn, host, report, inv.secrets) : undefined,
       log: (host, line) => ui.log(host, line),
     }),
