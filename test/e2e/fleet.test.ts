@@ -1,0 +1,132 @@
+// Provision proves itself on a 3-host lab: smoke backup and test restore on every host, a host
+// broken on purpose, and the fleet-wide config update flow (check/diff, rolling batches, bad input).
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { readFileSync, readdirSync, statSync, mkdirSync, rmSync, existsSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { startTestLab, cli, type TestLab } from "../helpers/lab.ts";
+import { psqlSuper } from "../../src/lab/postgres.ts";
+import type { LabHost } from "../../src/lab/lab.ts";
+
+let lab: TestLab;
+let inv: string;
+
+const cluster = (h: LabHost) => ({ dir: h.pgDir, dataDir: h.pgDataDir, socketDir: h.pgSocketDir, port: h.pgPort });
+const rowCounts = async (h: LabHost) =>
+  psqlSuper(
+    cluster(h),
+    `SELECT string_agg(format('%s=%s', t, (xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I', t), false, true, '')))[1]::text), ',' ORDER BY t)
+       FROM (SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public') x;`,
+    "cepcomunicacion",
+  );
+const confPath = (h: LabHost) => `${h.prefix}/etc/cepcomunicacion/backup.conf`;
+const cronPath = (h: LabHost) => `${h.prefix}/etc/cron.d/cepcomunicacion-backup`;
+
+beforeAll(async () => {
+  lab = await startTestLab(3);
+  inv = lab.state.files.inventory;
+});
+afterAll(async () => {
+  await lab?.down();
+});
+
+describe("smoke backup and test restore", () => {
+  it("passes every component on 3 hosts, leaves no scratch database or temp folder, live data unchanged", async () => {
+    const before = await Promise.all(lab.state.hosts.map(rowCounts));
+    expect(before[0]).toMatch(/users=\d+/);
+    const r = await cli("provision", [inv]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    for (const h of r.report.hosts) {
+      expect(h.status).toBe("changed");
+      expect(Object.keys(h.smoke).sort()).toEqual(["check", "config", "database", "media"]);
+      for (const [name, c] of Object.entries<any>(h.smoke)) {
+        expect(c.status, `${h.name} ${name}: ${c.details}`).toBe("passed");
+        expect(c.duration_ms).toBeGreaterThan(0);
+      }
+      expect(h.smoke.database.details).toMatch(/row counts match/);
+      expect(h.commands).toBeLessThanOrEqual(3);
+    }
+    const after = await Promise.all(lab.state.hosts.map(rowCounts));
+    expect(after).toEqual(before);
+    for (const h of lab.state.hosts) {
+      const dbs = await psqlSuper(cluster(h), "SELECT datname FROM pg_database");
+      expect(dbs).not.toMatch(/_smoke_/);
+      const parent = dirname(`${h.prefix}/var/backups/cepcomunicacion`);
+      expect(readdirSync(parent).filter((f) => f.includes("smoke"))).toEqual([]);
+      // The smoke really produced backups, through the installed jobs.
+      expect(readdirSync(`${h.prefix}/var/backups/cepcomunicacion/database`).some((f) => /^cepcomunicacion_.*\.dump$/.test(f))).toBe(true);
+      expect(existsSync(`${h.prefix}/var/run/cepcomunicacion-backup-status.json`)).toBe(true);
+    }
+  });
+
+  it("a host whose cron PATH is broken fails its smoke with the reason (exit 2); the others pass", async () => {
+    const base = lab.inventory();
+    const names = Object.keys(base.hosts);
+    base.hosts[names[1]!].vars.cron_path = "/usr/local/bin:/nonexistent";
+    const broken = lab.writeInventory("broken-path.yml", base);
+    const r = await cli("provision", [broken]);
+    expect(r.code).toBe(2);
+    const [a, b, c] = r.report.hosts;
+    expect(a.status).toBe("ok");
+    expect(c.status).toBe("ok");
+    expect(b.status).toBe("failed");
+    expect(b.smoke.database.status).toBe("failed");
+    expect(b.smoke.database.details).toMatch(/No such file|not found/);
+    expect(r.stdout).toMatch(/smoke database: failed/);
+    // Put it back for the tests below.
+    expect((await cli("provision", [inv, "--skip-smoke"])).code).toBe(0);
+  });
+});
+
+describe("fleet-wide config updates", () => {
+  it("--tags config --check --diff shows per host what would change, secrets masked, and changes nothing", async () => {
+    const before = lab.state.hosts.map((h) => readFileSync(confPath(h), "utf8"));
+    const r = await cli("config", [inv, "--check", "--diff", "-e", "retention.daily_days=9", "-e", "alerts.slack_webhook=https://hooks.example.com/T0/B0/abc"]);
+    expect(r.code).toBe(0);
+    expect(lab.state.hosts.map((h) => readFileSync(confPath(h), "utf8"))).toEqual(before);
+    for (const h of lab.state.hosts) expect(r.stdout).toContain(`--- ${confPath(h)}`);
+    expect(r.stdout).toMatch(/^\+.*9/m);
+    expect(r.stdout).toContain("hooks.example.com");
+    for (const h of r.report.hosts) {
+      const changed = h.tasks.filter((t: any) => t.status === "changed").map((t: any) => t.name);
+      expect(changed).toEqual([`file ${confPath(lab.state.hosts.find((x) => x.name === h.name)!)}`]);
+      expect(h.commands).toBe(1);
+    }
+  });
+
+  it("a rolling update stops after the batch with a failure and reports untouched hosts as skipped", async () => {
+    const [h1, h2, h3] = lab.state.hosts as [LabHost, LabHost, LabHost];
+    // A directory where h2's cron file must go: that host's plan fails.
+    const cron2 = readFileSync(cronPath(h2), "utf8");
+    rmSync(cronPath(h2));
+    mkdirSync(cronPath(h2));
+    const conf3 = readFileSync(confPath(h3), "utf8");
+    try {
+      const r = await cli("config", [inv, "--serial", "1", "--max-fail-percent", "0", "-e", "retention.daily_days=9", "-e", 'schedule.database=15 1 * * *']);
+      expect(r.code).toBe(2);
+      expect(r.report.hosts.map((h: any) => h.status)).toEqual(["changed", "failed", "skipped"]);
+      expect(readFileSync(confPath(h1), "utf8")).toMatch(/RETENTION_DAILY_DAYS=9/);
+      expect(readFileSync(cronPath(h1), "utf8")).toMatch(/^15 1 \* \* \* root /m);
+      expect(readFileSync(confPath(h3), "utf8")).toBe(conf3);
+      // The replaced files were kept beside the new ones.
+      const etc = readdirSync(dirname(confPath(h1)));
+      expect(etc.some((f) => /^backup\.conf\.\d{14}~$/.test(f))).toBe(true);
+      expect(readdirSync(dirname(cronPath(h1))).some((f) => /^cepcomunicacion-backup\.\d{14}~$/.test(f))).toBe(true);
+    } finally {
+      rmSync(cronPath(h2), { recursive: true });
+      writeFileSync(cronPath(h2), cron2);
+    }
+    // Only content or mode differences are written: the rest of the fleet converges, h1 is a no-op.
+    const rest = await cli("config", [inv, "-e", "retention.daily_days=9", "-e", 'schedule.database=15 1 * * *']);
+    expect(rest.code).toBe(0);
+    expect(rest.report.hosts.map((h: any) => h.changed)).toEqual([0, 2, 2]);
+  });
+
+  it("an invalid cron expression is bad input: exit 1, nothing written anywhere", async () => {
+    const mtimes = lab.state.hosts.map((h) => statSync(cronPath(h)).mtimeMs);
+    const r = await cli("config", [inv, "-e", "schedule.database=61 * * * *"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/schedule\.database/);
+    expect(lab.state.hosts.map((h) => statSync(cronPath(h)).mtimeMs)).toEqual(mtimes);
+  });
+});
