@@ -16,6 +16,8 @@ export interface DesiredDir {
   owner: string;
   group: string;
   tags: Tag[];
+  /** An owner change applies to everything inside (trees the backup user writes into). */
+  recurse?: boolean;
 }
 
 export interface DesiredFile {
@@ -63,8 +65,8 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
   const dir = (path: string, mode: number, owner: string, tags: Tag[] = ["dirs"]): DesiredDir => ({ path, mode, owner, group: owner, tags });
 
   const dirs: DesiredDir[] = [
-    ...backupSubdirs(p.backup_dir).map((d) => dir(d, 0o700, u)),
-    dir(p.log_dir, 0o755, u),
+    ...backupSubdirs(p.backup_dir).map((d) => ({ ...dir(d, 0o700, u), recurse: d === p.backup_dir })),
+    { ...dir(p.log_dir, 0o755, u), recurse: true },
     dir(p.scripts_dir, 0o755, "root"),
     dir(dirname(p.config_file), 0o755, "root"),
   ];

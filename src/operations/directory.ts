@@ -19,6 +19,13 @@ export function planDirectory(d: DesiredDir, fact: PathFact): Planned {
     ...base,
     changed: true,
     reason: `${d.path}: ${why}`,
-    script: `mkdir -p -- ${q}\nchmod ${modeString(d.mode)} -- ${q}\nchown ${shellQuote(`${d.owner}:${d.group}`)} -- ${q}`,
+    // Parents get 0755 whatever the apply script's umask (077): a non-root backup user must reach
+    // /infra/backup/scripts. On an owner change of a tree the user writes into (backups, logs), the
+    // files already there change owner too, or the next job could not append to its own log.
+    script: [
+      `(umask 022 && mkdir -p -- ${q})`,
+      `chmod ${modeString(d.mode)} -- ${q}`,
+      `chown${d.recurse && fact.exists && (fact.owner !== d.owner || fact.group !== d.group) ? " -R" : ""} ${shellQuote(`${d.owner}:${d.group}`)} -- ${q}`,
+    ].join("\n"),
   };
 }

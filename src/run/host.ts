@@ -47,10 +47,15 @@ export async function provisionHost(host: Host, state: DesiredState, job: HostJo
     if (errors.length === 0 && changes.length > 0 && !job.check) {
       const r = await conn.exec(applyScript(changes));
       const step = failedStep(r.stdout);
+      // Steps run in plan order: those before the failed one were applied, those after were not.
+      let reached = false;
       for (const p of plan) {
         if (!p.changed) addTask(report, { name: p.name, status: "ok", message: p.reason });
         else if (step === undefined) addTask(report, { name: p.name, status: "changed", message: p.reason, diff: p.diff });
-        else if (step === p.id) addTask(report, { name: p.name, status: "failed", message: mask(`${p.reason}: ${r.stderr.trim() || `exit ${r.code}`}`) });
+        else if (step === p.id) {
+          reached = true;
+          addTask(report, { name: p.name, status: "failed", message: mask(`${p.reason}: ${r.stderr.trim() || `exit ${r.code}`}`) });
+        } else if (!reached) addTask(report, { name: p.name, status: "changed", message: p.reason, diff: p.diff });
         else addTask(report, { name: p.name, status: "skipped", message: "not applied: an earlier step failed" });
       }
       if (step === undefined && r.code !== 0) report.error = mask(`apply exited ${r.code}: ${r.stderr.trim()}`);
