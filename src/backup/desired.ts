@@ -72,6 +72,11 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
   ];
   // Directories that files land in must exist; system ones (/etc/cron.d, /var/run) are created only
   // under a prefix, and then owned by root with the usual mode.
+  // A dedicated backup user replaces the status file atomically, so it owns the file's directory
+  // (unless that is a system directory such as /var/run, kept for root).
+  if (u !== "root" && !["/run", "/var/run", "/tmp"].includes(dirname(p.status_file).slice(vars.prefix.length))) {
+    dirs.push(dir(dirname(p.status_file), 0o755, u));
+  }
   const have = new Set(dirs.map((d) => d.path));
   for (const extra of [dirname(p.pgpass_file), dirname(p.status_file), dirname(p.cron_file), dirname(p.logrotate_file)]) {
     if (!have.has(extra)) {

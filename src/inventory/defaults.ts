@@ -48,7 +48,7 @@ export const DEFAULT_VARS = {
 } satisfies VarsLayer;
 
 /** Default paths for an app under a prefix ("" on a real host). Explicitly set paths are kept as written. */
-export function derivePaths(app: string, prefix: string, set: Partial<PathVars> = {}): PathVars {
+export function derivePaths(app: string, prefix: string, set: Partial<PathVars> = {}, backupUser = "root"): PathVars {
   const p = (s: string) => `${prefix}${s}`;
   const app_dir = set.app_dir ?? p(`/var/www/${app}`);
   return {
@@ -57,7 +57,9 @@ export function derivePaths(app: string, prefix: string, set: Partial<PathVars> 
     scripts_dir: set.scripts_dir ?? p(`/infra/backup/scripts`),
     config_file: set.config_file ?? p(`/etc/${app}/backup.conf`),
     pgpass_file: set.pgpass_file ?? p(`/etc/${app}/backup.pgpass`),
-    status_file: set.status_file ?? p(`/var/run/${app}-backup-status.json`),
+    // The spec's /var/run path needs root to replace the file atomically; a dedicated backup user
+    // gets a persistent directory of its own instead (/var/run is emptied at boot).
+    status_file: set.status_file ?? (backupUser === "root" ? p(`/var/run/${app}-backup-status.json`) : p(`/var/lib/${app}-backup/backup-status.json`)),
     app_dir,
     media_dir: set.media_dir ?? `${app_dir}/uploads`,
     cron_file: set.cron_file ?? p(`/etc/cron.d/${app}-backup`),

@@ -450,7 +450,8 @@ export function mergeHostVars(layers: VarsSource[], file: string, hostKey: strin
   const explicitPaths = (isMap(merged["paths"]) ? merged["paths"] : {}) as Partial<PathVars>;
   const app = typeof merged["app"] === "string" ? merged["app"] : DEFAULT_VARS.app;
   const prefix = typeof merged["prefix"] === "string" ? merged["prefix"] : "";
-  merged["paths"] = derivePaths(app, prefix, explicitPaths);
+  const backupUser = typeof merged["backup_user"] === "string" ? merged["backup_user"] : DEFAULT_VARS.backup_user;
+  merged["paths"] = derivePaths(app, prefix, explicitPaths, backupUser);
 
   const origin = (varPath: string): VarsSource | undefined => {
     for (let p = varPath; p !== ""; p = p.includes(".") ? p.slice(0, p.lastIndexOf(".")) : "") {
