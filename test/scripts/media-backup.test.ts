@@ -68,7 +68,7 @@ describe("backup-media.sh", () => {
 
   it("first run: a full copy with manifest and checksum list, exclusions applied, latest set", async () => {
     const r = await run();
-    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
     const [snap] = snapshots();
     expect(snapshots()).toHaveLength(1);
     const dir = join(dest, snap!);
@@ -86,7 +86,7 @@ describe("backup-media.sh", () => {
     expect(sums.trim().split("\n")).toHaveLength(4);
     expect(sums).toContain(NON_ASCII);
     const check = await execa("sha256sum", ["-c", "--strict", join(dest, `${snap}.sha256`)], { cwd: dir, reject: false });
-    expect(check.exitCode, check.stdout + check.stderr).toBe(0);
+    expect(check.exitCode, String(check.stdout) + String(check.stderr)).toBe(0);
 
     const log = readFileSync(logFile(), "utf8");
     expect(log).toContain("no previous snapshot: this is a full copy");
@@ -100,7 +100,7 @@ describe("backup-media.sh", () => {
     rmSync(join(media, "deleted-later.txt"));
     writeFileSync(join(media, "2025", "new.txt"), "new\n");
     const r = await run();
-    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
     const [first, second] = snapshots();
     expect(snapshots()).toHaveLength(2);
     const a = join(dest, first!);
@@ -198,7 +198,7 @@ describe("backup-media.sh", () => {
 
     await nextSecond();
     const r = await run();
-    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
     const all = snapshots();
     // Newest three verified stay (today's three... the two earlier and this run's); the old verified go.
     for (const n of names) {

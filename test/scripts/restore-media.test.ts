@@ -73,7 +73,7 @@ beforeAll(async () => {
   chmodSync(join(media, "2025", "private.pdf"), 0o600);
   chmodSync(join(media, "2025"), 0o700);
   const r = await run("backup-media.sh");
-  expect(r.exitCode, r.stderr).toBe(0);
+  expect(r.exitCode, String(r.stderr)).toBe(0);
   snapshot = join(dest, readlinkSync(join(dest, "latest")));
 });
 
@@ -108,7 +108,7 @@ describe("restore-media.sh", () => {
   it("restores latest into --target: equal to the snapshot, app dir's owner, dirs 755 and files 644", async () => {
     const target = join(lab.root, "restored");
     const r = await run("restore-media.sh", ["latest", "--force", "--target", target], { RESTORE_VERIFY_SAMPLE: "0" });
-    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(tree(target)).toEqual(tree(snapshot));
     expect(tree(target)).toEqual(tree(media));
     expect(readFileSync(join(target, "2025", "10", NON_ASCII), "utf8")).toBe("ñ\n");
@@ -136,7 +136,7 @@ describe("restore-media.sh", () => {
     writeFileSync(join(media, "stray.txt"), "not in the snapshot");
     const live = tree(media);
     const r = await run("restore-media.sh", [snapshot, "--force"], { RESTORE_VERIFY_SAMPLE: "0" });
-    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(tree(media)).toEqual(tree(snapshot));
     expect(existsSync(join(media, "stray.txt"))).toBe(false);
 
@@ -148,11 +148,11 @@ describe("restore-media.sh", () => {
     const manifest = JSON.parse(readFileSync(`${pre}.manifest.json`, "utf8"));
     expect(manifest).toMatchObject({ kind: "media", files: 4, pre_restore: true });
     const check = await execa("sha256sum", ["-c", "--strict", `${pre}.sha256`], { cwd: pre, reject: false });
-    expect(check.exitCode, check.stdout).toBe(0);
+    expect(check.exitCode, String(check.stdout)).toBe(0);
     // The pre-restore copy is itself restorable (the rollback the report prints).
     const target = join(lab.root, "rollback");
     const back = await run("restore-media.sh", [pre, "--force", "--target", target]);
-    expect(back.exitCode, back.stderr).toBe(0);
+    expect(back.exitCode, String(back.stderr)).toBe(0);
     expect(tree(target)).toEqual(live);
   });
 
@@ -162,7 +162,7 @@ describe("restore-media.sh", () => {
     const s = Math.floor(Date.now() / 1000);
     while (Math.floor(Date.now() / 1000) === s) await new Promise((res) => setTimeout(res, 50));
     const b = await run("backup-media.sh");
-    expect(b.exitCode, b.stderr).toBe(0);
+    expect(b.exitCode, String(b.stderr)).toBe(0);
     const damaged = join(dest, readlinkSync(join(dest, "latest")));
     const target = join(lab.root, "untouched");
     mkdirSync(target);

@@ -1,0 +1,159 @@
+// restore-config.sh, rendered and run for real on an archive made by backup-config.sh: refusals
+// (no terminal, bad or missing checksum) change nothing; a restore takes a pre-restore archive of
+// the files it replaces, extracts, verifies against the archive and makes .env files 0600.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, chmodSync, copyFileSync, rmSync, existsSync } from "node:fs";
+import { join, basename } from "node:path";
+import { execa, type Result } from "execa";
+import { renderOnlyLab } from "./backup-harness.ts";
+import type { ResolvedVars } from "../../src/inventory/types.ts";
+
+const SECRET = "PAYLOAD_SECRET=do-not-print-me-7f3a";
+const ORIGINAL: Record<string, string> = {
+  ".env": `DATABASE_URL=postgres://app@db/app\n${SECRET}\n`,
+  "docker-compose.yml": "services:\n  web: {}\n",
+  "nginx/site.conf": "server { listen 80; }\n",
+  "migrations/001 init.sql": "select 1;\n",
+};
+
+let lab: { root: string; vars: ResolvedVars; cleanup: () => void };
+let app: string;
+let archive: string;
+const cfgDir = () => join(lab.vars.paths.backup_dir, "config");
+const preDir = () => join(cfgDir(), "pre-restore");
+
+function run(args: string[] = []): Promise<Result> {
+  return execa(join(lab.vars.paths.scripts_dir, "restore-config.sh"), args, {
+    reject: false,
+    stdin: "ignore",
+    extendEnv: false,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C.UTF-8" },
+  });
+}
+
+function read(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of Object.keys(ORIGINAL)) if (existsSync(join(dir, f))) out[f] = readFileSync(join(dir, f), "utf8");
+  return out;
+}
+
+function preArchives(): string[] {
+  return existsSync(preDir()) ? readdirSync(preDir()).filter((f) => f.endsWith(".tar.gz")).sort() : [];
+}
+
+beforeAll(async () => {
+  lab = renderOnlyLab("restore-config");
+  app = lab.vars.paths.app_dir;
+  mkdirSync(join(app, "nginx"), { recursive: true });
+  mkdirSync(join(app, "migrations"), { recursive: true });
+  for (const [f, c] of Object.entries(ORIGINAL)) writeFileSync(join(app, f), c);
+  // Archived with a loose mode: the restore must tighten it.
+  chmodSync(join(app, ".env"), 0o644);
+  const b = await execa(join(lab.vars.paths.scripts_dir, "backup-config.sh"), [], { reject: false, stdin: "ignore" });
+  expect(b.exitCode, String(b.stderr)).toBe(0);
+  const archives = readdirSync(cfgDir()).filter((f) => /^config_.*\.tar\.gz$/.test(f));
+  expect(archives).toHaveLength(1);
+  archive = join(cfgDir(), archives[0]!);
+  // A bad deploy afterwards.
+  writeFileSync(join(app, ".env"), "DATABASE_URL=wrong\n");
+  rmSync(join(app, "docker-compose.yml"));
+});
+
+afterAll(() => lab?.cleanup());
+
+describe("restore-config.sh", () => {
+  it("prints its usage on --help and rejects bad arguments with exit 1", async () => {
+    const help = await run(["--help"]);
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: restore-config\.sh <archive> \[--force\] \[--target DIR\]/);
+    const none = await run();
+    expect(none.exitCode).toBe(1);
+    expect(none.stderr).toContain("which archive?");
+    const bad = await run([archive, "--bogus"]);
+    expect(bad.exitCode).toBe(1);
+  });
+
+  it("refuses without a terminal and without --force; nothing changes", async () => {
+    const before = read(app);
+    const r = await run([archive]);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain("no terminal to confirm on and no --force");
+    // The files it would restore were listed first.
+    expect(r.stderr).toContain(".env (replaces the current file)");
+    expect(r.stderr).toContain("docker-compose.yml (new)");
+    expect(read(app)).toEqual(before);
+    expect(preArchives()).toEqual([]);
+  });
+
+  it("refuses a corrupted archive and one without a checksum", async () => {
+    const before = read(app);
+    const bad = join(cfgDir(), "config_2000-01-01_00-00-00.tar.gz");
+    copyFileSync(archive, bad);
+    const buf = readFileSync(bad);
+    const at = Math.floor(buf.length / 2);
+    buf[at] = buf[at]! ^ 0xff;
+    writeFileSync(bad, buf);
+    writeFileSync(`${bad}.sha256`, readFileSync(`${archive}.sha256`, "utf8").replace(basename(archive), basename(bad)));
+    const r = await run([bad, "--force"]);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain("checksum MISMATCH");
+
+    rmSync(`${bad}.sha256`);
+    copyFileSync(archive, bad);
+    const r2 = await run([bad, "--force"]);
+    expect(r2.exitCode).not.toBe(0);
+    expect(r2.stderr).toContain("no valid checksum file");
+    expect(read(app)).toEqual(before);
+    expect(preArchives()).toEqual([]);
+    rmSync(bad);
+  });
+
+  it("restores into --target: files equal the archive, .env 0600, report, no secret printed", async () => {
+    const target = join(lab.root, "restored-config");
+    const r = await run([basename(archive), "--force", "--target", target]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(read(target)).toEqual(ORIGINAL);
+    expect(statSync(join(target, ".env")).mode & 0o777).toBe(0o600);
+    expect(r.stdout).toContain("CONFIGURATION RESTORE REPORT");
+    expect(r.stdout).toContain("Status: SUCCESS");
+    expect(r.stdout).toContain(`Restored From: ${basename(archive)}`);
+    expect(r.stdout).toContain("Files Restored: 4");
+    expect(r.stdout).toContain("Pre-Restore Backup: none");
+    expect(r.stdout).toContain("IMPORTANT: review the .env files");
+    const log = readFileSync(join(lab.vars.paths.log_dir, "restore-config.log"), "utf8");
+    expect(log).toContain("verified: all");
+    for (const text of [r.stdout, r.stderr, log]) expect(text).not.toContain(SECRET);
+  });
+
+  it("restores over the app dir after archiving the current files in pre-restore", async () => {
+    const r = await run([archive, "--force"]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(read(app)).toEqual(ORIGINAL);
+    expect(statSync(join(app, ".env")).mode & 0o777).toBe(0o600);
+    const pre = preArchives();
+    expect(pre).toHaveLength(1);
+    expect(pre[0]).toMatch(/^pre-restore_config_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d\.tar\.gz$/);
+    expect(r.stdout).toContain(`Pre-Restore Backup: ${join(preDir(), pre[0]!)}`);
+    expect(statSync(join(preDir(), pre[0]!)).mode & 0o777).toBe(0o600);
+    expect((await execa("sha256sum", ["-c", `${pre[0]}.sha256`], { cwd: preDir(), reject: false })).exitCode).toBe(0);
+    // It holds the replaced versions (the bad .env), not the files that did not exist.
+    const list = (await execa("tar", ["-tzf", join(preDir(), pre[0]!)])).stdout.split("\n").sort();
+    expect(list).toEqual([".env", "migrations/001 init.sql", "nginx/site.conf"]);
+    const env = await execa("tar", ["-xzOf", join(preDir(), pre[0]!), ".env"]);
+    expect(env.stdout).toBe("DATABASE_URL=wrong");
+  });
+
+  it("a failed extraction exits non-zero with a FAILED report", async () => {
+    // A target where an archived file cannot be written: a non-empty directory in its place.
+    const target = join(lab.root, "blocked");
+    mkdirSync(join(target, "docker-compose.yml", "sub"), { recursive: true });
+    const r = await run([archive, "--force", "--target", target]);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stdout).toContain("Status: FAILED");
+  });
+
+  it("the rendered script passes shellcheck", async () => {
+    const r = await execa("shellcheck", ["-x", "restore-config.sh"], { cwd: lab.vars.paths.scripts_dir, reject: false });
+    expect(r.stdout + r.stderr).toBe("");
+  });
+});
