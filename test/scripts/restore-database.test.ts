@@ -95,7 +95,7 @@ describe("restore-database.sh", () => {
     expect(preRestoreDumps()).toEqual([]);
   });
 
-  it("cancels at a terminal unless the answer is yes", async () => {
+  it("at a terminal: cancels unless the answer is yes, goes ahead on yes", async () => {
     const before = await countsOf("cepcomunicacion");
     const script = join(lab.vars.paths.scripts_dir, "restore-database.sh");
     // `script` gives the restore a pseudo-terminal; "no" is typed at the prompt.
@@ -105,6 +105,12 @@ describe("restore-database.sh", () => {
     expect(r.stdout).toContain("restore cancelled");
     expect(await countsOf("cepcomunicacion")).toEqual(before);
     expect(preRestoreDumps()).toEqual([]);
+
+    // "yes" at the terminal goes ahead (into a scratch database).
+    const yes = await execa("script", ["-qec", `${script} ${dump} --target-db scratch_tty`, "/dev/null"], { input: "yes\n", reject: false, env: { LC_ALL: "C.UTF-8" } });
+    expect(yes.exitCode, String(yes.stdout)).toBe(0);
+    expect(yes.stdout).toContain("Status: SUCCESS");
+    expect(await countsOf("scratch_tty")).toEqual(seeded);
   });
 
   it("refuses a corrupted dump or one without a checksum before dropping anything", async () => {
