@@ -130,3 +130,45 @@ describe("fleet-wide config updates", () => {
     expect(lab.state.hosts.map((h) => statSync(cronPath(h)).mtimeMs)).toEqual(mtimes);
   });
 });
+
+describe("a dedicated backup user", () => {
+  const user = `cepbk${process.pid % 100000}`;
+  afterAll(async () => {
+    const { execa } = await import("execa");
+    await execa("userdel", [user], { reject: false });
+  });
+
+  it("is created, owns the backup tree, runs the jobs; config files it cannot read fail the smoke until granted", async () => {
+    const { execa } = await import("execa");
+    const h = lab.state.hosts[2]!;
+    const base = lab.inventory();
+    base.hosts[h.name].vars.backup_user = user;
+    const dedicated = lab.writeInventory("dedicated.yml", base);
+
+    // The lab's .env files are 0600 root: the smoke catches what would break at 2:30 AM.
+    const first = await cli("provision", [dedicated, "--limit", h.name]);
+    expect(first.code).toBe(2);
+    const host = first.report.hosts[0];
+    expect(host.smoke.database.status).toBe("passed");
+    expect(host.smoke.media.status).toBe("passed");
+    expect(host.smoke.config.status).toBe("failed");
+    expect(host.smoke.config.details).toMatch(/permission denied: cepbk\d+ cannot read .env .env.production/);
+
+    // The operator grants read access through the backup user's group.
+    for (const f of [".env", ".env.production"]) {
+      await execa("chgrp", [user, `${h.appDir}/${f}`]);
+      await execa("chmod", ["0640", `${h.appDir}/${f}`]);
+    }
+    const second = await cli("provision", [dedicated, "--limit", h.name]);
+    expect(second.code).toBe(0);
+    for (const c of Object.values<any>(second.report.hosts[0].smoke)) expect(c.status).toBe("passed");
+    const owner = async (p: string) => (await execa("stat", ["-c", "%U", p])).stdout;
+    const b = `${h.prefix}/var/backups/cepcomunicacion`;
+    expect(await owner(b)).toBe(user);
+    expect(await owner(`${h.prefix}/etc/cepcomunicacion/backup.pgpass`)).toBe(user);
+    const dumps = readdirSync(`${b}/database`).filter((f) => f.endsWith(".dump"));
+    for (const d of dumps.slice(-1)) expect(await owner(`${b}/database/${d}`)).toBe(user);
+    expect(existsSync(`${h.prefix}/var/lib/cepcomunicacion-backup/backup-status.json`)).toBe(true);
+    expect(readFileSync(cronPath(h), "utf8")).toMatch(new RegExp(`^0 2 \\* \\* \\* ${user} `, "m"));
+  });
+});
