@@ -16,6 +16,8 @@ export interface HostJob extends TagFilter {
   connect: (host: Host) => Promise<Connection>;
   /** Runs after a successful apply on the same connection (the smoke test); adds to the report. */
   after?: (conn: Connection, host: Host, report: HostReport) => Promise<void>;
+  /** Also log tasks that changed nothing, with the reason. */
+  verbose?: boolean;
   /** Progress lines (already masked). */
   log?: (host: string, line: string) => void;
 }
@@ -66,7 +68,7 @@ export async function provisionHost(host: Host, state: DesiredState, job: HostJo
         addTask(report, { name: p.name, status, message: job.check && p.changed ? `would change: ${p.reason}` : p.reason, diff: p.diff });
       }
     }
-    for (const t of report.tasks) if (t.status !== "ok") log(`${t.status}: ${t.message}`);
+    for (const t of report.tasks) if (t.status !== "ok" || job.verbose) log(`${t.status}: ${t.message}`);
     report.status = settleStatus(report);
     if (report.status !== "failed" && !job.check && job.after) {
       await job.after(conn, host, report);

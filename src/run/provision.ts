@@ -48,6 +48,7 @@ export async function provision(opts: CommonOptions, deps: ProvisionDeps): Promi
     provisionHost(h, states.get(h.name)!, {
       check: opts.check,
       diff: opts.diff,
+      verbose: opts.verbose,
       tags: opts.tags?.filter((t) => t !== "smoke"),
       skipTags: opts.skipTags,
       secrets: inv.secrets,
