@@ -28,7 +28,35 @@ export function cronFileProblems(path: string, content: string): string[] {
   return problems;
 }
 
-export function stateProblems(state: DesiredState, cronFile: string): string[] {
-  const cron = state.files.find((f) => f.path === cronFile);
-  return cron ? cronFileProblems(cron.path, cron.content) : [];
+/**
+ * What logrotate's parser (config.c) cannot read, checked before any host is contacted: a log path
+ * with a double quote or a brace, unbalanced braces. The host runs
+ * `logrotate -d` on the uploaded file as well, before it replaces the old one.
+ */
+export function logrotateFileProblems(path: string, content: string): string[] {
+  const problems: string[] = [];
+  let depth = 0;
+  content.split("\n").forEach((line, i) => {
+    const t = line.trim();
+    if (t === "" || t.startsWith("#")) return;
+    const at = `${path}:${i + 1}`;
+    if (t.endsWith("{")) {
+      const head = t.slice(0, -1).trim();
+      const m = /^"([^"{}]*)"([^\s"{}]*)$/.exec(head) ?? /^([^\s"{}]+)$/.exec(head);
+      if (!m) problems.push(`${at}: logrotate cannot parse the log path ${head} (no quotes or braces inside a path)`);
+      depth++;
+    } else if (t === "}") depth--;
+    if (depth < 0 || depth > 1) problems.push(`${at}: unbalanced braces`);
+  });
+  if (depth !== 0) problems.push(`${path}: unbalanced braces`);
+  return [...new Set(problems)];
+}
+
+export function stateProblems(state: DesiredState, paths: { cron_file: string; logrotate_file: string }): string[] {
+  const problems: string[] = [];
+  for (const f of state.files) {
+    if (f.path === paths.cron_file) problems.push(...cronFileProblems(f.path, f.content));
+    if (f.path === paths.logrotate_file) problems.push(...logrotateFileProblems(f.path, f.content));
+  }
+  return problems;
 }

@@ -21,8 +21,9 @@ export function createRenderer(templatesDir: string = TEMPLATES_DIR) {
   hb.registerHelper("pgpass", (v: unknown) => pgpassField(v as string));
   // cron(8) turns an unescaped % in a command into a newline: quote for the shell, then escape %.
   hb.registerHelper("cronq", (v: unknown) => shellQuote(v as string).replace(/%/g, "\\%"));
-  // logrotate paths: double-quoted, so spaces and non-ASCII survive.
-  hb.registerHelper("lrq", (v: unknown) => `"${String(v).replace(/(["\\])/g, "\\$1")}"`);
+  // logrotate paths: double-quoted, so spaces and non-ASCII survive (logrotate has no escapes:
+  // a path with a quote or brace is rejected by validate.ts before any host is contacted).
+  hb.registerHelper("lrq", (v: unknown) => `"${String(v)}"`);
   hb.registerHelper("json", (v: unknown) => JSON.stringify(v));
   hb.registerHelper("eq", (a: unknown, b: unknown) => a === b);
   hb.registerHelper("or", (...args: unknown[]) => args.slice(0, -1).some(Boolean));

@@ -35,7 +35,7 @@ export async function provision(opts: CommonOptions, deps: ProvisionDeps): Promi
   for (const h of hosts) {
     try {
       const s = desiredState(h.vars, renderer);
-      problems.push(...stateProblems(s, h.vars.paths.cron_file).map((p) => `${h.name}: ${p}`));
+      problems.push(...stateProblems(s, h.vars.paths).map((p) => `${h.name}: ${p}`));
       states.set(h.name, s);
     } catch (e) {
       problems.push(`${h.name}: rendering failed: ${(e as Error).message}`);

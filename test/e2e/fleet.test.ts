@@ -122,11 +122,15 @@ describe("fleet-wide config updates", () => {
     expect(rest.report.hosts.map((h: any) => h.changed)).toEqual([0, 2, 2]);
   });
 
-  it("an invalid cron expression is bad input: exit 1, nothing written anywhere", async () => {
+  it("an invalid cron expression or logrotate file is bad input: exit 1, nothing written anywhere", async () => {
     const mtimes = lab.state.hosts.map((h) => statSync(cronPath(h)).mtimeMs);
     const r = await cli("config", [inv, "-e", "schedule.database=61 * * * *"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/schedule\.database/);
+    // A log dir logrotate cannot parse is caught locally too, for every host at once.
+    const lr = await cli("config", [inv, "-e", `paths.log_dir=${lab.dir}/log"s`]);
+    expect(lr.code).toBe(1);
+    for (const h of lab.state.hosts) expect(lr.stderr).toContain(`${h.name}: ${h.prefix}/etc/logrotate.d/cepcomunicacion-backup:`);
     expect(lab.state.hosts.map((h) => statSync(cronPath(h)).mtimeMs)).toEqual(mtimes);
   });
 });
