@@ -46,7 +46,7 @@ describe("drill", () => {
       const before = existsSync(join(REPO, "reports", "drills")) ? readdirSync(join(REPO, "reports", "drills")) : [];
       for (const args of [[inv, "--force"], [inv]]) {
         const r = await drill(args);
-        expect(r.code).toBe(1);
+        expect(r.code, r.stdout + r.stderr).toBe(1);
         expect(r.stderr).toMatch(/prod-drill\.yml: environment: production: restore drills never run against production/);
         expect(r.report).toBeUndefined();
       }
@@ -60,7 +60,7 @@ describe("drill", () => {
 
   it("without --force and without a terminal it refuses (exit 1)", async () => {
     const r = await drill([lab.state.files.inventory]);
-    expect(r.code).toBe(1);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.stderr).toMatch(/refusing to run without --force/);
   });
 
@@ -71,7 +71,7 @@ describe("drill", () => {
     const r = await drill([lab.state.files.inventory, "--force"]);
     const took = Date.now() - t0;
     expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.report.playbook).toBe("drill");
     expect(r.report.drill.verdict).toBe("PASSED");
     expect(r.report.summary.exit_code).toBe(0);
@@ -138,7 +138,7 @@ describe("drill", () => {
     mkdirSync(stale);
     writeFileSync(join(stale, "x"), "x");
     const r = await drill([lab.state.files.inventory, "--force", "--limit", h.name]);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.report.hosts[0].drill.stale_removed).toBe(2);
     expect(existsSync(stale)).toBe(false);
     expect((await databases(h)).filter((d) => d.includes("_drill_"))).toEqual([]);
@@ -154,7 +154,7 @@ describe("drill", () => {
     writeFileSync(manifest, bad);
     try {
       const r = await drill([lab.state.files.inventory, "--force", "--limit", h.name]);
-      expect(r.code).toBe(2);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
       const d = r.report.hosts[0].drill;
       expect(d.components.database.status).toBe("failed");
       expect(d.components.database.details).toMatch(/does not match the manifest/);
@@ -178,7 +178,7 @@ describe("drill", () => {
     try {
       const live = await liveRowCounts(h2);
       const r = await drill([lab.state.files.inventory, "--force"]);
-      expect(r.code).toBe(2);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
       expect(r.report.drill.verdict).toBe("FAILED");
       const [r1, r2] = r.report.hosts;
       expect(r1.name).toBe(h1.name);

@@ -30,7 +30,7 @@ describe("status", () => {
     const r = await cli("status", [lab.state.files.inventory]);
     const took = Date.now() - t0;
     expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout.split("\n")[0]).toMatch(/^HOST\s+OVERALL\s+DATABASE\s+WEEKLY\s+MEDIA\s+CONFIG\s+DISK\s+NEWEST DUMP\s+DISK USED\s+ISSUES$/);
     for (const h of lab.state.hosts) {
       const cells = row(r.stdout, h.name);
@@ -68,7 +68,7 @@ describe("status", () => {
     writeFileSync(dump, bad);
     try {
       const r = await cli("status", [lab.state.files.inventory]);
-      expect(r.code).toBe(2);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
       expect(row(r.stdout, h1.name).slice(0, 2)).toEqual([h1.name, "OK"]);
       const cells = row(r.stdout, h2.name);
       expect(cells.slice(0, 3)).toEqual([h2.name, "CRITICAL", "CRITICAL"]);
@@ -91,7 +91,7 @@ describe("status", () => {
     renameSync(manifest, `${manifest}.away`);
     try {
       const r = await cli("status", [lab.state.files.inventory, "--limit", h.name]);
-      expect(r.code).toBe(0);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
       const cells = row(r.stdout, h.name);
       expect(cells.slice(0, 3)).toEqual([h.name, "WARNING", "WARNING"]);
       expect(cells[9]).toMatch(/^1 warning: database: .* has no manifest$/);
@@ -109,7 +109,7 @@ describe("status", () => {
     base.hosts[n1].ssh.port = await freePort();
     const inv = lab.writeInventory("status-unreachable.yml", base);
     const r = await cli("status", [inv]);
-    expect(r.code).toBe(4);
+    expect(r.code, r.stdout + r.stderr).toBe(4);
     expect(row(r.stdout, n1).slice(0, 3)).toEqual([n1, "UNREACHABLE", "-"]);
     expect(row(r.stdout, n2)[1]).toBe("OK");
     expect(r.report.hosts.map((h: any) => h.status)).toEqual(["unreachable", "ok"]);
@@ -120,7 +120,7 @@ describe("status", () => {
     base2.hosts[n2].vars.prefix = empty;
     const inv2 = lab.writeInventory("status-missing.yml", base2);
     const r2 = await cli("status", [inv2, "--limit", n2]);
-    expect(r2.code).toBe(2);
+    expect(r2.code, r2.stdout + r2.stderr).toBe(2);
     const cells = row(r2.stdout, n2);
     expect(cells[1]).toBe("UNKNOWN");
     expect(cells[9]).toMatch(/check-backups\.sh is not installed/);
