@@ -205,4 +205,38 @@ describe("drill", () => {
       writeFileSync(dump, good);
     }
   });
+  // Last: it re-provisions the second host for a dedicated backup user.
+  it("works with a dedicated (non-root) backup user: restores run as that user, scratch space removed; status OK", async () => {
+    const { execa } = await import("execa");
+    const user = `cepdr${process.pid % 100000}`;
+    const h = lab.state.hosts[1]!;
+    try {
+      const base = lab.inventory();
+      base.hosts[h.name].vars.backup_user = user;
+      const inv = lab.writeInventory("drill-dedicated.yml", base);
+      const first = await cli("provision", [inv, "--limit", h.name, "--skip-smoke"]);
+      expect(first.code, first.stdout + first.stderr).toBe(0);
+      // The lab's .env files are 0600 root: the operator grants the backup user read access.
+      for (const f of [".env", ".env.production"]) {
+        await execa("chgrp", [user, `${h.appDir}/${f}`]);
+        await execa("chmod", ["0640", `${h.appDir}/${f}`]);
+      }
+      const second = await cli("provision", [inv, "--limit", h.name]);
+      expect(second.code, second.stdout + second.stderr).toBe(0);
+
+      const r = await drill([inv, "--force", "--limit", h.name]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const d = r.report.hosts[0].drill;
+      for (const c of Object.values<any>(d.components)) expect(c.status).toBe("passed");
+      expect(d.cleanup.status).toBe("passed");
+      expect((await databases(h)).filter((x) => x.includes("_drill_"))).toEqual([]);
+      expect(drillLeftovers(h)).toEqual([]);
+
+      const st = await cli("status", [inv, "--limit", h.name]);
+      expect(st.code, st.stdout + st.stderr).toBe(0);
+      expect(st.report.hosts[0].backup_status.overall_status).toBe("OK");
+    } finally {
+      await execa("userdel", [user], { reject: false });
+    }
+  });
 });
