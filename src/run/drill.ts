@@ -20,7 +20,7 @@ import { templateContext } from "../backup/context.ts";
 import { createRenderer, type Renderer } from "../render/render.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { runHosts } from "./runner.ts";
-import { addTask, newHostReport, summarize, writeJsonReport, type HostReport, type RunReport } from "./report.ts";
+import { addTask, maskedJson, newHostReport, runReport, writeJsonReport, type HostReport, type RunReport } from "./report.ts";
 import { hostConnector, onHost } from "./connect.ts";
 import { plainUi, type Ui } from "./ui.ts";
 
@@ -384,7 +384,7 @@ export function writeDrillReports(cwd: string, report: DrillRunReport, secrets: 
   const files = { markdown: join(dir, `${base}.md`), json: join(dir, `${base}.json`) };
   report.drill.report_files = files;
   writeFileSync(files.markdown, maskSecrets(drillMarkdown(report), [...secrets]));
-  writeFileSync(files.json, maskSecrets(JSON.stringify(report, null, 2), secrets.map((s) => JSON.stringify(s).slice(1, -1))) + "\n");
+  writeFileSync(files.json, maskedJson(report, secrets));
   return files;
 }
 
@@ -467,17 +467,11 @@ export async function drill(opts: CommonOptions, deps: DrillDeps): Promise<Drill
     const t = h.drill?.rto_ms_total;
     if (t !== null && t !== undefined && (!worstRto || t > worstRto.ms)) worstRto = { host: h.name, ms: t };
   }
-  const summary = summarize(reports);
+  const base = runReport("drill", inv, started, reports);
+  const summary = base.summary;
   const passed = reports.filter((h) => h.status === "ok" && h.drill?.verdict === "PASSED").length;
   const report: DrillRunReport = {
-    playbook: "drill",
-    inventory: inv.file,
-    environment: inv.environment,
-    check: false,
-    started_at: new Date(started).toISOString(),
-    duration_ms: Date.now() - started,
-    hosts: reports,
-    summary,
+    ...base,
     drill: {
       inventory_name: inventoryName(opts.inventory),
       verdict: summary.failed > 0 || summary.skipped > 0 ? "FAILED" : summary.unreachable > 0 ? "INCOMPLETE" : "PASSED",
@@ -489,6 +483,6 @@ export async function drill(opts: CommonOptions, deps: DrillDeps): Promise<Drill
   };
   writeDrillReports(deps.cwd, report, inv.secrets);
   out(maskSecrets(drillSummary(report, deps.cwd), [...inv.secrets]));
-  if (opts.json) writeJsonReport(opts.json, JSON.parse(maskSecrets(JSON.stringify(report), inv.secrets.map((s) => JSON.stringify(s).slice(1, -1)))) as RunReport);
+  if (opts.json) writeJsonReport(opts.json, report, inv.secrets);
   return report;
 }

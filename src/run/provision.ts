@@ -10,7 +10,7 @@ import { desiredState, type DesiredState } from "../backup/desired.ts";
 import { stateProblems } from "../backup/validate.ts";
 import { runHosts } from "./runner.ts";
 import { provisionHost } from "./host.ts";
-import { summarize, recap, writeJsonReport, type RunReport } from "./report.ts";
+import { recap, runReport, writeJsonReport, type RunReport } from "./report.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { smokeTest } from "./smoke.ts";
 import { plainUi, type Ui } from "./ui.ts";
@@ -61,17 +61,8 @@ export async function provision(opts: CommonOptions, deps: ProvisionDeps): Promi
   if (opts.diff) {
     for (const r of reports) for (const t of r.tasks) if (t.diff) out(maskSecrets(`[${r.name}] ${t.diff}`, inv.secrets));
   }
-  const report: RunReport = {
-    playbook: "provision",
-    inventory: inv.file,
-    environment: inv.environment,
-    check: opts.check,
-    started_at: new Date(started).toISOString(),
-    duration_ms: Date.now() - started,
-    hosts: reports,
-    summary: summarize(reports),
-  };
+  const report = runReport("provision", inv, started, reports, opts.check);
   out(recap(report));
-  if (opts.json) writeJsonReport(opts.json, JSON.parse(maskSecrets(JSON.stringify(report), inv.secrets.map((s) => JSON.stringify(s).slice(1, -1)))) as RunReport);
+  if (opts.json) writeJsonReport(opts.json, report, inv.secrets);
   return report;
 }

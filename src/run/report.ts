@@ -2,6 +2,7 @@
 import { writeFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { EXIT } from "../errors.ts";
+import { maskSecrets } from "../operations/mask.ts";
 
 export type HostStatus = "ok" | "changed" | "failed" | "unreachable" | "skipped";
 export type TaskStatus = "ok" | "changed" | "failed" | "skipped";
@@ -102,7 +103,26 @@ export function recap(report: RunReport): string {
   return lines.join("\n");
 }
 
-export function writeJsonReport(file: string, report: RunReport): void {
+/** The fields every playbook's report starts with. */
+export function runReport(playbook: string, inv: { file: string; environment: string }, started: number, hosts: HostReport[], check = false): RunReport {
+  return {
+    playbook,
+    inventory: inv.file,
+    environment: inv.environment,
+    check,
+    started_at: new Date(started).toISOString(),
+    duration_ms: Date.now() - started,
+    hosts,
+    summary: summarize(hosts),
+  };
+}
+
+/** A report as JSON with every secret masked, also where JSON escaping changed its spelling. */
+export function maskedJson(report: object, secrets: readonly string[]): string {
+  return maskSecrets(JSON.stringify(report, null, 2), [...secrets, ...secrets.map((s) => JSON.stringify(s).slice(1, -1))]) + "\n";
+}
+
+export function writeJsonReport(file: string, report: object, secrets: readonly string[]): void {
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
+  writeFileSync(file, maskedJson(report, secrets));
 }

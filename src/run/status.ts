@@ -17,7 +17,7 @@ import { templateContext } from "../backup/context.ts";
 import { createRenderer, type Renderer } from "../render/render.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { runHosts, pool, type BatchRunner } from "./runner.ts";
-import { addTask, newHostReport, summarize, writeJsonReport, type HostReport, type RunReport } from "./report.ts";
+import { addTask, newHostReport, runReport, writeJsonReport, type HostReport, type RunReport } from "./report.ts";
 import { hostConnector, onHost } from "./connect.ts";
 
 export const OVERALL = ["OK", "WARNING", "CRITICAL", "UNKNOWN"] as const;
@@ -206,14 +206,7 @@ export async function status(opts: CommonOptions, deps: StatusDeps): Promise<Sta
   )) as StatusHostReport[];
   const count = (o: Overall) => reports.filter((r) => r.backup_status?.overall_status === o).length;
   const report: StatusRunReport = {
-    playbook: "status",
-    inventory: inv.file,
-    environment: inv.environment,
-    check: false,
-    started_at: new Date(started).toISOString(),
-    duration_ms: Date.now() - started,
-    hosts: reports,
-    summary: summarize(reports),
+    ...runReport("status", inv, started, reports),
     backup_summary: {
       OK: count("OK"),
       WARNING: count("WARNING"),
@@ -225,6 +218,6 @@ export async function status(opts: CommonOptions, deps: StatusDeps): Promise<Sta
   out(maskSecrets(statusTable(reports), inv.secrets));
   const b = report.backup_summary;
   out(`\n${reports.length} hosts: ${b.OK} OK, ${b.WARNING} WARNING, ${b.CRITICAL} CRITICAL, ${b.UNKNOWN} UNKNOWN, ${b.unreachable} unreachable in ${(report.duration_ms / 1000).toFixed(2)}s`);
-  if (opts.json) writeJsonReport(opts.json, JSON.parse(maskSecrets(JSON.stringify(report), inv.secrets.map((s) => JSON.stringify(s).slice(1, -1)))) as RunReport);
+  if (opts.json) writeJsonReport(opts.json, report, inv.secrets);
   return report;
 }

@@ -2,10 +2,9 @@
 // real CLI; exit codes, report files, scratch space gone, live data untouched.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { startTestLab, cli, REPO, type TestLab } from "../helpers/lab.ts";
-import { freePort } from "../helpers/ports.ts";
+import { connectionCounter } from "../helpers/ports.ts";
 import { provisionWithBackups, liveRowCounts, databases, newestDump, drillLeftovers, cluster, backupDir } from "../helpers/backups.ts";
 import { psqlSuper } from "../../src/lab/postgres.ts";
 
@@ -31,13 +30,8 @@ afterAll(async () => {
 
 describe("drill", () => {
   it("refuses a production inventory with exit 1, before contacting any host", async () => {
-    let connections = 0;
-    const server: Server = createServer((s) => {
-      connections++;
-      s.destroy();
-    });
-    const port = await freePort();
-    await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
+    const counter = await connectionCounter();
+    const port = counter.port;
     try {
       const base = lab.inventory();
       base.environment = "production";
@@ -50,11 +44,11 @@ describe("drill", () => {
         expect(r.stderr).toMatch(/prod-drill\.yml: environment: production: restore drills never run against production/);
         expect(r.report).toBeUndefined();
       }
-      expect(connections).toBe(0);
+      expect(counter.count()).toBe(0);
       const after = existsSync(join(REPO, "reports", "drills")) ? readdirSync(join(REPO, "reports", "drills")) : [];
       expect(after.filter((f) => f.startsWith("prod-drill-"))).toEqual(before.filter((f) => f.startsWith("prod-drill-")));
     } finally {
-      server.close();
+      counter.close();
     }
   });
 

@@ -2,10 +2,9 @@
 // JSON reports, the files and modes left on the hosts.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { statSync, readFileSync, existsSync, writeFileSync, readdirSync } from "node:fs";
-import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { startTestLab, cli, type TestLab } from "../helpers/lab.ts";
-import { freePort } from "../helpers/ports.ts";
+import { freePort, connectionCounter } from "../helpers/ports.ts";
 import { ensureKeyPair } from "../../src/lab/sshd.ts";
 
 let lab: TestLab;
@@ -163,13 +162,8 @@ describe("failures", () => {
   });
 
   it("a bad inventory exits 1 listing every problem, and no host is contacted", async () => {
-    let connections = 0;
-    const server: Server = createServer((s) => {
-      connections++;
-      s.destroy();
-    });
-    const port = await freePort();
-    await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
+    const counter = await connectionCounter();
+    const port = counter.port;
     try {
       const base = lab.inventory();
       const names = Object.keys(base.hosts);
@@ -183,9 +177,9 @@ describe("failures", () => {
       expect(r.stderr).toMatch(/bad\.yml: vars\.retention\.daily_days: /);
       expect(r.stderr).toMatch(/bad\.yml: vars\.schedule\.database: /);
       expect(r.stderr).toMatch(/database\.name: /);
-      expect(connections).toBe(0);
+      expect(counter.count()).toBe(0);
     } finally {
-      server.close();
+      counter.close();
     }
   });
 
