@@ -57,13 +57,6 @@ const httpUrl = z.string().regex(/^https?:\/\/[^\s'"`\\]+$/, "an http(s) URL wit
 /** Webhook URLs carry tokens: plain http URL or a secret reference. */
 const urlOrSecret = z.union([httpUrl, secretRef]);
 
-/** A secret after resolution: the value plus where it came from (for masking and messages). */
-export interface ResolvedSecret {
-  readonly secret: true;
-  readonly value: string;
-  readonly source: string;
-}
-
 // ---- the vars tree ---------------------------------------------------------------------------
 // Each layer (inventory vars, group vars, host vars, -e) is a deep-partial of this; the merged
 // result is validated again as a whole with defaults applied (see vars.ts).

@@ -30,8 +30,6 @@ export function createRenderer(templatesDir: string = TEMPLATES_DIR) {
   hb.registerHelper("and", (...args: unknown[]) => args.slice(0, -1).every(Boolean));
   hb.registerHelper("not", (a: unknown) => !a);
   hb.registerHelper("managed_by", () => MANAGED_BY);
-  // Optional values: strict mode throws on a missing key, so templates read optional ones through `opt`.
-  hb.registerHelper("opt", (obj: Record<string, unknown> | undefined, key: string) => (obj ? (obj[key] ?? "") : ""));
 
   const partialsDir = join(templatesDir, "partials");
   if (existsSync(partialsDir)) {
