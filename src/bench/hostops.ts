@@ -119,7 +119,7 @@ export async function generateRows(host: LabHost, rows: number): Promise<{ ms: n
      CREATE TABLE ${LARGE_TABLE} (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, kind text NOT NULL, user_id int NOT NULL, payload text NOT NULL);
      INSERT INTO ${LARGE_TABLE}
        SELECT i, timestamptz '2025-01-01' + i * interval '17 seconds', (ARRAY['view','click','signup','purchase','share'])[1 + i % 5],
-              (i * 7919) % 50000, md5(i::text) || ' ' || md5((i * 31)::text)
+              ((i::bigint * 7919) % 50000)::int, md5(i::text) || ' ' || md5((i::bigint * 31)::text)
        FROM generate_series(1, ${rows}) AS i;
      ALTER TABLE ${LARGE_TABLE} OWNER TO "${APP}";
      ANALYZE ${LARGE_TABLE};\n`,
