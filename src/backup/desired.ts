@@ -18,6 +18,8 @@ export interface DesiredDir {
   tags: Tag[];
   /** An owner change applies to everything inside (trees the backup user writes into). */
   recurse?: boolean;
+  /** A system directory (/etc/cron.d, /var/run): created when missing, never re-moded or re-owned. */
+  ensureOnly?: boolean;
 }
 
 export interface DesiredFile {
@@ -80,7 +82,7 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
   const have = new Set(dirs.map((d) => d.path));
   for (const extra of [dirname(p.pgpass_file), dirname(p.status_file), dirname(p.cron_file), dirname(p.logrotate_file)]) {
     if (!have.has(extra)) {
-      dirs.push(dir(extra, 0o755, "root"));
+      dirs.push({ ...dir(extra, 0o755, "root"), ensureOnly: true });
       have.add(extra);
     }
   }
@@ -102,10 +104,12 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
   }
   files.push(
     {
+      // Sourced by every script, restores run as root included: root's to write, the backup
+      // user's group may only read it (a user-writable file root sources is a root shell).
       path: p.config_file,
       content: renderer.render("backup.conf.hbs", ctx),
-      mode: 0o600,
-      owner: u,
+      mode: u === "root" ? 0o600 : 0o640,
+      owner: "root",
       group: u,
       tags: ["config"],
       validate: "bash -n {}",

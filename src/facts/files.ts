@@ -18,7 +18,8 @@ export function filesCommand(paths: string[], opts: { wantSha?: (string | undefi
     "cep_path_fact() {",
     '  local i=$1 p=$2 want=$3 s h=-',
     '  if [ ! -e "$p" ] && [ ! -L "$p" ]; then printf "P|%s|absent\\n" "$i"; return; fi',
-    '  s=$(stat -c "%F|%a|%U|%G" -- "$p")',
+    // -L: a managed path may be a symlink on purpose (/var/run -> /run, a backup dir on another disk).
+    '  s=$(stat -L -c "%F|%a|%U|%G" -- "$p" 2>/dev/null) || s="dangling symlink|0|-|-"',
     '  if [ -f "$p" ] && [ ! -L "$p" ]; then h=$(sha256sum < "$p"); h=${h%% *}; fi',
     '  printf "P|%s|%s|%s\\n" "$i" "$s" "$h"',
     `  if [ ${opts.withContent ? 1 : 0} = 1 ] && [ "$h" != - ] && [ -n "$want" ] && [ "$h" != "$want" ]; then printf "C|%s|" "$i"; base64 -w0 < "$p"; echo; fi`,

@@ -48,3 +48,46 @@ export function failedStep(stdout: string): string | undefined {
   const steps = lines.filter((l) => l.startsWith("STEP|"));
   return steps.length ? steps[steps.length - 1]!.slice(5) : "";
 }
+
+export interface StepOutcome {
+  plan: Planned;
+  status: "ok" | "changed" | "failed" | "skipped";
+  message: string;
+}
+
+/**
+ * What became of each planned operation after the apply script ran (`result` undefined: nothing
+ * was applied, as in check mode). Steps run in plan order: those before the failed one were
+ * applied, those after were not. A script that failed before its first step, or exited non-zero
+ * after its last, fails the whole apply, never reports success.
+ */
+export function applyOutcome(plan: Planned[], result: { code: number; stdout: string; stderr: string } | undefined, opts: { check?: boolean } = {}): { steps: StepOutcome[]; error?: string } {
+  const errors = plan.some((p) => p.error);
+  if (result === undefined) {
+    return {
+      steps: plan.map((p) => {
+        if (p.error) return { plan: p, status: "failed", message: p.error };
+        if (!p.changed) return { plan: p, status: "ok", message: p.reason };
+        if (errors) return { plan: p, status: "skipped", message: `not applied (the host has a planning error): ${p.reason}` };
+        return { plan: p, status: "changed", message: opts.check ? `would change: ${p.reason}` : p.reason };
+      }),
+    };
+  }
+  const step = failedStep(result.stdout);
+  const why = result.stderr.trim() || `exit ${result.code}`;
+  if (step === undefined) {
+    // Every step ran; a non-zero exit after the last one still fails the host.
+    const steps = plan.map((p): StepOutcome => ({ plan: p, status: p.changed ? "changed" : "ok", message: p.reason }));
+    return { steps, error: result.code === 0 ? undefined : `apply script failed after its last step (exit ${result.code}): ${why}` };
+  }
+  let reached = step === "";
+  const steps = plan.map((p): StepOutcome => {
+    if (!p.changed) return { plan: p, status: "ok", message: p.reason };
+    if (p.id === step) {
+      reached = true;
+      return { plan: p, status: "failed", message: `${p.reason}: ${why}` };
+    }
+    return reached ? { plan: p, status: "skipped", message: "not applied: the apply script stopped before this step" } : { plan: p, status: "changed", message: p.reason };
+  });
+  return { steps, error: step === "" ? `apply script failed before its first step (exit ${result.code}): ${why}` : undefined };
+}

@@ -16,10 +16,11 @@ export interface TagFilter {
   skipTags?: string[];
 }
 
-/** An operation runs when it has a selected tag (or no --tags) and no skipped one. */
+/** An operation runs when it has a selected tag (or no --tags at all) and no skipped one. An empty
+ *  list selects nothing (`--tags smoke` leaves no install operation). */
 export function selected(tags: readonly string[], f: TagFilter): boolean {
   if (f.skipTags?.some((t) => tags.includes(t))) return false;
-  return !f.tags?.length || f.tags.some((t) => tags.includes(t));
+  return f.tags === undefined || f.tags.some((t) => tags.includes(t));
 }
 
 function managedPaths(state: DesiredState): string[] {

@@ -173,7 +173,7 @@ describe("exec", () => {
     const err = await conn.exec(`sleep 30 & echo $! > ${pidFile}; wait`, { timeoutMs: 2500 }).catch((e) => e);
     const ms = performance.now() - t0;
     expect(err).toBeInstanceOf(HostFailure);
-    expect(err.message).toMatch(/command timed out after 2500ms on host h1 \(root@127\.0\.0\.1:\d+\) and was killed/);
+    expect(err.message).toMatch(/command timed out after 2.5s on host h1 \(root@127\.0\.0\.1:\d+\) and was killed/);
     expect(ms).toBeLessThan(6000);
     const pid = Number(readFileSync(pidFile, "utf8"));
     expect(await waitFor(() => !pidAlive(pid), 5000)).toBe(true); // the remote process is gone too

@@ -5,7 +5,7 @@ import { execa } from "execa";
 import { mkdtempSync, writeFileSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { applyScript, failedStep } from "../../src/operations/apply.ts";
+import { applyScript, applyOutcome, failedStep } from "../../src/operations/apply.ts";
 import { planFile } from "../../src/operations/file.ts";
 import { planDirectory } from "../../src/operations/directory.ts";
 
@@ -48,5 +48,33 @@ describe("apply script", () => {
     expect(r.stderr).toContain("validation of");
     expect(readFileSync(target, "utf8")).toBe("echo good\n");
     expect(readdirSync(d)).toEqual(["y.sh"]);
+  });
+});
+
+describe("applyOutcome", () => {
+  const op = (id: string, changed = true, error?: string) => ({ id, name: id, tags: ["dirs" as const], changed, reason: `r-${id}`, script: changed ? ":" : "", error });
+  const plan = [op("a"), op("b", false), op("c"), op("d")];
+  const status = (o: ReturnType<typeof applyOutcome>) => o.steps.map((s) => `${s.plan.id}:${s.status}`).join(" ");
+
+  it("success: changed ops changed, the rest ok", () => {
+    const o = applyOutcome(plan, { code: 0, stdout: "STEP|a\nSTEP|c\nSTEP|d\nAPPLY|ok\n", stderr: "" });
+    expect(status(o)).toBe("a:changed b:ok c:changed d:changed");
+    expect(o.error).toBeUndefined();
+  });
+  it("a failed step: earlier ones applied, later ones skipped", () => {
+    const o = applyOutcome(plan, { code: 1, stdout: "STEP|a\nSTEP|c\n", stderr: "boom" });
+    expect(status(o)).toBe("a:changed b:ok c:failed d:skipped");
+    expect(o.steps[2]!.message).toBe("r-c: boom");
+  });
+  it("a script that dies before its first step, or fails after its last, is never a success", () => {
+    expect(status(applyOutcome(plan, { code: 2, stdout: "", stderr: "syntax error" }))).toBe("a:skipped b:ok c:skipped d:skipped");
+    expect(applyOutcome(plan, { code: 2, stdout: "", stderr: "syntax error" }).error).toContain("syntax error");
+    const late = applyOutcome(plan, { code: 1, stdout: "STEP|a\nSTEP|c\nSTEP|d\nAPPLY|ok\n", stderr: "late" });
+    expect(late.error).toContain("late");
+    expect(status(late)).toBe("a:changed b:ok c:changed d:changed");
+  });
+  it("check mode says would change; a planning error skips the host's other changes", () => {
+    expect(applyOutcome(plan, undefined, { check: true }).steps[0]!.message).toBe("would change: r-a");
+    expect(status(applyOutcome([op("a"), op("x", false, "bad")], undefined))).toBe("a:skipped x:failed");
   });
 });
