@@ -174,5 +174,16 @@ describe("a dedicated backup user", () => {
     for (const d of dumps.slice(-1)) expect(await owner(`${b}/database/${d}`)).toBe(user);
     expect(existsSync(`${h.prefix}/var/lib/cepcomunicacion-backup/backup-status.json`)).toBe(true);
     expect(readFileSync(cronPath(h), "utf8")).toMatch(new RegExp(`^0 2 \\* \\* \\* ${user} `, "m"));
+    expect(await owner(`${h.prefix}/etc/cepcomunicacion/backup.conf`)).toBe("root");
+
+    // An operator runs a job by hand as root: it re-runs itself as the backup user, so the next
+    // cron run (as that user) still owns every lock, log and backup.
+    const byHand = await execa(`${h.prefix}/infra/backup/scripts/backup-database.sh`, [], { cwd: "/root", reject: false });
+    expect(byHand.exitCode, byHand.stderr).toBe(0);
+    for (const f of readdirSync(`${b}/database`)) expect(await owner(`${b}/database/${f}`), f).toBe(user);
+    for (const f of readdirSync(`${b}/.locks`)) expect(await owner(`${b}/.locks/${f}`), f).toBe(user);
+    for (const f of readdirSync(`${h.prefix}/var/log/cepcomunicacion`)) expect(await owner(`${h.prefix}/var/log/cepcomunicacion/${f}`), f).toBe(user);
+    const third = await cli("provision", [dedicated, "--limit", h.name]);
+    expect(third.code).toBe(0);
   });
 });
