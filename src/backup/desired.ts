@@ -33,6 +33,8 @@ export interface DesiredFile {
   validate?: string;
   /** Holds a secret: its diff is masked as a whole, not just the secret values. */
   secret?: boolean;
+  /** `KEY=value` lines whose values are secrets: masked on both sides of a diff. */
+  secretKeys?: string[];
   /** Template it was rendered from (for messages). */
   template: string;
 }
@@ -113,6 +115,8 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
       group: u,
       tags: ["config"],
       validate: "bash -n {}",
+      // Webhook and healthcheck URLs carry tokens.
+      secretKeys: ["SLACK_WEBHOOK", "DISCORD_WEBHOOK", "HEALTHCHECK_URL"],
       template: "backup.conf.hbs",
     },
     {

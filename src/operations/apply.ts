@@ -10,9 +10,9 @@ CEP_TS=$(date +%Y%m%d%H%M%S)
 CEP_TMP=""
 trap 'if [ -n "$CEP_TMP" ]; then rm -f -- "$CEP_TMP"; fi' EXIT
 # Write stdin (base64) to a temp file beside the target, validate it there, keep the old file as
-# <path>.<timestamp>~, then rename over the target.
+# <path>.<timestamp>~ (the newest 3 such copies; keep=0: none), then rename over the target.
 cep_put() {
-  local path=$1 mode=$2 owner=$3 validate=$4 existed=$5 dir base out
+  local path=$1 mode=$2 owner=$3 validate=$4 keep=$5 dir base out
   dir=$(dirname -- "$path"); base=$(basename -- "$path")
   CEP_TMP=$(mktemp -- "$dir/.$base.cep-XXXXXX")
   base64 -d > "$CEP_TMP"
@@ -22,7 +22,12 @@ cep_put() {
     printf 'validation of %s failed: %s\n' "$path" "$out" >&2
     return 1
   fi
-  if [ "$existed" = 1 ] && [ -f "$path" ]; then cp -p -- "$path" "$path.$CEP_TS~"; fi
+  if [ "$keep" = 1 ] && [ -f "$path" ]; then
+    cp -p -- "$path" "$path.$CEP_TS~"
+    # Timestamps sort by name: drop all but the newest 3 copies.
+    find "$dir" -maxdepth 1 -name "$base.??????????????~" -type f -printf '%f\n' | sort -r | tail -n +4 |
+      while IFS= read -r old; do rm -f -- "$dir/$old"; done
+  fi
   mv -f -- "$CEP_TMP" "$path"
   CEP_TMP=""
 }

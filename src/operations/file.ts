@@ -7,7 +7,7 @@ import type { DesiredFile } from "../backup/desired.ts";
 import type { PathFact } from "../facts/files.ts";
 import { shellQuote } from "../render/quote.ts";
 import { modeString, type Planned } from "./types.ts";
-import { maskSecrets } from "./mask.ts";
+import { maskSecrets, maskSecretKeys } from "./mask.ts";
 
 export const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
 
@@ -38,7 +38,9 @@ export function planFile(f: DesiredFile, fact: PathFact, opts: { diff?: boolean;
     bytes = Buffer.byteLength(f.content);
     const validate = f.validate ? shellQuote(f.validate.replaceAll("{}", '"$CEP_TMP"')) : "''";
     // base64 never contains the delimiter, so the heredoc cannot end early.
-    script = `cep_put ${shellQuote(f.path)} ${modeString(f.mode)} ${owner} ${validate} ${fact.exists ? 1 : 0} <<'CEP_PAYLOAD_END'\n${b64}\nCEP_PAYLOAD_END`;
+    // The replaced file is kept beside the new one, except a secret file (old passwords would pile up).
+    const keep = fact.exists && !f.secret ? 1 : 0;
+    script = `cep_put ${shellQuote(f.path)} ${modeString(f.mode)} ${owner} ${validate} ${keep} <<'CEP_PAYLOAD_END'\n${b64}\nCEP_PAYLOAD_END`;
   } else {
     script = `chmod ${modeString(f.mode)} -- ${shellQuote(f.path)}\nchown ${owner} -- ${shellQuote(f.path)}`;
   }
@@ -46,7 +48,11 @@ export function planFile(f: DesiredFile, fact: PathFact, opts: { diff?: boolean;
   if (opts.diff && contentDiffers) {
     if (f.secret) diff = `--- ${f.path}\n+++ ${f.path}\n(secret file: content changed, diff masked)\n`;
     else if (fact.exists && fact.content === undefined) diff = `--- ${f.path}\n+++ ${f.path}\n(current content not available)\n`;
-    else diff = maskSecrets(createTwoFilesPatch(f.path, f.path, fact.exists ? (fact.content ?? "") : "", f.content, fact.exists ? "current" : "absent", "desired"), opts.secrets ?? []);
+    else {
+      const hide = (t: string) => maskSecretKeys(t, f.secretKeys ?? [], sha256);
+      const before = fact.exists ? (fact.content ?? "") : "";
+      diff = maskSecrets(createTwoFilesPatch(f.path, f.path, hide(before), hide(f.content), fact.exists ? "current" : "absent", "desired"), opts.secrets ?? []);
+    }
   }
   return { ...base, changed: true, reason: `${f.path}: ${why.join(", ")}`, script, diff, bytes };
 }

@@ -37,6 +37,19 @@ describe("apply script", () => {
     expect(readFileSync(join(dir, kept[0]!), "utf8")).toBe("echo one\n");
   });
 
+  it("keeps only the newest 3 copies of a replaced file", async () => {
+    const d = mkdtempSync(join(tmpdir(), "apply-"));
+    const target = join(d, "z.conf");
+    writeFileSync(target, "v0\n");
+    for (const old of ["20200101000001", "20200101000002", "20200101000003", "20200101000004"]) writeFileSync(`${target}.${old}~`, old);
+    const r = await run(applyScript([planFile(file(target, "v1\n"), { exists: true, type: "file", mode: 0o640, owner: "root", group: "root", sha256: "x" })]));
+    expect(r.exitCode).toBe(0);
+    const kept = readdirSync(d).filter((f) => f.endsWith("~")).sort();
+    expect(kept).toHaveLength(3);
+    expect(kept.slice(0, 2)).toEqual(["z.conf.20200101000003~", "z.conf.20200101000004~"]);
+    expect(readFileSync(join(d, kept[2]!), "utf8")).toBe("v0\n");
+  });
+
   it("a failing validation keeps the old file, leaves no temp file and names the step", async () => {
     const d = mkdtempSync(join(tmpdir(), "apply-"));
     const target = join(d, "y.sh");
