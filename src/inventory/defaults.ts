@@ -44,7 +44,8 @@ export const DEFAULT_VARS = {
     disk_warning_percent: 80,
     disk_critical_percent: 90,
   },
-  packages: ["postgresql-client", "rsync", "tar", "gzip", "coreutils", "util-linux", "curl", "logrotate"],
+  // cron runs the jobs; util-linux has flock and runuser; curl sends alerts and pings.
+  packages: ["postgresql-client", "rsync", "tar", "gzip", "coreutils", "util-linux", "curl", "logrotate", "cron"],
 } satisfies VarsLayer;
 
 /** Default paths for an app under a prefix ("" on a real host). Explicitly set paths are kept as written. */

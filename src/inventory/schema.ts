@@ -116,10 +116,11 @@ export const offsiteVars = z.strictObject({
 });
 
 export const checkVars = z.strictObject({
-  database_max_age_hours: z.number().positive(),
-  weekly_max_age_days: z.number().positive(),
-  media_max_age_hours: z.number().positive(),
-  config_max_age_hours: z.number().positive(),
+  // Whole numbers: check-backups compares them with bash integer arithmetic.
+  database_max_age_hours: z.number().int().positive(),
+  weekly_max_age_days: z.number().int().positive(),
+  media_max_age_hours: z.number().int().positive(),
+  config_max_age_hours: z.number().int().positive(),
   database_min_bytes: z.number().int().min(0),
   config_min_bytes: z.number().int().min(0),
   media_min_files: z.number().int().min(0),

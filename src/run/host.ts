@@ -31,7 +31,7 @@ export async function provisionHost(host: Host, state: DesiredState, job: HostJo
       report.error = mask(`gathering facts failed (exit ${facts.code}): ${facts.stderr.trim()}`);
       return;
     }
-    const plan = planHost(state, facts.stdout, { ...job, backupDir: host.vars.paths.backup_dir });
+    const plan = planHost(state, facts.stdout, { ...job, backupDir: host.vars.paths.backup_dir, prefix: host.vars.prefix });
     const changes = plan.filter((p) => p.changed && !p.error);
     const apply = !job.check && changes.length > 0 && !plan.some((p) => p.error);
     const result = apply ? await conn.exec(applyScript(changes)) : undefined;

@@ -4,9 +4,11 @@ import type { DesiredState, Tag } from "../backup/desired.ts";
 import { filesCommand, parseFiles } from "../facts/files.ts";
 import { packagesCommand, parsePackages } from "../facts/packages.ts";
 import { usersCommand, parseUsers } from "../facts/users.ts";
+import { servicesCommand, parseServices } from "../facts/services.ts";
 import { gatherScript, splitSections } from "../facts/gather.ts";
 import { planPackages } from "../operations/packages.ts";
 import { planUser } from "../operations/user.ts";
+import { planCronService } from "../operations/service.ts";
 import { planDirectory } from "../operations/directory.ts";
 import { planFile, sha256 } from "../operations/file.ts";
 import type { Planned } from "../operations/types.ts";
@@ -33,6 +35,7 @@ export function factsScript(state: DesiredState, opts: { diff?: boolean } = {}):
   return gatherScript([
     { name: "packages", command: packagesCommand(state.packages) },
     { name: "users", command: usersCommand(state.user ? [state.user] : []) },
+    { name: "services", command: servicesCommand(["cron"]) },
     { name: "files", command: filesCommand(paths, { wantSha: want, withContent: opts.diff }) },
   ]);
 }
@@ -40,7 +43,7 @@ export function factsScript(state: DesiredState, opts: { diff?: boolean } = {}):
 export function planHost(
   state: DesiredState,
   factsOutput: string,
-  opts: TagFilter & { diff?: boolean; secrets?: string[]; backupDir: string },
+  opts: TagFilter & { diff?: boolean; secrets?: string[]; backupDir: string; prefix?: string },
 ): Planned[] {
   const sections = splitSections(factsOutput);
   const pkgs = parsePackages(sections.get("packages") ?? "");
@@ -52,6 +55,8 @@ export function planHost(
     planUser(state.user, state.user ? users.get(state.user) : undefined, opts.backupDir),
     ...state.dirs.map((d) => planDirectory(d, files.get(d.path) ?? { exists: false })),
     ...state.files.map((f) => planFile(f, files.get(f.path) ?? { exists: false }, opts)),
+    // After the packages (cron may just have been installed).
+    planCronService(parseServices(sections.get("services") ?? "").get("cron"), { prefix: opts.prefix ?? "" }),
   ];
   return plan.filter((p) => selected(p.tags as Tag[], opts));
 }
