@@ -221,6 +221,10 @@ function writeSubsetInventory(lab: LabState, name: string, hosts: string[]): str
 async function machine(): Promise<Record<string, unknown>> {
   const out = async (cmd: string, args: string[]) => (await execa(cmd, args, { reject: false, stdin: "ignore" })).stdout?.toString().trim();
   const ssh = (await execa("ssh", ["-V"], { reject: false, stdin: "ignore" })).stderr?.toString().trim();
+  // What was measured: the commit, and whether the working tree differed from it.
+  const git = (args: string[]) => execa("git", args, { cwd: REPO, reject: false, stdin: "ignore" });
+  const head = (await git(["rev-parse", "--short", "HEAD"])).stdout?.toString().trim() || null;
+  const dirty = head ? ((await git(["status", "--porcelain", "--untracked-files=no"])).stdout?.toString().trim() ?? "") !== "" : null;
   return {
     date: new Date().toISOString(),
     nproc: Number(await out("nproc", [])),
@@ -231,6 +235,8 @@ async function machine(): Promise<Record<string, unknown>> {
     node: process.version,
     openssh: ssh,
     loadavg_at_start: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
+    git_head: head,
+    git_dirty: dirty,
   };
 }
 
