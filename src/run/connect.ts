@@ -10,6 +10,9 @@ import { settleStatus, type HostReport } from "./report.ts";
 
 export type Connector = (host: Host) => Promise<Connection>;
 
+/** Jobs that back up and restore real data (smoke test, drill) get at least this long. */
+export const LONG_JOB_MIN_TIMEOUT_MS = 4 * 3600_000;
+
 /** A connector for the hosts of `inv`: host keys checked against its known_hosts file. */
 export function hostConnector(inv: Pick<Inventory, "knownHostsFile">, opts: { acceptNewHostKeys: boolean }): Connector {
   return (host) => connect({ name: host.name, ssh: host.ssh, knownHostsFile: inv.knownHostsFile, acceptNewHostKeys: opts.acceptNewHostKeys });

@@ -21,13 +21,13 @@ import { createRenderer, type Renderer } from "../render/render.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { runHosts } from "./runner.ts";
 import { addTask, maskedJson, newHostReport, runReport, writeJsonReport, type HostReport, type RunReport } from "./report.ts";
-import { hostConnector, onHost } from "./connect.ts";
+import { hostConnector, onHost, LONG_JOB_MIN_TIMEOUT_MS } from "./connect.ts";
 import { plainUi, type Ui } from "./ui.ts";
 
 export const DRILL_COMPONENTS = ["database", "media", "config"] as const;
 export type DrillComponentName = (typeof DRILL_COMPONENTS)[number];
 /** The remote drill may run long (a real database restore): at least this, whatever command_timeout_s says. */
-export const DRILL_MIN_TIMEOUT_MS = 4 * 3600_000;
+export const DRILL_MIN_TIMEOUT_MS = LONG_JOB_MIN_TIMEOUT_MS;
 
 export interface DrillComponent {
   status: "passed" | "failed";

@@ -8,10 +8,14 @@ import { templateContext } from "../backup/context.ts";
 import { createRenderer, type Renderer } from "../render/render.ts";
 import { addTask, type HostReport, type SmokeComponent } from "./report.ts";
 import { maskSecrets } from "../operations/mask.ts";
+import { LONG_JOB_MIN_TIMEOUT_MS } from "./connect.ts";
 
 export const SMOKE_COMPONENTS = ["database", "config", "media", "check"] as const;
 
 let renderer: Renderer | undefined;
+
+/** Scratch databases are named <db>_smoke_<8 hex>: a pattern no live database matches. */
+const scratchBase = (host: Host) => `${host.vars.database.name.slice(0, 40)}_smoke_`;
 
 export function smokeScript(host: Host, opts: { components?: string[]; scratchSuffix?: string } = {}): string {
   renderer ??= createRenderer();
@@ -19,7 +23,8 @@ export function smokeScript(host: Host, opts: { components?: string[]; scratchSu
   const suffix = opts.scratchSuffix ?? randomBytes(4).toString("hex");
   return renderer.render("smoke.sh.hbs", {
     ...templateContext(host.vars),
-    scratch_db: `${host.vars.database.name.slice(0, 40)}_smoke_${suffix}`,
+    scratch_db: `${scratchBase(host)}${suffix}`,
+    scratch_re: `^${scratchBase(host)}[0-9a-f]{8}$`,
     run_db: want.has("database") ? 1 : 0,
     run_media: want.has("media") ? 1 : 0,
     run_config: want.has("config") ? 1 : 0,
@@ -37,7 +42,8 @@ export function parseSmoke(stdout: string): Record<string, SmokeComponent> {
 }
 
 export async function smokeTest(conn: Connection, host: Host, report: HostReport, secrets: string[] = []): Promise<void> {
-  const r = await conn.exec(smokeScript(host));
+  // A first full backup and restore of real data takes long: not the default command timeout.
+  const r = await conn.exec(smokeScript(host), { timeoutMs: Math.max(host.ssh.command_timeout_s * 1000, LONG_JOB_MIN_TIMEOUT_MS) });
   const smoke = parseSmoke(r.stdout);
   for (const c of SMOKE_COMPONENTS) {
     smoke[c] ??= { status: "failed", duration_ms: 0, details: `no result (smoke script exit ${r.code}: ${r.stderr.trim().split("\n").slice(-3).join(" ")})` };
