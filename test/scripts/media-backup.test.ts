@@ -125,6 +125,30 @@ describe("backup-media.sh", () => {
     expect(log).toMatch(/rsync: Number of regular files transferred: 2/);
   });
 
+  it("a third run reuses the recorded checksums of unchanged (hard-linked) files and hashes only what changed", async () => {
+    await nextSecond();
+    writeFileSync(join(media, "2025", "new.txt"), "changed again\n");
+    const before = snapshots().at(-1)!;
+    // Mark the recorded checksum of an unchanged file in the previous list: a reused line carries
+    // the mark into the new list; a re-read file would not.
+    const prevSums = join(dest, `${before}.sha256`);
+    const marked = readFileSync(prevSums, "utf8").replace(/^[0-9a-f]{64}(  unchanged\.png)$/m, `${"0".repeat(64)}$1`);
+    writeFileSync(prevSums, marked);
+    const r = await run();
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const third = snapshots().at(-1)!;
+    const sums = readFileSync(join(dest, `${third}.sha256`), "utf8");
+    expect(sums).toMatch(new RegExp(`^${"0".repeat(64)}  unchanged\\.png$`, "m"));
+    // The changed file was hashed from its new content.
+    const { createHash } = await import("node:crypto");
+    expect(sums).toContain(`${createHash("sha256").update("changed again\n").digest("hex")}  2025/new.txt`);
+    expect(sums.trim().split("\n")).toHaveLength(4);
+    // Put the true checksum back: verification of the third snapshot passes with sha256sum -c.
+    writeFileSync(join(dest, `${third}.sha256`), sums.replace(`${"0".repeat(64)}  unchanged.png`, `${createHash("sha256").update("never changes\n".repeat(100)).digest("hex")}  unchanged.png`));
+    const check = await execa("sha256sum", ["-c", "--quiet", join(dest, `${third}.sha256`)], { cwd: join(dest, third), reject: false });
+    expect(check.exitCode, check.stdout).toBe(0);
+  });
+
   it("exits 75 at once while a media restore or backup holds the lock", async () => {
     const lock = join(lab.vars.paths.backup_dir, ".locks", "media.lock");
     const holder = execa("bash", ["-c", 'exec 9>>"$1"; flock 9; exec sleep 20', "holder", lock], { reject: false });
@@ -200,14 +224,14 @@ describe("backup-media.sh", () => {
     const r = await run();
     expect(r.exitCode, String(r.stderr)).toBe(0);
     const all = snapshots();
-    // Newest three verified stay (today's three... the two earlier and this run's); the old verified go.
+    // Today's snapshots stay (the three earlier runs and this one: none is old); the old verified go.
     for (const n of names) {
       expect(all, n).not.toContain(n);
       expect(existsSync(join(dest, `${n}.manifest.json`))).toBe(false);
       expect(existsSync(join(dest, `${n}.sha256`))).toBe(false);
     }
     expect(all).toContain("2019-12-31_03-00-00");
-    expect(all.filter((n) => !n.startsWith("2019"))).toHaveLength(3);
+    expect(all.filter((n) => !n.startsWith("2019"))).toHaveLength(4);
     expect(lstatSync(join(dest, "pre-restore")).isDirectory()).toBe(true);
     expect(existsSync(pre)).toBe(true);
     const log = readFileSync(logFile(), "utf8");
