@@ -7,7 +7,7 @@ import { createInterface } from "node:readline/promises";
 import { main } from "../src/cli/main.ts";
 import { parseCommonArgs } from "../src/cli/options.ts";
 import { drill } from "../src/run/drill.ts";
-import { ensureLabFor } from "../src/lab/lab.ts";
+import { ensureLabIfNamed } from "../src/cli/lab-inventory.ts";
 import { defaultUi } from "../src/run/ui.ts";
 
 const USAGE = `Usage: npm run drill -- <inventory> [options]
@@ -42,7 +42,7 @@ async function askYes(question: string): Promise<boolean> {
 await main(async () => {
   const opts = parseCommonArgs(process.argv.slice(2), USAGE);
   const cwd = process.cwd();
-  await ensureLabFor(opts.inventory, cwd);
+  await ensureLabIfNamed(opts.inventory, cwd);
   const report = await drill(opts, {
     cwd,
     ui: opts.json ? undefined : defaultUi(),

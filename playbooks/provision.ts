@@ -4,7 +4,7 @@
 import { main } from "../src/cli/main.ts";
 import { parseCommonArgs, USAGE_OPTIONS } from "../src/cli/options.ts";
 import { provision } from "../src/run/provision.ts";
-import { ensureLabFor } from "../src/lab/lab.ts";
+import { ensureLabIfNamed } from "../src/cli/lab-inventory.ts";
 import { defaultUi } from "../src/run/ui.ts";
 
 const USAGE = `Usage: npm run provision -- <inventory> [options]\n\n${USAGE_OPTIONS}`;
@@ -12,7 +12,7 @@ const USAGE = `Usage: npm run provision -- <inventory> [options]\n\n${USAGE_OPTI
 await main(async () => {
   const opts = parseCommonArgs(process.argv.slice(2), USAGE);
   const cwd = process.cwd();
-  await ensureLabFor(opts.inventory, cwd);
+  await ensureLabIfNamed(opts.inventory, cwd);
   const report = await provision(opts, { cwd, ui: opts.json ? undefined : defaultUi() });
   return report.summary.exit_code;
 });

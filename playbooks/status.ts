@@ -5,7 +5,7 @@
 import { main } from "../src/cli/main.ts";
 import { parseCommonArgs } from "../src/cli/options.ts";
 import { status } from "../src/run/status.ts";
-import { ensureLabFor } from "../src/lab/lab.ts";
+import { ensureLabIfNamed } from "../src/cli/lab-inventory.ts";
 import { listrUi } from "../src/run/ui.ts";
 
 const USAGE = `Usage: npm run status -- <inventory> [options]
@@ -26,7 +26,7 @@ Options:
 await main(async () => {
   const opts = parseCommonArgs(process.argv.slice(2), USAGE);
   const cwd = process.cwd();
-  await ensureLabFor(opts.inventory, cwd);
+  await ensureLabIfNamed(opts.inventory, cwd);
   const report = await status(opts, { cwd, runBatch: process.stdout.isTTY && !opts.json ? listrUi().runBatch : undefined });
   return report.summary.exit_code;
 });
