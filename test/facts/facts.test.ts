@@ -28,7 +28,26 @@ describe("files fact", () => {
     });
     expect(facts.get(join(d, "sub"))).toMatchObject({ exists: true, type: "directory", mode: 0o700 });
     expect(facts.get(join(d, "missing"))).toEqual({ exists: false });
-    expect(facts.get(join(d, "link"))).toMatchObject({ exists: true, type: "symlink" });
+    expect(facts.get(join(d, "link"))).toMatchObject({ exists: true, type: "file" }); // followed
+  });
+
+  it("batched (no --diff): one stat and one sha256sum for all paths, names with | and \\ included", async () => {
+    const d = mkdtempSync(join(tmpdir(), "facts-"));
+    const odd = join(d, "a|b\\c ñ.conf");
+    writeFileSync(odd, "hello\n");
+    writeFileSync(join(d, "target"), "via link\n");
+    symlinkSync(join(d, "target"), join(d, "link"));
+    mkdirSync(join(d, "realdir"));
+    symlinkSync(join(d, "realdir"), join(d, "dirlink"));
+    const paths = [odd, join(d, "missing"), join(d, "link"), join(d, "dirlink")];
+    const script = filesCommand(paths);
+    expect(script.match(/\b(stat|sha256sum)\b/g)).toEqual(["stat", "sha256sum"]);
+    const facts = parseFiles(await bash(script), paths);
+    expect(facts.get(odd)).toMatchObject({ exists: true, type: "file", sha256: "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03" });
+    expect(facts.get(join(d, "missing"))).toEqual({ exists: false });
+    // Symlinks are followed: a linked file is compared by its content, a linked dir is a directory.
+    expect(facts.get(join(d, "link"))).toMatchObject({ exists: true, type: "file", sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(facts.get(join(d, "dirlink"))).toMatchObject({ exists: true, type: "directory" });
   });
 
   it("sends no content when the hash matches", async () => {
