@@ -95,13 +95,13 @@ describe("restore-media.sh", () => {
   });
 
   it("refuses without a terminal and without --force; the target is untouched", async () => {
-    const target = join(lab.root, "refused");
-    mkdirSync(target);
-    writeFileSync(join(target, "keep.txt"), "mine");
+    // The live media directory (a non-empty folder elsewhere is refused for another reason).
+    const target = media;
+    const before = tree(target);
     const r = await run("restore-media.sh", ["latest", "--target", target]);
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toContain("no terminal to confirm on and no --force");
-    expect(tree(target)).toEqual({ "keep.txt": createHash("sha256").update("mine").digest("hex") });
+    expect(tree(target)).toEqual(before);
     expect(preRestoreCopies()).toEqual([]);
   });
 
@@ -164,9 +164,7 @@ describe("restore-media.sh", () => {
     const b = await run("backup-media.sh");
     expect(b.exitCode, String(b.stderr)).toBe(0);
     const damaged = join(dest, readlinkSync(join(dest, "latest")));
-    const target = join(lab.root, "untouched");
-    mkdirSync(target);
-    writeFileSync(join(target, "keep.txt"), "mine");
+    const target = media;
     const before = tree(target);
 
     // Same size, different bytes: only the checksums can tell.
@@ -190,6 +188,20 @@ describe("restore-media.sh", () => {
     expect(r3.exitCode).not.toBe(0);
     expect(r3.stderr).toContain("has no manifest");
     rmSync(foreign, { recursive: true });
+  });
+
+  it("refuses the app directory itself and a non-empty folder that is not the media directory", async () => {
+    const app = lab.vars.paths.app_dir;
+    const r1 = await run("restore-media.sh", ["latest", "--force", "--target", app]);
+    expect(r1.exitCode).not.toBe(0);
+    expect(r1.stderr).toContain("is or contains the application directory");
+    const other = join(lab.root, "someone-elses");
+    mkdirSync(other);
+    writeFileSync(join(other, "keep.txt"), "mine");
+    const r2 = await run("restore-media.sh", ["latest", "--force", "--target", other]);
+    expect(r2.exitCode).not.toBe(0);
+    expect(r2.stderr).toContain("not the media directory");
+    expect(readFileSync(join(other, "keep.txt"), "utf8")).toBe("mine");
   });
 
   it("refuses targets that would let rsync --delete reach the backups or the app", async () => {
