@@ -66,7 +66,9 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
   const ctx = templateContext(vars);
   const u = vars.backup_user;
   const p = vars.paths;
-  const dir = (path: string, mode: number, owner: string, tags: Tag[] = ["dirs"]): DesiredDir => ({ path, mode, owner, group: owner, tags });
+  // A rollout of any file also makes sure the tree it lands in and refers to exists (a cron line
+  // appending to a log dir that is missing would never run): directories carry every file tag.
+  const dir = (path: string, mode: number, owner: string, tags: Tag[] = ["dirs", "scripts", "config", "cron", "logrotate"]): DesiredDir => ({ path, mode, owner, group: owner, tags });
 
   const dirs: DesiredDir[] = [
     ...backupSubdirs(p.backup_dir).map((d) => ({ ...dir(d, 0o700, u), recurse: d === p.backup_dir })),

@@ -3,7 +3,7 @@
 import type { Host } from "../inventory/types.ts";
 import type { Connection } from "../connection/types.ts";
 import type { DesiredState } from "../backup/desired.ts";
-import { factsScript, planHost, type TagFilter } from "./plan.ts";
+import { factsScript, planHost, selected, type TagFilter } from "./plan.ts";
 import { applyScript, applyOutcome } from "../operations/apply.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { newHostReport, addTask, settleStatus, type HostReport } from "./report.ts";
@@ -31,7 +31,12 @@ export async function provisionHost(host: Host, state: DesiredState, job: HostJo
       report.error = mask(`gathering facts failed (exit ${facts.code}): ${facts.stderr.trim()}`);
       return;
     }
-    const plan = planHost(state, facts.stdout, { ...job, backupDir: host.vars.paths.backup_dir, prefix: host.vars.prefix });
+    const all = planHost(state, facts.stdout, { ...job, tags: undefined, skipTags: undefined, backupDir: host.vars.paths.backup_dir, prefix: host.vars.prefix });
+    const plan = all.filter((p) => selected(p.tags, job));
+    const outside = all.filter((p) => p.changed && !plan.includes(p));
+    if (outside.length) {
+      log(`note: ${outside.length} change(s) outside the selected tags are left for a full run: ${outside.map((p) => p.name).join(", ")}`);
+    }
     const changes = plan.filter((p) => p.changed && !p.error);
     const apply = !job.check && changes.length > 0 && !plan.some((p) => p.error);
     const result = apply ? await conn.exec(applyScript(changes)) : undefined;

@@ -78,6 +78,30 @@ describe("smoke backup and test restore", () => {
   });
 });
 
+describe("a backup directory the backup user cannot write", () => {
+  it("fails that host's smoke with the reason (exit 2); the others pass", async () => {
+    const { execa } = await import("execa");
+    const h = lab.state.hosts[0]!;
+    const dbDir = `${h.prefix}/var/backups/cepcomunicacion/database`;
+    // A read-only filesystem mounted over the database backups (mode as provision wants it).
+    await execa("mount", ["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", dbDir]);
+    for (const sub of ["weekly", "pre-restore"]) await execa("mkdir", ["-m", "0700", `${dbDir}/${sub}`]);
+    await execa("mount", ["-o", "remount,ro", dbDir]);
+    try {
+      const r = await cli("provision", [inv]);
+      expect(r.code).toBe(2);
+      const [a, b, c] = r.report.hosts;
+      expect(a.status).toBe("failed");
+      expect(a.smoke?.database.status, JSON.stringify(a.tasks.filter((t: any) => t.status !== "ok"))).toBe("failed");
+      expect(a.smoke.database.details).toMatch(/Read-only file system/);
+      expect(b.status).toBe("ok");
+      expect(c.status).toBe("ok");
+    } finally {
+      await execa("umount", [dbDir]);
+    }
+  });
+});
+
 describe("fleet-wide config updates", () => {
   it("--tags config --check --diff shows per host what would change, secrets masked, and changes nothing", async () => {
     const before = lab.state.hosts.map((h) => readFileSync(confPath(h), "utf8"));
