@@ -230,6 +230,27 @@ describe("restore-database.sh", () => {
     expect(r.stderr).toMatch(/manifest: public\|users\|26/);
     expect(r.stderr).toMatch(/restored: public\|users\|25/);
     expect(r.stdout).toContain("Status: FAILED");
+
+    // The same failure over the live database: the original is put back under its name, with the
+    // data it had (none of the dump's), and nothing is left set aside.
+    await changeData();
+    const live = await countsOf("cepcomunicacion");
+    const r2 = await lab.run("restore-database.sh", [copy, "--force"]);
+    expect(r2.exitCode).not.toBe(0);
+    expect(r2.stdout).toContain("Rollback: none needed: the original database was put back as cepcomunicacion");
+    expect(await countsOf("cepcomunicacion")).toEqual(live);
+    const aside = await psqlSuper(lab.cluster, "SELECT datname FROM pg_database WHERE datname LIKE '%pre_restore%'");
+    expect(aside.trim()).toBe("");
     for (const f of [copy, `${copy}.sha256`, `${copy}.manifest.json`]) await execa("rm", ["-f", f]);
+  });
+
+  it("sets the live database aside before its pre-restore dump and drops it once the restore is verified", async () => {
+    const r = await lab.run("restore-database.sh", [dump, "--force"]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const log = readFileSync(logFile(), "utf8");
+    expect(log).toMatch(/set it aside as cepcomunicacion_pre_restore_\d{14}/);
+    expect(log).toMatch(/dropped cepcomunicacion_pre_restore_\d{14}/);
+    const aside = await psqlSuper(lab.cluster, "SELECT datname FROM pg_database WHERE datname LIKE '%pre_restore%'");
+    expect(aside.trim()).toBe("");
   });
 });
