@@ -15,6 +15,7 @@ import { createVault, generateVaultIdentity, identityFileText, readVault } from 
 import { PG_BIN, clusterPid, createAppDatabase, startCluster, type PgCluster } from "./postgres.ts";
 import { ensureKeyPair, sshdPid, startSshd } from "./sshd.ts";
 import { seedDatabase, seedHostTree } from "./seed.ts";
+import { signal, waitGone } from "./process.ts";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 /** Where the lab lives unless told otherwise: `<repo>/.lab` (git-ignored). */
@@ -543,34 +544,6 @@ function childPids(pid: number): number[] {
     }
   }
   return out;
-}
-
-/**
- * Whether a process is running. A zombie counts as gone: it has exited and released its ports,
- * and daemons are reaped by init, which on some machines (containers, microVMs) takes seconds.
- */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
-  }
-}
-
-/** Wait until every PID has exited; SIGKILL what is left after `ms`. */
-async function waitGone(pids: number[], ms: number): Promise<void> {
-  for (let t = 0; t < ms && pids.some(running); t += 10) await new Promise((r) => setTimeout(r, 10));
-  for (const p of pids.filter(running)) signal(p, "SIGKILL");
 }
 
 async function stopHost(h: Pick<LabHost, "sshdPidFile" | "sshdDir" | "pgDataDir">): Promise<void> {

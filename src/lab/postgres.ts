@@ -3,6 +3,7 @@
 // to run as root); as ourselves otherwise.
 import { execa } from "execa";
 import { mkdirSync, chownSync, writeFileSync, readFileSync, existsSync, rmSync } from "node:fs";
+import { pidFromFile, signal, waitGone } from "./process.ts";
 import { join } from "node:path";
 import { userInfo } from "node:os";
 
@@ -57,35 +58,15 @@ export async function startCluster(dir: string, port: number): Promise<PgCluster
 
 /** The postmaster's PID, or undefined when it is not running. */
 export function clusterPid(c: Pick<PgCluster, "dataDir">): number | undefined {
-  const f = join(c.dataDir, "postmaster.pid");
-  if (!existsSync(f)) return undefined;
-  const pid = Number(readFileSync(f, "utf8").split("\n")[0]);
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
+  return pidFromFile(join(c.dataDir, "postmaster.pid"));
 }
 
 /** Stop the cluster by its own PID (fast shutdown), waiting until it has exited. */
 export async function stopCluster(c: Pick<PgCluster, "dataDir">): Promise<void> {
   const pid = clusterPid(c);
   if (pid === undefined) return;
-  try {
-    process.kill(pid, "SIGINT");
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 300; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  process.kill(pid, "SIGKILL");
+  signal(pid, "SIGINT");
+  await waitGone([pid], 15_000);
 }
 
 /** Run SQL as the superuser over the cluster's socket (stdin, so nothing lands in argv). */

@@ -4,6 +4,7 @@ import { execa } from "execa";
 import { mkdirSync, writeFileSync, readFileSync, existsSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { userInfo } from "node:os";
+import { pidFromFile, signal, waitGone } from "./process.ts";
 
 export interface Sshd {
   dir: string;
@@ -62,27 +63,13 @@ export async function startSshd(opts: { dir: string; port: number; clientKeyPub:
 }
 
 export function sshdPid(s: Pick<Sshd, "pidFile">): number | undefined {
-  if (!existsSync(s.pidFile)) return undefined;
-  const pid = Number(readFileSync(s.pidFile, "utf8").trim());
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
+  return pidFromFile(s.pidFile);
 }
 
 /** Stop the sshd by its own PID (its open sessions end with it). */
 export async function stopSshd(s: Pick<Sshd, "pidFile">): Promise<void> {
   const pid = sshdPid(s);
   if (pid === undefined) return;
-  process.kill(pid, "SIGTERM");
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  signal(pid, "SIGTERM");
+  await waitGone([pid], 2_000);
 }
