@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import YAML from "yaml";
 import { InputError } from "../errors.ts";
+import { parseYamlDocument } from "./yaml.ts";
 import {
   groupSchema,
   sshSchema,
@@ -115,16 +116,7 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
   }
 
   // ---- YAML ----
-  const lc = new YAML.LineCounter();
-  const doc = YAML.parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, merge: true });
-  if (doc.errors.length > 0) {
-    throw new InputError(
-      doc.errors.map((err) => {
-        const { line, col } = lc.linePos(err.pos[0]);
-        return `${shown}: line ${line}, column ${col}: YAML syntax error: ${err.message.split("\n")[0]}`;
-      }),
-    );
-  }
+  const doc = parseYamlDocument(text, shown, { describe: (err, line, col) => `line ${line}, column ${col}: YAML syntax error: ${err.message.split("\n")[0]}` });
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 1000 });

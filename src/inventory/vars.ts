@@ -7,6 +7,7 @@ import path from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
 import { InputError } from "../errors.ts";
+import { parseYamlDocument } from "./yaml.ts";
 import { DEFAULT_VARS, derivePaths } from "./defaults.ts";
 import {
   absPath,
@@ -341,17 +342,7 @@ export function parseExtraVars(args: string[], cwd: string = process.cwd()): Var
       } catch (e) {
         throw new InputError([`-e ${arg}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
       }
-      const lc = new YAML.LineCounter();
-      const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lc, merge: true });
-      if (doc.errors.length > 0) {
-        throw new InputError(
-          doc.errors.map((err) => {
-            const { line, col } = lc.linePos(err.pos[0]);
-            return `${file}: line ${line}, column ${col}: ${err.message.split("\n")[0]}`;
-          }),
-        );
-      }
-      const data: unknown = doc.toJS();
+      const data: unknown = parseYamlDocument(text, file).toJS();
       if (data === null || data === undefined) continue;
       if (!isMap(data)) throw new InputError([`${file}: expected a YAML map of vars`]);
       checkKeys(data, file);

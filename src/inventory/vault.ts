@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import * as age from "age-encryption";
 import YAML from "yaml";
 import { InputError } from "../errors.ts";
+import { parseYamlDocument } from "./yaml.ts";
 
 /**
  * A new X25519 identity (`AGE-SECRET-KEY-1...`) and its recipient (`age1...`). Deliberately not
@@ -94,17 +95,8 @@ export async function readVault(file: string, identity: string): Promise<Record<
 
 /** Parse decrypted vault text. Every scalar stays a string (failsafe schema: 0123 stays "0123"). */
 export function parseVaultText(file: string, text: string): Record<string, string> {
-  // prettyErrors off: the pretty form quotes the source line, which could hold a secret.
-  const lc = new YAML.LineCounter();
-  const doc = YAML.parseDocument(text, { schema: "failsafe", uniqueKeys: true, prettyErrors: false, lineCounter: lc });
-  if (doc.errors.length > 0) {
-    throw new InputError(
-      doc.errors.map((err) => {
-        const { line, col } = lc.linePos(err.pos[0]);
-        return `${file}: the decrypted vault is not valid YAML (line ${line}, column ${col}: ${err.code})`;
-      }),
-    );
-  }
+  // Only the error code: a message could quote a secret.
+  const doc = parseYamlDocument(text, file, { failsafe: true, describe: (err, line, col) => `the decrypted vault is not valid YAML (line ${line}, column ${col}: ${err.code})` });
   const data: unknown = doc.toJS();
   if (data === null || data === undefined) return {};
   if (typeof data !== "object" || Array.isArray(data)) {
