@@ -192,3 +192,40 @@ describe("failures", () => {
     expect(r.stderr).toContain("CEP_TEST_NOT_SET_PASSWORD");
   });
 });
+
+describe("become", () => {
+  const user = `cepdeploy${process.pid % 100000}`;
+  const sudoers = `/etc/sudoers.d/cep-e2e-${user}`;
+  afterAll(async () => {
+    const { execa } = await import("execa");
+    const { rmSync } = await import("node:fs");
+    rmSync(sudoers, { force: true });
+    await execa("userdel", ["-r", user], { reject: false });
+  });
+
+  it("a non-root login with NOPASSWD sudo provisions as root, and a re-run is a no-op", async () => {
+    const { execa } = await import("execa");
+    const h = lab.state.hosts[0]!;
+    await execa("useradd", ["--create-home", "--shell", "/bin/bash", user]);
+    // sshd without PAM refuses a locked password ("!"); "*" is "no password".
+    await execa("usermod", ["-p", "*", user]);
+    writeFileSync(join(h.sshdDir, "authorized_keys", user), `${readFileSync(`${lab.state.files.privateKey}.pub`, "utf8").trim()}\n`, { mode: 0o644 });
+    writeFileSync(`${sudoers}.tmp`, `${user} ALL=(ALL:ALL) NOPASSWD: ALL\n`, { mode: 0o440 });
+    await execa("visudo", ["-cf", `${sudoers}.tmp`]);
+    await execa("mv", [`${sudoers}.tmp`, sudoers]);
+
+    const base = lab.inventory();
+    const name = Object.keys(base.hosts)[0]!;
+    base.hosts[name].ssh = { ...base.hosts[name].ssh, user, become: true };
+    base.hosts[name].vars.paths = { scripts_dir: `${h.prefix}/opt/become-scripts` };
+    const inv = lab.writeInventory("become.yml", base);
+    const r = await cli("provision", [inv, "--limit", name, "--skip-smoke"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.report.hosts[0].status).toBe("changed");
+    const st = statSync(`${h.prefix}/opt/become-scripts/backup-database.sh`);
+    expect([st.uid, st.mode & 0o7777]).toEqual([0, 0o755]);
+    const again = await cli("provision", [inv, "--limit", name, "--skip-smoke"]);
+    expect(again.report.hosts[0]).toMatchObject({ status: "ok", changed: 0, commands: 1 });
+  });
+});
