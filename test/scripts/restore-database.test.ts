@@ -3,7 +3,7 @@
 // (backup-database.sh → change data → restore into a scratch database and into the original)
 // gives identical row counts, with a verified pre-restore dump that itself restores.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { readdirSync, readFileSync, writeFileSync, copyFileSync, existsSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync, copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join, basename } from "node:path";
 import { execa } from "execa";
 import { startLab, seedDatabase, DB_PASSWORD, type Lab } from "./backup-harness.ts";
@@ -242,6 +242,22 @@ describe("restore-database.sh", () => {
     const aside = await psqlSuper(lab.cluster, "SELECT datname FROM pg_database WHERE datname LIKE '%pre_restore%'");
     expect(aside.trim()).toBe("");
     for (const f of [copy, `${copy}.sha256`, `${copy}.manifest.json`]) await execa("rm", ["-f", f]);
+  });
+
+  it("a pre-restore dump that cannot be written (read-only disk) puts the live database back untouched", async () => {
+    const live = await countsOf("cepcomunicacion");
+    mkdirSync(preDir(), { recursive: true });
+    await execa("mount", ["-t", "tmpfs", "-o", "ro,size=1m,mode=0700", "tmpfs", preDir()]);
+    try {
+      const r = await lab.run("restore-database.sh", [dump, "--force"]);
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stdout).toContain("Rollback: none needed: the original database was put back as cepcomunicacion");
+    } finally {
+      await execa("umount", [preDir()]);
+    }
+    expect(await countsOf("cepcomunicacion")).toEqual(live);
+    const aside = await psqlSuper(lab.cluster, "SELECT datname FROM pg_database WHERE datname LIKE '%pre_restore%'");
+    expect(aside.trim()).toBe("");
   });
 
   it("sets the live database aside before its pre-restore dump and drops it once the restore is verified", async () => {
