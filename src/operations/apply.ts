@@ -22,12 +22,11 @@ cep_put() {
     printf 'validation of %s failed: %s\n' "$path" "$out" >&2
     return 1
   fi
-  if [ "$keep" = 1 ] && [ -f "$path" ]; then
-    cp -p -- "$path" "$path.$CEP_TS~"
-    # Timestamps sort by name: drop all but the newest 3 copies.
-    find "$dir" -maxdepth 1 -name "$base.??????????????~" -type f -printf '%f\n' | sort -r | tail -n +4 |
-      while IFS= read -r old; do rm -f -- "$dir/$old"; done
-  fi
+  if [ "$keep" = 1 ] && [ -f "$path" ]; then cp -p -- "$path" "$path.$CEP_TS~"; fi
+  # Timestamps sort by name: drop all but the newest 3 copies (keep=0: all, as older versions of
+  # a secret file may have left some).
+  find "$dir" -maxdepth 1 -name "$base.??????????????~" -type f -printf '%f\n' | sort -r | tail -n +$((keep ? 4 : 1)) |
+    while IFS= read -r old; do rm -f -- "$dir/$old"; done
   mv -f -- "$CEP_TMP" "$path"
   CEP_TMP=""
 }

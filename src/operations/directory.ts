@@ -26,7 +26,8 @@ export function planDirectory(d: DesiredDir, fact: PathFact): Planned {
     script: [
       `(umask 022 && mkdir -p -- ${q})`,
       `chmod ${modeString(d.mode)} -- ${q}`,
-      `chown${d.recurse && fact.exists && (fact.owner !== d.owner || fact.group !== d.group) ? " -R" : ""} ${shellQuote(`${d.owner}:${d.group}`)} -- ${q}`,
+      // -H: a directory that is a symlink (a backup dir on another disk) changes its target's owner.
+      `chown${d.recurse && fact.exists && (fact.owner !== d.owner || fact.group !== d.group) ? " -R -H" : ""} ${shellQuote(`${d.owner}:${d.group}`)} -- ${q}`,
     ].join("\n"),
   };
 }

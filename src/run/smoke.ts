@@ -1,7 +1,7 @@
 // The smoke test (tag `smoke`, last step of provision): one remote command that runs the installed
 // jobs as cron would, test-restores their output into a scratch database and temporary folders,
 // and runs the health check. Its result lines become the report's `smoke` section.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Connection } from "../connection/types.ts";
 import type { Host } from "../inventory/types.ts";
 import { templateContext } from "../backup/context.ts";
@@ -14,8 +14,12 @@ export const SMOKE_COMPONENTS = ["database", "config", "media", "check"] as cons
 
 let renderer: Renderer | undefined;
 
-/** Scratch databases are named <db>_smoke_<8 hex>: a pattern no live database matches. */
-const scratchBase = (host: Host) => `${host.vars.database.name.slice(0, 40)}_smoke_`;
+/**
+ * Scratch databases are named <db>_smoke_<host tag>_<8 hex>: a pattern no live database matches,
+ * and one host's cleanup of leftovers never drops the scratch database of another host sharing
+ * the database server.
+ */
+const scratchBase = (host: Host) => `${host.vars.database.name.slice(0, 36)}_smoke_${createHash("sha256").update(host.name).digest("hex").slice(0, 6)}_`;
 
 export function smokeScript(host: Host, opts: { components?: string[]; scratchSuffix?: string } = {}): string {
   renderer ??= createRenderer();

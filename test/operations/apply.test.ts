@@ -50,6 +50,31 @@ describe("apply script", () => {
     expect(readFileSync(join(d, kept[2]!), "utf8")).toBe("v0\n");
   });
 
+  it("an owner change of a directory that is a symlink (a backup dir on another disk) reaches its target and contents", async () => {
+    const d = mkdtempSync(join(tmpdir(), "apply-"));
+    const real = join(d, "disk2");
+    const { mkdirSync, symlinkSync, statSync: st } = await import("node:fs");
+    mkdirSync(real, { mode: 0o700 });
+    writeFileSync(join(real, "old.dump"), "x");
+    symlinkSync(real, join(d, "backups"));
+    const plan = planDirectory({ path: join(d, "backups"), mode: 0o700, owner: "nobody", group: "nogroup", tags: ["dirs"], recurse: true }, { exists: true, type: "directory", mode: 0o700, owner: "root", group: "root" });
+    const r = await run(applyScript([plan]));
+    expect(r.exitCode, r.stderr).toBe(0);
+    const nobody = Number((await execa("id", ["-u", "nobody"])).stdout);
+    expect(st(real).uid).toBe(nobody);
+    expect(st(join(real, "old.dump")).uid).toBe(nobody);
+  });
+
+  it("a secret file keeps no copy, and old copies left by earlier versions go", async () => {
+    const d = mkdtempSync(join(tmpdir(), "apply-"));
+    const target = join(d, "backup.pgpass");
+    writeFileSync(target, "h:1:*:u:old\n");
+    writeFileSync(`${target}.20200101000001~`, "h:1:*:u:older\n");
+    const r = await run(applyScript([planFile({ ...file(target, "h:1:*:u:new\n"), secret: true }, { exists: true, type: "file", mode: 0o640, owner: "root", group: "root", sha256: "x" })]));
+    expect(r.exitCode).toBe(0);
+    expect(readdirSync(d)).toEqual(["backup.pgpass"]);
+  });
+
   it("a failing validation keeps the old file, leaves no temp file and names the step", async () => {
     const d = mkdtempSync(join(tmpdir(), "apply-"));
     const target = join(d, "y.sh");

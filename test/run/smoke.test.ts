@@ -20,7 +20,11 @@ describe("smoke script", () => {
     expect(r.stdout).toBe("");
     expect(r.exitCode).toBe(0);
     expect(script).not.toContain("p'w");
-    expect(script).toContain("SCRATCH_DB=cepcomunicacion_smoke_abcd");
+    // <db>_smoke_<host tag>_<suffix>: another host's cleanup never matches this host's scratch database.
+    expect(script).toMatch(/^SCRATCH_DB=cepcomunicacion_smoke_[0-9a-f]{6}_abcd$/m);
+    expect(script).toMatch(/^SCRATCH_RE='\^cepcomunicacion_smoke_[0-9a-f]{6}_\[0-9a-f\]\{8\}\$'$/m);
+    const other = smokeScript({ ...host("/x"), name: "other" } as Host, { scratchSuffix: "abcd" });
+    expect(other.match(/^SCRATCH_DB=.*$/m)![0]).not.toBe(script.match(/^SCRATCH_DB=.*$/m)![0]);
     expect(script).toContain(`BACKUP_DIR='/tmp/a b'\\''c/ñ/var/backups/cepcomunicacion'`);
   });
 
