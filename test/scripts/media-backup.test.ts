@@ -134,7 +134,8 @@ describe("backup-media.sh", () => {
     const prevSums = join(dest, `${before}.sha256`);
     const marked = readFileSync(prevSums, "utf8").replace(/^[0-9a-f]{64}(  unchanged\.png)$/m, `${"0".repeat(64)}$1`);
     writeFileSync(prevSums, marked);
-    const r = await run();
+    // Without the spot check, so the mark shows that the line was reused rather than re-read.
+    const r = await run([], { MEDIA_REUSE_SAMPLE: "0" });
     expect(r.exitCode, String(r.stderr)).toBe(0);
     const third = snapshots().at(-1)!;
     const sums = readFileSync(join(dest, `${third}.sha256`), "utf8");
@@ -146,6 +147,19 @@ describe("backup-media.sh", () => {
     // Put the true checksum back: verification of the third snapshot passes with sha256sum -c.
     writeFileSync(join(dest, `${third}.sha256`), sums.replace(`${"0".repeat(64)}  unchanged.png`, `${createHash("sha256").update("never changes\n".repeat(100)).digest("hex")}  unchanged.png`));
     const check = await execa("sha256sum", ["-c", "--quiet", join(dest, `${third}.sha256`)], { cwd: join(dest, third), reject: false });
+    expect(check.exitCode, check.stdout).toBe(0);
+  });
+
+  it("a damaged reused checksum is caught by the spot check: every file is hashed afresh, with a warning", async () => {
+    await nextSecond();
+    const before = snapshots().at(-1)!;
+    const prevSums = join(dest, `${before}.sha256`);
+    writeFileSync(prevSums, readFileSync(prevSums, "utf8").replace(/^[0-9a-f]{64}(  unchanged\.png)$/m, `${"0".repeat(64)}$1`));
+    const r = await run();
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(String(r.stderr)).toContain("a reused checksum of");
+    const latest = snapshots().at(-1)!;
+    const check = await execa("sha256sum", ["-c", "--quiet", join(dest, `${latest}.sha256`)], { cwd: join(dest, latest), reject: false });
     expect(check.exitCode, check.stdout).toBe(0);
   });
 
@@ -224,14 +238,14 @@ describe("backup-media.sh", () => {
     const r = await run();
     expect(r.exitCode, String(r.stderr)).toBe(0);
     const all = snapshots();
-    // Today's snapshots stay (the three earlier runs and this one: none is old); the old verified go.
+    // Today's snapshots stay (the four earlier runs and this one: none is old); the old verified go.
     for (const n of names) {
       expect(all, n).not.toContain(n);
       expect(existsSync(join(dest, `${n}.manifest.json`))).toBe(false);
       expect(existsSync(join(dest, `${n}.sha256`))).toBe(false);
     }
     expect(all).toContain("2019-12-31_03-00-00");
-    expect(all.filter((n) => !n.startsWith("2019"))).toHaveLength(4);
+    expect(all.filter((n) => !n.startsWith("2019"))).toHaveLength(5);
     expect(lstatSync(join(dest, "pre-restore")).isDirectory()).toBe(true);
     expect(existsSync(pre)).toBe(true);
     const log = readFileSync(logFile(), "utf8");
