@@ -211,5 +211,22 @@ describe("a dedicated backup user", () => {
     for (const f of readdirSync(`${h.prefix}/var/log/cepcomunicacion`)) expect(await owner(`${h.prefix}/var/log/cepcomunicacion/${f}`), f).toBe(user);
     const third = await cli("provision", [dedicated, "--limit", h.name]);
     expect(third.code).toBe(0);
+
+    // Restores of the live media and config run as root (they write the app's directories); what
+    // they write into the backup tree (pre-restore copies) is written by the backup user itself.
+    const scripts = `${h.prefix}/infra/backup/scripts`;
+    const media = await execa(`${scripts}/restore-media.sh`, ["latest", "--force"], { cwd: "/root", reject: false });
+    expect(media.exitCode, media.stderr).toBe(0);
+    const preMedia = readdirSync(`${b}/media/pre-restore`);
+    expect(preMedia.length).toBeGreaterThan(0);
+    for (const f of preMedia) expect(await owner(`${b}/media/pre-restore/${f}`), f).toBe(user);
+    const archive = readdirSync(`${b}/config`).filter((f) => f.endsWith(".tar.gz")).sort().at(-1)!;
+    const config = await execa(`${scripts}/restore-config.sh`, [`${b}/config/${archive}`, "--force"], { cwd: "/root", reject: false });
+    expect(config.exitCode, config.stderr).toBe(0);
+    const preConfig = readdirSync(`${b}/config/pre-restore`);
+    expect(preConfig.some((f) => f.endsWith(".tar.gz"))).toBe(true);
+    for (const f of preConfig) expect(await owner(`${b}/config/pre-restore/${f}`), f).toBe(user);
+    // Nothing root-owned was left in the backup user's logs either.
+    for (const f of readdirSync(`${h.prefix}/var/log/cepcomunicacion`)) expect(await owner(`${h.prefix}/var/log/cepcomunicacion/${f}`), f).toBe(user);
   });
 });
