@@ -21,13 +21,12 @@ import { createRenderer, type Renderer } from "../render/render.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { runHosts } from "./runner.ts";
 import { addTask, maskedJson, newHostReport, runReport, writeJsonReport, type HostReport, type RunReport } from "./report.ts";
-import { hostConnector, onHost, LONG_JOB_MIN_TIMEOUT_MS } from "./connect.ts";
+import { hostConnector, onHost, longJobTimeoutMs } from "./connect.ts";
 import { plainUi, type Ui } from "./ui.ts";
 
 export const DRILL_COMPONENTS = ["database", "media", "config"] as const;
 export type DrillComponentName = (typeof DRILL_COMPONENTS)[number];
 /** The remote drill may run long (a real database restore): at least this, whatever command_timeout_s says. */
-export const DRILL_MIN_TIMEOUT_MS = LONG_JOB_MIN_TIMEOUT_MS;
 
 export interface DrillComponent {
   status: "passed" | "failed";
@@ -201,7 +200,7 @@ export function componentResult(name: DrillComponentName, f: Fields | undefined,
 
 export async function drillHost(conn: Connection, host: Host, report: DrillHostReport, secrets: readonly string[]): Promise<void> {
   const mask = (s: string) => maskSecrets(s, [...secrets]);
-  const r = await conn.exec(drillScript(host), { timeoutMs: Math.max(host.ssh.command_timeout_s * 1000, DRILL_MIN_TIMEOUT_MS) });
+  const r = await conn.exec(drillScript(host), { timeoutMs: longJobTimeoutMs(host) });
   const lines = parseDrillLines(mask(r.stdout));
   const d = lines.get("drill");
   const now = num(d, "now") ?? Math.floor(Date.now() / 1000);

@@ -31,7 +31,8 @@ export async function provisionHost(host: Host, state: DesiredState, job: HostJo
       report.error = mask(`gathering facts failed (exit ${facts.code}): ${facts.stderr.trim()}`);
       return;
     }
-    const all = planHost(state, facts.stdout, { ...job, tags: undefined, skipTags: undefined, backupDir: host.vars.paths.backup_dir, prefix: host.vars.prefix });
+    // Planned whole, then selected: changes left out by --tags are named, not silently skipped.
+    const all = planHost(state, facts.stdout, { diff: job.diff, secrets: job.secrets, backupDir: host.vars.paths.backup_dir, prefix: host.vars.prefix });
     const plan = all.filter((p) => selected(p.tags, job));
     const outside = all.filter((p) => p.changed && !plan.includes(p));
     if (outside.length) {

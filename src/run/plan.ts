@@ -1,6 +1,6 @@
 // Per host: the one facts command for its desired state, and the plan from the facts it returned.
 // Pure: tested on recorded facts.
-import type { DesiredState, Tag } from "../backup/desired.ts";
+import type { DesiredState } from "../backup/desired.ts";
 import { filesCommand, parseFiles } from "../facts/files.ts";
 import { packagesCommand, parsePackages } from "../facts/packages.ts";
 import { usersCommand, parseUsers } from "../facts/users.ts";
@@ -43,7 +43,7 @@ export function factsScript(state: DesiredState, opts: { diff?: boolean } = {}):
 export function planHost(
   state: DesiredState,
   factsOutput: string,
-  opts: TagFilter & { diff?: boolean; secrets?: string[]; backupDir: string; prefix?: string },
+  opts: { diff?: boolean; secrets?: string[]; backupDir: string; prefix?: string },
 ): Planned[] {
   const sections = splitSections(factsOutput);
   const pkgs = parsePackages(sections.get("packages") ?? "");
@@ -58,5 +58,5 @@ export function planHost(
     // After the packages (cron may just have been installed).
     planCronService(parseServices(sections.get("services") ?? "").get("cron"), { prefix: opts.prefix ?? "" }),
   ];
-  return plan.filter((p) => selected(p.tags as Tag[], opts));
+  return plan;
 }

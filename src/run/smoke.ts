@@ -8,7 +8,7 @@ import { templateContext } from "../backup/context.ts";
 import { createRenderer, type Renderer } from "../render/render.ts";
 import { addTask, type HostReport, type SmokeComponent } from "./report.ts";
 import { maskSecrets } from "../operations/mask.ts";
-import { LONG_JOB_MIN_TIMEOUT_MS } from "./connect.ts";
+import { longJobTimeoutMs } from "./connect.ts";
 
 export const SMOKE_COMPONENTS = ["database", "config", "media", "check"] as const;
 
@@ -47,7 +47,7 @@ export function parseSmoke(stdout: string): Record<string, SmokeComponent> {
 
 export async function smokeTest(conn: Connection, host: Host, report: HostReport, secrets: string[] = []): Promise<void> {
   // A first full backup and restore of real data takes long: not the default command timeout.
-  const r = await conn.exec(smokeScript(host), { timeoutMs: Math.max(host.ssh.command_timeout_s * 1000, LONG_JOB_MIN_TIMEOUT_MS) });
+  const r = await conn.exec(smokeScript(host), { timeoutMs: longJobTimeoutMs(host) });
   const smoke = parseSmoke(r.stdout);
   for (const c of SMOKE_COMPONENTS) {
     smoke[c] ??= { status: "failed", duration_ms: 0, details: `no result (smoke script exit ${r.code}: ${r.stderr.trim().split("\n").slice(-3).join(" ")})` };
