@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { startTestLab, cli, REPO, type TestLab } from "../helpers/lab.ts";
 import { connectionCounter } from "../helpers/ports.ts";
-import { provisionWithBackups, liveRowCounts, databases, newestDump, drillLeftovers, cluster, backupDir } from "../helpers/backups.ts";
+import { provisionWithBackups, liveRowCounts, databases, newestDump, drillLeftovers, cluster, backupDir, corruptFile } from "../helpers/backups.ts";
 import { psqlSuper } from "../../src/lab/postgres.ts";
 
 let lab: TestLab;
@@ -165,10 +165,7 @@ describe("drill", () => {
   it("a corrupted newest dump fails that host (exit 2); the other host passes; cleanup still done", async () => {
     const [h1, h2] = lab.state.hosts as [any, any];
     const dump = newestDump(h2);
-    const good = readFileSync(dump);
-    const bad = Buffer.from(good);
-    for (let i = 1000; i < 1016; i++) bad[i] = bad[i]! ^ 0xff;
-    writeFileSync(dump, bad);
+    const putBack = corruptFile(dump, 1000, 16);
     try {
       const live = await liveRowCounts(h2);
       const r = await drill([lab.state.files.inventory, "--force"]);
@@ -196,7 +193,7 @@ describe("drill", () => {
       expect(await liveRowCounts(h2)).toEqual(live);
       expect(readdirSync(`${backupDir(h2)}/database/pre-restore`)).toEqual([]);
     } finally {
-      writeFileSync(dump, good);
+      putBack();
     }
   });
   // Last: it re-provisions the second host for a dedicated backup user.

@@ -1,11 +1,11 @@
 // `status` end to end on the lab: check-backups run on real hosts, one table across the fleet, exit
 // codes (WARNING → 0, CRITICAL/UNKNOWN → 2, unreachable → 4) and the backup_status in the report.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { readFileSync, renameSync, writeFileSync, mkdirSync } from "node:fs";
+import { renameSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { startTestLab, cli, type TestLab } from "../helpers/lab.ts";
 import { freePort } from "../helpers/ports.ts";
-import { provisionWithBackups, newestDump } from "../helpers/backups.ts";
+import { provisionWithBackups, newestDump, corruptFile } from "../helpers/backups.ts";
 
 let lab: TestLab;
 
@@ -62,10 +62,7 @@ describe("status", () => {
   it("a corrupted newest dump makes that host CRITICAL (exit 2); the other stays OK", async () => {
     const [h1, h2] = lab.state.hosts as [any, any];
     const dump = newestDump(h2);
-    const good = readFileSync(dump);
-    const bad = Buffer.from(good);
-    for (let i = 500; i < 508; i++) bad[i] = bad[i]! ^ 0xff;
-    writeFileSync(dump, bad);
+    const putBack = corruptFile(dump, 500, 8);
     try {
       const r = await cli("status", [lab.state.files.inventory]);
       expect(r.code, r.stdout + r.stderr).toBe(2);
@@ -81,7 +78,7 @@ describe("status", () => {
       expect(r2.backup_status.issues[0]).toMatchObject({ level: "CRITICAL", check: "database" });
       expect(r.report.backup_summary).toMatchObject({ OK: 1, CRITICAL: 1 });
     } finally {
-      writeFileSync(dump, good);
+      putBack();
     }
   });
 

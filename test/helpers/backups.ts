@@ -1,6 +1,6 @@
 // Lab hosts with real backups for the drill and status tests: provision (without the smoke test),
 // then run the installed backup jobs on each host directly (the lab hosts are local trees).
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import type { LabHost } from "../../src/lab/lab.ts";
@@ -57,4 +57,13 @@ export function newestDump(h: LabHost): string {
 /** Temporary drill folders left next to the backup directory. */
 export function drillLeftovers(h: LabHost): string[] {
   return readdirSync(`${h.prefix}/var/backups`).filter((f) => f.startsWith(`.${APP}-drill-`));
+}
+
+/** Flip `n` bytes of a backup file from byte `at` (bit rot); returns how to put it back. */
+export function corruptFile(file: string, at: number, n: number): () => void {
+  const good = readFileSync(file);
+  const bad = Buffer.from(good);
+  for (let i = at; i < at + n; i++) bad[i] = bad[i]! ^ 0xff;
+  writeFileSync(file, bad);
+  return () => writeFileSync(file, good);
 }
