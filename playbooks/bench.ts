@@ -16,7 +16,17 @@ import { execa } from "execa";
 import YAML from "yaml";
 import { labDown, labUp, type LabHost, type LabState } from "../src/lab/lab.ts";
 import { freePort } from "../test/helpers/ports.ts";
-import { fmtBytes, fmtMs, median, nextSecond, stat, textTable, timed, type RunResult, type Stat } from "../src/bench/measure.ts";
+import {
+  fmtBytes,
+  fmtMs,
+  median,
+  nextSecond,
+  stat,
+  textTable,
+  timed,
+  type RunResult,
+  type Stat,
+} from "../src/bench/measure.ts";
 import { ansibleAvailable, runAnsible, setupAnsible, type AnsibleSetup } from "../src/bench/ansible.ts";
 import {
   changeFiles,
@@ -79,7 +89,8 @@ if (a.help) {
 }
 const int = (name: string, v: string | undefined, dflt: number, min: number, max: number): number => {
   if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) usageError(`--${name}: expected an integer from ${min} to ${max}, got "${v}"`);
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+    usageError(`--${name}: expected an integer from ${min} to ${max}, got "${v}"`);
   return Number(v);
 };
 const HOSTS = int("hosts", a.hosts, 25, 1, 200);
@@ -108,7 +119,11 @@ function cleanup(): Promise<void> {
   })();
   return cleaning;
 }
-for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+for (const [sig, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+  ["SIGHUP", 129],
+] as const) {
   process.on(sig, () => {
     say(`${sig}: stopping`);
     void cleanup().finally(() => process.exit(code));
@@ -135,11 +150,17 @@ function record(key: string, label: string, s: Record<string, number>, extra?: R
   c.host_cpu_ms = stat(c.samples.map((x) => x.host_cpu_ms ?? NaN));
   if (extra) c.extra = { ...c.extra, ...extra };
 }
-const sample = (r: RunResult): Record<string, number> => ({ wall_ms: r.wall_ms, cpu_ms: r.cpu_ms, host_cpu_ms: r.host_cpu_ms });
-const med = (key: string, field = "wall_ms"): number => median((cases[key]?.samples ?? []).map((s) => s[field]!).filter((x) => x !== undefined));
+const sample = (r: RunResult): Record<string, number> => ({
+  wall_ms: r.wall_ms,
+  cpu_ms: r.cpu_ms,
+  host_cpu_ms: r.host_cpu_ms,
+});
+const med = (key: string, field = "wall_ms"): number =>
+  median((cases[key]?.samples ?? []).map((s) => s[field]!).filter((x) => x !== undefined));
 
 function check(r: RunResult, what: string, okCodes = [0]): void {
-  if (!okCodes.includes(r.code)) throw new Error(`${what} exited ${r.code}:\n${(r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n")}`);
+  if (!okCodes.includes(r.code))
+    throw new Error(`${what} exited ${r.code}:\n${(r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n")}`);
 }
 
 // ---- the provision CLI --------------------------------------------------------------------------------
@@ -155,20 +176,33 @@ interface ProvisionRun extends RunResult {
   report: any;
 }
 
-async function provisionRun(inventory: string, args: string[], hostPids: number[], launcher: Launcher = "npx", forksOverride?: number): Promise<ProvisionRun> {
+async function provisionRun(
+  inventory: string,
+  args: string[],
+  hostPids: number[],
+  launcher: Launcher = "npx",
+  forksOverride?: number,
+): Promise<ProvisionRun> {
   const l = LAUNCHERS[launcher];
   const json = join(labDir, "reports", `${++reportNo}.json`);
   mkdirSync(dirname(json), { recursive: true });
   const f = forksOverride ?? FORKS;
   const forks = f === undefined ? [] : ["--forks", String(f)];
-  const r = await timed(l.cmd, [...l.pre, join(REPO, "playbooks/provision.ts"), inventory, ...args, ...forks, "--json", json], { cwd: REPO, hostPids });
+  const r = await timed(
+    l.cmd,
+    [...l.pre, join(REPO, "playbooks/provision.ts"), inventory, ...args, ...forks, "--json", json],
+    { cwd: REPO, hostPids },
+  );
   let report: any;
   try {
     report = JSON.parse(readFileSync(json, "utf8"));
   } catch {
     report = undefined;
   }
-  if (r.code !== 0 || !report) throw new Error(`provision ${relative(labDir, inventory)} ${args.join(" ")} exited ${r.code}:\n${(r.stderr || r.stdout).trim().split("\n").slice(-20).join("\n")}`);
+  if (r.code !== 0 || !report)
+    throw new Error(
+      `provision ${relative(labDir, inventory)} ${args.join(" ")} exited ${r.code}:\n${(r.stderr || r.stdout).trim().split("\n").slice(-20).join("\n")}`,
+    );
   return { ...r, report };
 }
 
@@ -201,9 +235,13 @@ function provisionSample(r: ProvisionRun): Record<string, number> {
  * bench runs shows up here: run the bench from a clean checkout for figures to publish.
  */
 function noopChanges(key: string, r: ProvisionRun): Record<string, unknown> | undefined {
-  const changed = (r.report.hosts as any[]).flatMap((h) => (h.tasks as any[]).filter((t) => t.status !== "ok").map((t) => `${h.name}: ${t.status}: ${t.name}`));
+  const changed = (r.report.hosts as any[]).flatMap((h) =>
+    (h.tasks as any[]).filter((t) => t.status !== "ok").map((t) => `${h.name}: ${t.status}: ${t.name}`),
+  );
   if (changed.length === 0) return undefined;
-  say(`WARNING: a no-op run (${key}) was not a no-op: ${changed.slice(0, 5).join("; ")}${changed.length > 5 ? ` (+${changed.length - 5})` : ""}`);
+  say(
+    `WARNING: a no-op run (${key}) was not a no-op: ${changed.slice(0, 5).join("; ")}${changed.length > 5 ? ` (+${changed.length - 5})` : ""}`,
+  );
   return { not_noop: [...((cases[key]?.extra?.not_noop as string[]) ?? []), ...changed] };
 }
 
@@ -219,12 +257,15 @@ function writeSubsetInventory(lab: LabState, name: string, hosts: string[]): str
 // ---- the machine -----------------------------------------------------------------------------------
 
 async function machine(): Promise<Record<string, unknown>> {
-  const out = async (cmd: string, args: string[]) => (await execa(cmd, args, { reject: false, stdin: "ignore" })).stdout?.toString().trim();
+  const out = async (cmd: string, args: string[]) =>
+    (await execa(cmd, args, { reject: false, stdin: "ignore" })).stdout?.toString().trim();
   const ssh = (await execa("ssh", ["-V"], { reject: false, stdin: "ignore" })).stderr?.toString().trim();
   // What was measured: the commit, and whether the working tree differed from it.
   const git = (args: string[]) => execa("git", args, { cwd: REPO, reject: false, stdin: "ignore" });
   const head = (await git(["rev-parse", "--short", "HEAD"])).stdout?.toString().trim() || null;
-  const dirty = head ? ((await git(["status", "--porcelain", "--untracked-files=no"])).stdout?.toString().trim() ?? "") !== "" : null;
+  const dirty = head
+    ? ((await git(["status", "--porcelain", "--untracked-files=no"])).stdout?.toString().trim() ?? "") !== ""
+    : null;
   return {
     date: new Date().toISOString(),
     nproc: Number(await out("nproc", [])),
@@ -257,9 +298,12 @@ interface Target {
 
 async function main(): Promise<void> {
   const info = await machine();
-  say(`${info.nproc} CPUs (${info.cpu_model}), ${info.memory_gib} GiB, load ${info.loadavg_at_start}; ${HOSTS} hosts, ${REPS} reps, scale ${SCALE}`);
+  say(
+    `${info.nproc} CPUs (${info.cpu_model}), ${info.memory_gib} GiB, load ${info.loadavg_at_start}; ${HOSTS} hosts, ${REPS} reps, scale ${SCALE}`,
+  );
   const ansibleVersion = WANT_ANSIBLE ? await ansibleAvailable() : undefined;
-  if (WANT_ANSIBLE && !ansibleVersion) say("--ansible: ansible-playbook is not installed (apt-get install -y ansible-core); skipping Ansible");
+  if (WANT_ANSIBLE && !ansibleVersion)
+    say("--ansible: ansible-playbook is not installed (apt-get install -y ansible-core); skipping Ansible");
 
   // The lab.
   say(`starting a ${HOSTS}-host lab in ${labDir}`);
@@ -271,7 +315,16 @@ async function main(): Promise<void> {
   const allPids = lab.hosts.map((h) => h.sshdPid).filter((p): p is number => p !== null);
   const pidsOf = (hs: LabHost[]) => hs.map((h) => h.sshdPid).filter((p): p is number => p !== null);
   const sets = [...new Set([1, 10, HOSTS].filter((n) => n <= HOSTS))].sort((x, y) => x - y);
-  const invs = new Map(sets.map((n) => [n, writeSubsetInventory(lab, `${n}`, lab.hosts.slice(0, n).map((h) => h.name))]));
+  const invs = new Map(
+    sets.map((n) => [
+      n,
+      writeSubsetInventory(
+        lab,
+        `${n}`,
+        lab.hosts.slice(0, n).map((h) => h.name),
+      ),
+    ]),
+  );
   const noopKey = (n: number) => `noop_${n}`;
 
   // First provision: one fresh host per repetition (lab1..labR).
@@ -298,11 +351,24 @@ async function main(): Promise<void> {
     check(conv, "ansible-playbook (first run)");
     const again = await runAnsible(ans, pidsOf([h1]));
     check(again, "ansible-playbook (second run)");
-    if (again.changed !== 0 || again.ok !== 10) throw new Error(`the Ansible play is not a 10-task no-op: ok=${again.ok} changed=${again.changed}`);
+    if (again.changed !== 0 || again.ok !== 10)
+      throw new Error(`the Ansible play is not a 10-task no-op: ok=${again.ok} changed=${again.changed}`);
   }
 
   // Side by side, rotating the order in every repetition.
-  const sshArgs = (h: LabHost) => ["-i", lab.files.privateKey, "-o", `UserKnownHostsFile=${lab.files.knownHosts}`, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-p", String(h.sshPort), `${h.user}@127.0.0.1`];
+  const sshArgs = (h: LabHost) => [
+    "-i",
+    lab.files.privateKey,
+    "-o",
+    `UserKnownHostsFile=${lab.files.knownHosts}`,
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    "BatchMode=yes",
+    "-p",
+    String(h.sshPort),
+    `${h.user}@127.0.0.1`,
+  ];
   type Step = () => Promise<void>;
   const steps: Step[] = [
     async () => {
@@ -331,19 +397,34 @@ async function main(): Promise<void> {
     },
     ...sets.map((n) => async () => {
       const r = await provisionRun(invs.get(n)!, ["--skip-smoke"], pidsOf(lab.hosts.slice(0, n)));
-      record(noopKey(n), `no-op re-provision, ${n} host${n > 1 ? "s" : ""} (--skip-smoke)`, provisionSample(r), noopChanges(noopKey(n), r));
+      record(
+        noopKey(n),
+        `no-op re-provision, ${n} host${n > 1 ? "s" : ""} (--skip-smoke)`,
+        provisionSample(r),
+        noopChanges(noopKey(n), r),
+      );
     }),
     ...(HOSTS > 10
       ? [
           async () => {
             const r = await provisionRun(invs.get(HOSTS)!, ["--skip-smoke"], allPids, "npx", HOSTS);
-            record("noop_all_forks", `no-op re-provision, ${HOSTS} hosts, --forks ${HOSTS} (one wave)`, provisionSample(r), noopChanges("noop_all_forks", r));
+            record(
+              "noop_all_forks",
+              `no-op re-provision, ${HOSTS} hosts, --forks ${HOSTS} (one wave)`,
+              provisionSample(r),
+              noopChanges("noop_all_forks", r),
+            );
           },
         ]
       : []),
     async () => {
       const r = await provisionRun(invs.get(1)!, ["--skip-smoke"], pidsOf([h1]), "node");
-      record("noop_1_node", "no-op re-provision, 1 host, launched with node --import tsx", provisionSample(r), noopChanges("noop_1_node", r));
+      record(
+        "noop_1_node",
+        "no-op re-provision, 1 host, launched with node --import tsx",
+        provisionSample(r),
+        noopChanges("noop_1_node", r),
+      );
     },
   ];
   if (ans) {
@@ -358,7 +439,12 @@ async function main(): Promise<void> {
         const r = await runAnsible(setup, pidsOf([h1]));
         check(r, "ansible-playbook");
         if (r.changed !== 0) throw new Error(`the Ansible play changed ${r.changed} tasks on a no-op run`);
-        record("ansible_noop", "Ansible: 10-task no-op play, 1 host (pipelining)", { wall_ms: r.wall_ms, cpu_ms: r.cpu_ms, host_cpu_ms: r.host_cpu_ms, tasks: r.ok });
+        record("ansible_noop", "Ansible: 10-task no-op play, 1 host (pipelining)", {
+          wall_ms: r.wall_ms,
+          cpu_ms: r.cpu_ms,
+          host_cpu_ms: r.host_cpu_ms,
+          tasks: r.ok,
+        });
       },
     );
   }
@@ -378,7 +464,10 @@ async function main(): Promise<void> {
     if (bad.length) throw new Error(`smoke failed: ${JSON.stringify(bad)}`);
     const comps = Object.entries(host.smoke as Record<string, { duration_ms: number }>);
     for (const [k, c] of comps) (smokeParts[k] ??= []).push(c.duration_ms);
-    record("smoke_1", "provision with smoke, 1 host (no-op + smoke test)", { ...provisionSample(r), smoke_ms: comps.reduce((n, [, c]) => n + c.duration_ms, 0) });
+    record("smoke_1", "provision with smoke, 1 host (no-op + smoke test)", {
+      ...provisionSample(r),
+      smoke_ms: comps.reduce((n, [, c]) => n + c.duration_ms, 0),
+    });
   }
 
   // The backup scripts on the seeded data of lab1, as cron runs them.
@@ -441,7 +530,10 @@ async function main(): Promise<void> {
       pass: r10 <= 1.5,
     });
   }
-  for (const [noop, start, l] of [["noop_1", "start_npx", "npx tsx"], ["noop_1_node", "start_node", "node --import tsx"]] as const) {
+  for (const [noop, start, l] of [
+    ["noop_1", "start_npx", "npx tsx"],
+    ["noop_1_node", "start_node", "node --import tsx"],
+  ] as const) {
     const denom = med(start) + med("ssh_true");
     const r = med(noop) / denom;
     targets.push({
@@ -472,12 +564,34 @@ async function main(): Promise<void> {
       pass: tr <= 0.2,
     });
   } else {
-    targets.push({ target: "media backup after a 1% change: ~1% of the bytes, a small fraction of the first backup's time", measured: "not measured (needs --scale large)", ratio: null, limit: null, pass: null });
+    targets.push({
+      target: "media backup after a 1% change: ~1% of the bytes, a small fraction of the first backup's time",
+      measured: "not measured (needs --scale large)",
+      ratio: null,
+      limit: null,
+      pass: null,
+    });
   }
 
   // ---- output ------------------------------------------------------------------------------------
   const rows: string[][] = [["case", "median", "min–max", "ctl CPU", "host CPU", "cmds/host", "bytes/host", "note"]];
-  const order = ["ssh_true", "bashrc", "node_bare", "start_npx", "start_node", "first_1", ...noopKeys, "noop_all_forks", "noop_1_node", "smoke_1", "backup_db", "backup_media", "backup_config", "ansible_start", "ansible_noop"];
+  const order = [
+    "ssh_true",
+    "bashrc",
+    "node_bare",
+    "start_npx",
+    "start_node",
+    "first_1",
+    ...noopKeys,
+    "noop_all_forks",
+    "noop_1_node",
+    "smoke_1",
+    "backup_db",
+    "backup_media",
+    "backup_config",
+    "ansible_start",
+    "ansible_noop",
+  ];
   for (const k of order) {
     const c = cases[k];
     if (!c) continue;
@@ -493,9 +607,13 @@ async function main(): Promise<void> {
     }
     if (k === "noop_1_node") note = `vs npx: ${ratio(c.wall_ms.median / med("noop_1"))}`;
     if (k === "first_1") note = `${fmtMs(med(k, "host_ms_median"))} on the host, ${s0[0]!.tasks_per_host} tasks`;
-    if (k === "smoke_1") note = `smoke ${fmtMs(med(k, "smoke_ms"))}: ${Object.entries(smokeParts).map(([n, xs]) => `${n} ${fmtMs(median(xs))}`).join(", ")}`;
+    if (k === "smoke_1")
+      note = `smoke ${fmtMs(med(k, "smoke_ms"))}: ${Object.entries(smokeParts)
+        .map(([n, xs]) => `${n} ${fmtMs(median(xs))}`)
+        .join(", ")}`;
     if (k === "backup_media") note = `${s0[0]!.files} files, ${fmtBytes(s0[0]!.bytes)}`;
-    if (k === "ansible_noop") note = `ours (1 host, ${cases.noop_1?.samples[0]?.tasks_per_host} tasks) is ${ratio(med("noop_1") / c.wall_ms.median)} its time`;
+    if (k === "ansible_noop")
+      note = `ours (1 host, ${cases.noop_1?.samples[0]?.tasks_per_host} tasks) is ${ratio(med("noop_1") / c.wall_ms.median)} its time`;
     rows.push([
       c.label,
       fmtMs(c.wall_ms.median),
@@ -509,39 +627,103 @@ async function main(): Promise<void> {
   }
   const out: string[] = [];
   out.push("");
-  out.push(`Benchmarks (${REPS} reps, medians; ${info.nproc} CPUs ${info.cpu_model}, ${info.memory_gib} GiB; lab of ${HOSTS} hosts up in ${fmtMs(labUpMs)})`);
+  out.push(
+    `Benchmarks (${REPS} reps, medians; ${info.nproc} CPUs ${info.cpu_model}, ${info.memory_gib} GiB; lab of ${HOSTS} hosts up in ${fmtMs(labUpMs)})`,
+  );
   out.push(textTable(rows));
   if (large) {
     out.push("");
-    out.push(`Large scale on ${h1.name}: ${large.media.files} files, ${fmtBytes(large.media.bytes)} of media; ${large.db.rows} rows (${fmtBytes(large.db.table_bytes)} table, database ${fmtBytes(large.db.db_bytes)})`);
+    out.push(
+      `Large scale on ${h1.name}: ${large.media.files} files, ${fmtBytes(large.media.bytes)} of media; ${large.db.rows} rows (${fmtBytes(large.db.table_bytes)} table, database ${fmtBytes(large.db.db_bytes)})`,
+    );
     const lr: string[][] = [["step", "time", "copied", "disk (real)", "apparent", "note"]];
     lr.push(["generate media (not part of the backup)", fmtMs(large.media.ms), "-", "-", "-", ""]);
     lr.push(["generate rows (not part of the backup)", fmtMs(large.db.ms), "-", "-", "-", ""]);
-    lr.push(["first media backup (full copy of the new tree)", fmtMs(large.first_backup.wall_ms), fmtBytes(large.first_backup.bytes_transferred), fmtBytes(large.first_backup.disk_after), fmtBytes(large.first_backup.apparent_after), `rsync ${large.first_backup.rsync_seconds} s`]);
-    lr.push([`media backup after ${large.incremental.changed_files} files changed (1%), median of ${large.incremental.n}`, fmtMs(large.incremental.wall_ms), fmtBytes(large.incremental.bytes_transferred), `+${fmtBytes(large.incremental.extra_disk_bytes)}`, `+${fmtBytes(large.incremental.extra_apparent_bytes)}`, `changed ${fmtBytes(large.incremental.changed_bytes)}; as full copies: +${fmtBytes(large.incremental.snapshot_apparent_bytes)}`]);
-    lr.push(["media backup with nothing changed", fmtMs(large.unchanged.wall_ms), fmtBytes(large.unchanged.bytes_transferred), `+${fmtBytes(large.unchanged.extra_disk_bytes)}`, "-", ""]);
-    lr.push(["sha256 of every file of one snapshot (part of every backup)", fmtMs(large.hash_tree_ms), "-", "-", "-", ""]);
-    lr.push([`backup-database.sh, ${large.db.rows} rows, median of ${large.db_backup.n}`, fmtMs(large.db_backup.wall_ms), "-", fmtBytes(large.db_backup.dump_bytes), "-", "dump size"]);
-    lr.push([`restore-database.sh --force --target-db (scratch), median of ${large.restore.n}`, fmtMs(large.restore.wall_ms), "-", "-", "-", "then dropped"]);
+    lr.push([
+      "first media backup (full copy of the new tree)",
+      fmtMs(large.first_backup.wall_ms),
+      fmtBytes(large.first_backup.bytes_transferred),
+      fmtBytes(large.first_backup.disk_after),
+      fmtBytes(large.first_backup.apparent_after),
+      `rsync ${large.first_backup.rsync_seconds} s`,
+    ]);
+    lr.push([
+      `media backup after ${large.incremental.changed_files} files changed (1%), median of ${large.incremental.n}`,
+      fmtMs(large.incremental.wall_ms),
+      fmtBytes(large.incremental.bytes_transferred),
+      `+${fmtBytes(large.incremental.extra_disk_bytes)}`,
+      `+${fmtBytes(large.incremental.extra_apparent_bytes)}`,
+      `changed ${fmtBytes(large.incremental.changed_bytes)}; as full copies: +${fmtBytes(large.incremental.snapshot_apparent_bytes)}`,
+    ]);
+    lr.push([
+      "media backup with nothing changed",
+      fmtMs(large.unchanged.wall_ms),
+      fmtBytes(large.unchanged.bytes_transferred),
+      `+${fmtBytes(large.unchanged.extra_disk_bytes)}`,
+      "-",
+      "",
+    ]);
+    lr.push([
+      "sha256 of every file of one snapshot (part of every backup)",
+      fmtMs(large.hash_tree_ms),
+      "-",
+      "-",
+      "-",
+      "",
+    ]);
+    lr.push([
+      `backup-database.sh, ${large.db.rows} rows, median of ${large.db_backup.n}`,
+      fmtMs(large.db_backup.wall_ms),
+      "-",
+      fmtBytes(large.db_backup.dump_bytes),
+      "-",
+      "dump size",
+    ]);
+    lr.push([
+      `restore-database.sh --force --target-db (scratch), median of ${large.restore.n}`,
+      fmtMs(large.restore.wall_ms),
+      "-",
+      "-",
+      "-",
+      "then dropped",
+    ]);
     out.push(textTable(lr));
-    out.push(`Media backup dir over the run: ${large.disk_series.map((d) => `${d.label} ${fmtBytes(d.real)} real / ${fmtBytes(d.as_full_copies)} as full copies`).join("; ")}`);
+    out.push(
+      `Media backup dir over the run: ${large.disk_series.map((d) => `${d.label} ${fmtBytes(d.real)} real / ${fmtBytes(d.as_full_copies)} as full copies`).join("; ")}`,
+    );
   }
   out.push("");
   out.push("Targets:");
   for (const t of targets) {
     const verdict = t.pass === null ? "n/a " : t.pass ? "PASS" : "MISS";
-    out.push(`  ${verdict}  ${t.target}: ${t.ratio === null ? "" : `${ratio(t.ratio)} (limit ${ratio(t.limit!)}); `}${t.measured}`);
+    out.push(
+      `  ${verdict}  ${t.target}: ${t.ratio === null ? "" : `${ratio(t.ratio)} (limit ${ratio(t.limit!)}); `}${t.measured}`,
+    );
   }
   out.push("");
-  out.push("Anchors: Ansible ~4.6 s for a 10-task no-op play, 1 loopback host, pipelining (issue 5, this machine class);");
-  out.push(`         pyinfra (published, 2024) 1.27 s / 2.24 s / 6.54 s for 1/25/100 hosts. Ours: ${sets.map((n) => `${fmtMs(med(noopKey(n)))} for ${n}`).join(", ")}.`);
-  out.push(`Note: every remote command (ours, OpenSSH's, Ansible's) runs root's ~/.bashrc, which inits pyenv: ${fmtMs(med("bashrc"))} here.`);
-  out.push(`      The lab's hosts share this machine's ${info.nproc} CPUs with the controller (load average at the start: ${info.loadavg_at_start}, now ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}).`);
+  out.push(
+    "Anchors: Ansible ~4.6 s for a 10-task no-op play, 1 loopback host, pipelining (issue 5, this machine class);",
+  );
+  out.push(
+    `         pyinfra (published, 2024) 1.27 s / 2.24 s / 6.54 s for 1/25/100 hosts. Ours: ${sets.map((n) => `${fmtMs(med(noopKey(n)))} for ${n}`).join(", ")}.`,
+  );
+  out.push(
+    `Note: every remote command (ours, OpenSSH's, Ansible's) runs root's ~/.bashrc, which inits pyenv: ${fmtMs(med("bashrc"))} here.`,
+  );
+  out.push(
+    `      The lab's hosts share this machine's ${info.nproc} CPUs with the controller (load average at the start: ${info.loadavg_at_start}, now ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}).`,
+  );
   process.stdout.write(`${out.join("\n")}\n`);
 
   const result = {
     machine: { ...info, loadavg_at_end: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ") },
-    options: { hosts: HOSTS, reps: REPS, scale: SCALE, ansible: ansibleVersion ?? null, forks: FORKS ?? "default (10)" },
+    options: {
+      hosts: HOSTS,
+      reps: REPS,
+      scale: SCALE,
+      ansible: ansibleVersion ?? null,
+      forks: FORKS ?? "default (10)",
+    },
     command: `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim(),
     lab: { hosts: HOSTS, up_ms: labUpMs },
     cases,
@@ -572,17 +754,25 @@ async function largeScale(host: LabHost, backupDir: string) {
   const src = join(host.mediaDir, "bench-large");
   const snapshotsApparent = async () => {
     let n = 0;
-    for (const e of listEntries(mediaBackups)) if (/^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d$/.test(e)) n += await du(join(mediaBackups, e), true);
+    for (const e of listEntries(mediaBackups))
+      if (/^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d$/.test(e)) n += await du(join(mediaBackups, e), true);
     return n;
   };
   const diskSeries: { label: string; real: number; apparent: number; as_full_copies: number }[] = [];
   const disk = async (label: string) => {
-    const d = { label, real: await du(mediaBackups), apparent: await du(mediaBackups, true), as_full_copies: await snapshotsApparent() };
+    const d = {
+      label,
+      real: await du(mediaBackups),
+      apparent: await du(mediaBackups, true),
+      as_full_copies: await snapshotsApparent(),
+    };
     diskSeries.push(d);
     return d;
   };
   try {
-    say(`large: writing ~${fmtBytes(LARGE_BYTES)} of random bytes in ${LARGE_FILES} files under ${host.name}'s uploads`);
+    say(
+      `large: writing ~${fmtBytes(LARGE_BYTES)} of random bytes in ${LARGE_FILES} files under ${host.name}'s uploads`,
+    );
     const media = generateMedia(src, LARGE_BYTES, LARGE_FILES);
     say(`large: generating ${LARGE_ROWS} rows`);
     const db = { rows: LARGE_ROWS, ...(await generateRows(host, LARGE_ROWS)) };
@@ -598,9 +788,29 @@ async function largeScale(host: LabHost, backupDir: string) {
     const d0 = await disk("before");
     const first = await backupMedia("first");
     const d1 = await disk("after the first large backup");
-    const firstBackup = { wall_ms: first.r.wall_ms, cpu_ms: first.r.cpu_ms, bytes_transferred: first.m.bytes_transferred as number, files_transferred: first.m.files_transferred as number, rsync_seconds: first.m.rsync_seconds as number, disk_before: d0.real, disk_after: d1.real, apparent_after: d1.apparent };
+    const firstBackup = {
+      wall_ms: first.r.wall_ms,
+      cpu_ms: first.r.cpu_ms,
+      bytes_transferred: first.m.bytes_transferred as number,
+      files_transferred: first.m.files_transferred as number,
+      rsync_seconds: first.m.rsync_seconds as number,
+      disk_before: d0.real,
+      disk_after: d1.real,
+      apparent_after: d1.apparent,
+    };
 
-    const inc: { wall_ms: number; cpu_ms: number; bytes_transferred: number; files_transferred: number; rsync_seconds: number; changed_files: number; changed_bytes: number; extra_disk_bytes: number; extra_apparent_bytes: number; snapshot_apparent_bytes: number }[] = [];
+    const inc: {
+      wall_ms: number;
+      cpu_ms: number;
+      bytes_transferred: number;
+      files_transferred: number;
+      rsync_seconds: number;
+      changed_files: number;
+      changed_bytes: number;
+      extra_disk_bytes: number;
+      extra_apparent_bytes: number;
+      snapshot_apparent_bytes: number;
+    }[] = [];
     for (let rep = 0; rep < REPS; rep++) {
       const changed = changeFiles(media.files, 0.01);
       say(`large: media backup after changing ${changed.files} files (${fmtBytes(changed.bytes)}), ${rep + 1}/${REPS}`);
@@ -621,15 +831,33 @@ async function largeScale(host: LabHost, backupDir: string) {
       });
     }
     const m = (f: keyof (typeof inc)[number]) => median(inc.map((x) => x[f]));
-    const incremental = { n: inc.length, samples: inc, wall_ms: m("wall_ms"), cpu_ms: m("cpu_ms"), bytes_transferred: m("bytes_transferred"), files_transferred: m("files_transferred"), changed_files: m("changed_files"), changed_bytes: m("changed_bytes"), extra_disk_bytes: m("extra_disk_bytes"), extra_apparent_bytes: m("extra_apparent_bytes"), snapshot_apparent_bytes: m("snapshot_apparent_bytes") };
+    const incremental = {
+      n: inc.length,
+      samples: inc,
+      wall_ms: m("wall_ms"),
+      cpu_ms: m("cpu_ms"),
+      bytes_transferred: m("bytes_transferred"),
+      files_transferred: m("files_transferred"),
+      changed_files: m("changed_files"),
+      changed_bytes: m("changed_bytes"),
+      extra_disk_bytes: m("extra_disk_bytes"),
+      extra_apparent_bytes: m("extra_apparent_bytes"),
+      snapshot_apparent_bytes: m("snapshot_apparent_bytes"),
+    };
 
     say("large: media backup with nothing changed");
     const bu = await disk("before the unchanged backup");
     const un = await backupMedia("unchanged");
     const du2 = await disk("after the unchanged backup");
-    const unchanged = { wall_ms: un.r.wall_ms, bytes_transferred: un.m.bytes_transferred as number, extra_disk_bytes: du2.real - bu.real };
+    const unchanged = {
+      wall_ms: un.r.wall_ms,
+      bytes_transferred: un.m.bytes_transferred as number,
+      extra_disk_bytes: du2.real - bu.real,
+    };
 
-    const latest = listEntries(mediaBackups).filter((e) => /^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d$/.test(e)).pop()!;
+    const latest = listEntries(mediaBackups)
+      .filter((e) => /^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d$/.test(e))
+      .pop()!;
     const hashMs = (await hashTree(join(mediaBackups, latest))).wall_ms;
 
     const dbb: { wall_ms: number; dump_bytes: number }[] = [];
@@ -659,7 +887,12 @@ async function largeScale(host: LabHost, backupDir: string) {
       incremental,
       unchanged,
       hash_tree_ms: hashMs,
-      db_backup: { n: dbb.length, samples: dbb, wall_ms: median(dbb.map((x) => x.wall_ms)), dump_bytes: median(dbb.map((x) => x.dump_bytes)) },
+      db_backup: {
+        n: dbb.length,
+        samples: dbb,
+        wall_ms: median(dbb.map((x) => x.wall_ms)),
+        dump_bytes: median(dbb.map((x) => x.dump_bytes)),
+      },
       restore: { n: restores.length, samples: restores, wall_ms: median(restores) },
       disk_series: diskSeries,
     };

@@ -14,6 +14,9 @@ await main(async () => {
   const opts = parseCommonArgs(process.argv.slice(2), USAGE);
   const cwd = process.cwd();
   await ensureLabIfNamed(opts.inventory, cwd);
-  const report = await provision({ ...opts, tags: opts.tags ?? ["config"], skipSmoke: true }, { cwd, ui: opts.json ? undefined : defaultUi() });
+  const report = await provision(
+    { ...opts, tags: opts.tags ?? ["config"], skipSmoke: true },
+    { cwd, ui: opts.json ? undefined : defaultUi() },
+  );
   return report.summary.exit_code;
 });

@@ -32,9 +32,19 @@ function show(p: string): string {
 
 function table(rows: LabHostStatus[]): string {
   const head = ["host", "ssh", "postgres", "sshd", "pg", "prefix"];
-  const body = rows.map((h) => [h.name, `127.0.0.1:${h.sshPort}`, `127.0.0.1:${h.pgPort}`, h.sshd ? "up" : "DOWN", h.postgres ? "up" : "DOWN", show(h.prefix)]);
+  const body = rows.map((h) => [
+    h.name,
+    `127.0.0.1:${h.sshPort}`,
+    `127.0.0.1:${h.pgPort}`,
+    h.sshd ? "up" : "DOWN",
+    h.postgres ? "up" : "DOWN",
+    show(h.prefix),
+  ]);
   const widths = head.map((_, i) => Math.max(head[i]!.length, ...body.map((r) => r[i]!.length)));
-  return [head, ...body].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")).join("\n") + "\n";
+  return (
+    [head, ...body].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")).join("\n") +
+    "\n"
+  );
 }
 
 async function run(): Promise<number> {
@@ -58,7 +68,10 @@ async function run(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (positionals.length !== 1) usageError(positionals.length ? `unexpected arguments: ${positionals.slice(1).join(" ")}` : "a command is required");
+  if (positionals.length !== 1)
+    usageError(
+      positionals.length ? `unexpected arguments: ${positionals.slice(1).join(" ")}` : "a command is required",
+    );
   const cmd = positionals[0];
   const dir = values.dir ?? DEFAULT_LAB_DIR;
   if (values.hosts !== undefined && cmd !== "up") usageError(`--hosts only applies to up`);
@@ -67,20 +80,29 @@ async function run(): Promise<number> {
     case "up": {
       let hosts: number | undefined;
       if (values.hosts !== undefined) {
-        if (!/^\d+$/.test(values.hosts) || Number(values.hosts) < 1 || Number(values.hosts) > 500) usageError(`--hosts: expected a whole number from 1 to 500, got "${values.hosts}"`);
+        if (!/^\d+$/.test(values.hosts) || Number(values.hosts) < 1 || Number(values.hosts) > 500)
+          usageError(`--hosts: expected a whole number from 1 to 500, got "${values.hosts}"`);
         hosts = Number(values.hosts);
       }
       const existing = labStatus(dir).length;
       const t = Date.now();
-      const state = await labUp({ dir, hosts: hosts ?? Math.max(existing, 2), log: values.quiet ? undefined : (l) => process.stderr.write(`${l}\n`) });
+      const state = await labUp({
+        dir,
+        hosts: hosts ?? Math.max(existing, 2),
+        log: values.quiet ? undefined : (l) => process.stderr.write(`${l}\n`),
+      });
       process.stdout.write(table(labStatus(dir)));
-      process.stdout.write(`\n${state.hosts.length} host(s) up in ${((Date.now() - t) / 1000).toFixed(1)} s; inventory: ${show(state.files.inventory)}\n`);
+      process.stdout.write(
+        `\n${state.hosts.length} host(s) up in ${((Date.now() - t) / 1000).toFixed(1)} s; inventory: ${show(state.files.inventory)}\n`,
+      );
       process.stdout.write(`try: npm run provision -- ${show(state.files.inventory)}\n`);
       return 0;
     }
     case "down": {
       const names = await labDown(dir);
-      process.stdout.write(names.length ? `stopped ${names.join(", ")}; removed ${show(dir)}\n` : `no lab in ${show(dir)}\n`);
+      process.stdout.write(
+        names.length ? `stopped ${names.join(", ")}; removed ${show(dir)}\n` : `no lab in ${show(dir)}\n`,
+      );
       return 0;
     }
     case "status": {

@@ -27,6 +27,9 @@ await main(async () => {
   const opts = parseCommonArgs(process.argv.slice(2), USAGE);
   const cwd = process.cwd();
   await ensureLabIfNamed(opts.inventory, cwd);
-  const report = await status(opts, { cwd, runBatch: process.stdout.isTTY && !opts.json ? listrUi().runBatch : undefined });
+  const report = await status(opts, {
+    cwd,
+    runBatch: process.stdout.isTTY && !opts.json ? listrUi().runBatch : undefined,
+  });
   return report.summary.exit_code;
 });

@@ -68,7 +68,12 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
   const p = vars.paths;
   // A rollout of any file also makes sure the tree it lands in and refers to exists (a cron line
   // appending to a log dir that is missing would never run): directories carry every file tag.
-  const dir = (path: string, mode: number, owner: string, tags: Tag[] = ["dirs", "scripts", "config", "cron", "logrotate"]): DesiredDir => ({ path, mode, owner, group: owner, tags });
+  const dir = (
+    path: string,
+    mode: number,
+    owner: string,
+    tags: Tag[] = ["dirs", "scripts", "config", "cron", "logrotate"],
+  ): DesiredDir => ({ path, mode, owner, group: owner, tags });
 
   const dirs: DesiredDir[] = [
     ...backupSubdirs(p.backup_dir).map((d) => ({ ...dir(d, 0o700, u), recurse: d === p.backup_dir })),
@@ -84,7 +89,12 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
     dirs.push(dir(dirname(p.status_file), 0o755, u));
   }
   const have = new Set(dirs.map((d) => d.path));
-  for (const extra of [dirname(p.pgpass_file), dirname(p.status_file), dirname(p.cron_file), dirname(p.logrotate_file)]) {
+  for (const extra of [
+    dirname(p.pgpass_file),
+    dirname(p.status_file),
+    dirname(p.cron_file),
+    dirname(p.logrotate_file),
+  ]) {
     if (!have.has(extra)) {
       dirs.push({ ...dir(extra, 0o755, "root"), ensureOnly: true });
       have.add(extra);

@@ -7,7 +7,10 @@ import type { DesiredState } from "./desired.ts";
 export function cronFileProblems(path: string, content: string): string[] {
   const problems: string[] = [];
   const name = basename(path);
-  if (!/^[A-Za-z0-9_-]+$/.test(name)) problems.push(`${path}: cron ignores files in cron.d whose names contain anything but letters, digits, _ and - (got "${name}")`);
+  if (!/^[A-Za-z0-9_-]+$/.test(name))
+    problems.push(
+      `${path}: cron ignores files in cron.d whose names contain anything but letters, digits, _ and - (got "${name}")`,
+    );
   if (!content.endsWith("\n")) problems.push(`${path}: the last line must end with a newline or cron ignores it`);
   content.split("\n").forEach((line, i) => {
     const t = line.trim();
@@ -23,7 +26,8 @@ export function cronFileProblems(path: string, content: string): string[] {
     } catch (e) {
       problems.push(`${path}:${i + 1}: invalid cron expression "${expr}": ${(e as Error).message}`);
     }
-    if (!/^[a-z_][a-z0-9_-]*$/.test(f[5]!)) problems.push(`${path}:${i + 1}: expected a user name in the 6th field, got "${f[5]}"`);
+    if (!/^[a-z_][a-z0-9_-]*$/.test(f[5]!))
+      problems.push(`${path}:${i + 1}: expected a user name in the 6th field, got "${f[5]}"`);
   });
   return problems;
 }

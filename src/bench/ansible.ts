@@ -26,7 +26,13 @@ export async function ansibleAvailable(): Promise<string | undefined> {
   }
 }
 
-export function setupAnsible(lab: LabState, host: LabHost, playbook: string, workDir: string, version: string): AnsibleSetup {
+export function setupAnsible(
+  lab: LabState,
+  host: LabHost,
+  playbook: string,
+  workDir: string,
+  version: string,
+): AnsibleSetup {
   mkdirSync(workDir, { recursive: true });
   const controlDir = join(workDir, "cp");
   const inv = {
@@ -77,7 +83,12 @@ export interface AnsibleRun extends RunResult {
 
 export async function runAnsible(a: AnsibleSetup, hostPids: number[]): Promise<AnsibleRun> {
   // The master's session (and its CPU on the host) ends when the master is closed.
-  const r = await timed("ansible-playbook", ["-i", a.inventory, a.playbook], { cwd: a.cwd, env: a.env, hostPids, afterExit: () => closeMasters(a) });
+  const r = await timed("ansible-playbook", ["-i", a.inventory, a.playbook], {
+    cwd: a.cwd,
+    env: a.env,
+    hostPids,
+    afterExit: () => closeMasters(a),
+  });
   const m = /ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/.exec(r.stdout);
   return {
     ...r,

@@ -30,7 +30,13 @@ export function scriptPath(host: LabHost, name: string): string {
 export function runScript(host: LabHost, name: string, args: string[] = []): Promise<RunResult> {
   return timed(scriptPath(host, name), args, {
     extendEnv: false,
-    env: { SHELL: "/bin/bash", PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: process.env.HOME ?? "/root", LOGNAME: process.env.USER ?? "root", LANG: "C.UTF-8" },
+    env: {
+      SHELL: "/bin/bash",
+      PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      HOME: process.env.HOME ?? "/root",
+      LOGNAME: process.env.USER ?? "root",
+      LANG: "C.UTF-8",
+    },
   });
 }
 
@@ -46,13 +52,17 @@ export function listEntries(dir: string): string[] {
 /** The newest media snapshot's manifest. */
 export function latestMediaManifest(backupDir: string): Record<string, any> | undefined {
   const media = join(backupDir, "media");
-  const m = listEntries(media).filter((e) => e.endsWith(".manifest.json")).pop();
+  const m = listEntries(media)
+    .filter((e) => e.endsWith(".manifest.json"))
+    .pop();
   return m ? (JSON.parse(readFileSync(join(media, m), "utf8")) as Record<string, any>) : undefined;
 }
 
 /** The newest daily database dump's file name. */
 export function latestDump(backupDir: string): string | undefined {
-  return listEntries(join(backupDir, "database")).filter((e) => e.endsWith(".dump")).pop();
+  return listEntries(join(backupDir, "database"))
+    .filter((e) => e.endsWith(".dump"))
+    .pop();
 }
 
 /** `du -s -B1` of a path (hard links counted once), optionally the apparent size. */
@@ -111,7 +121,10 @@ export function changeFiles(files: string[], fraction: number): { files: number;
 export const LARGE_TABLE = "bench_events";
 
 /** `rows` generated rows in one extra table of the app database, owned by the app role. */
-export async function generateRows(host: LabHost, rows: number): Promise<{ ms: number; table_bytes: number; db_bytes: number }> {
+export async function generateRows(
+  host: LabHost,
+  rows: number,
+): Promise<{ ms: number; table_bytes: number; db_bytes: number }> {
   const t0 = performance.now();
   await psqlSuper(
     cluster(host),
@@ -125,7 +138,11 @@ export async function generateRows(host: LabHost, rows: number): Promise<{ ms: n
      ANALYZE ${LARGE_TABLE};\n`,
     APP,
   );
-  const sizes = await psqlSuper(cluster(host), `SELECT pg_total_relation_size('${LARGE_TABLE}') || ' ' || pg_database_size('${APP}');`, APP);
+  const sizes = await psqlSuper(
+    cluster(host),
+    `SELECT pg_total_relation_size('${LARGE_TABLE}') || ' ' || pg_database_size('${APP}');`,
+    APP,
+  );
   const [table, db] = sizes.trim().split(" ").map(Number);
   return { ms: performance.now() - t0, table_bytes: table ?? 0, db_bytes: db ?? 0 };
 }
@@ -140,10 +157,16 @@ export async function dropDatabase(host: LabHost, name: string): Promise<void> {
 
 /** Time to hash every file of a tree as the media backup does (its fixed per-backup cost). */
 export async function hashTree(dir: string): Promise<RunResult> {
-  return timed("bash", ["-c", `cd -- "$1" && find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum -- >/dev/null`, "hash", dir]);
+  return timed("bash", [
+    "-c",
+    `cd -- "$1" && find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum -- >/dev/null`,
+    "hash",
+    dir,
+  ]);
 }
 
 export function removeNew(dir: string, before: string[]): void {
   const keep = new Set(before);
-  for (const e of listEntries(dir)) if (!keep.has(e) && e !== "latest") rmSync(join(dir, e), { recursive: true, force: true });
+  for (const e of listEntries(dir))
+    if (!keep.has(e) && e !== "latest") rmSync(join(dir, e), { recursive: true, force: true });
 }

@@ -39,15 +39,22 @@ export const USAGE_OPTIONS = `Options:
 
 function positiveInt(name: string, v: string | undefined, min = 1): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new InputError([`arguments: --${name}: expected an integer >= ${min}, got "${v}"`]);
+  if (!/^\d+$/.test(v) || Number(v) < min)
+    throw new InputError([`arguments: --${name}: expected an integer >= ${min}, got "${v}"`]);
   return Number(v);
 }
 
 function tagList(name: string, v: string | undefined): string[] | undefined {
   if (v === undefined) return undefined;
-  const list = v.split(",").map((s) => s.trim()).filter(Boolean);
+  const list = v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = list.filter((t) => !(TAGS as readonly string[]).includes(t));
-  if (bad.length) throw new InputError([`arguments: --${name}: unknown tag ${bad.map((b) => `"${b}"`).join(", ")}; expected one of ${TAGS.join(", ")}`]);
+  if (bad.length)
+    throw new InputError([
+      `arguments: --${name}: unknown tag ${bad.map((b) => `"${b}"`).join(", ")}; expected one of ${TAGS.join(", ")}`,
+    ]);
   return list;
 }
 
@@ -85,11 +92,13 @@ export function parseCommonArgs(argv: string[], usage: string): CommonOptions {
   let serial: CommonOptions["serial"];
   if (v.serial !== undefined) {
     const m = /^(\d+)(%?)$/.exec(v.serial);
-    if (!m || Number(m[1]) < 1 || (m[2] && Number(m[1]) > 100)) throw new InputError([`arguments: --serial: expected N or N% (1-100%), got "${v.serial}"`]);
+    if (!m || Number(m[1]) < 1 || (m[2] && Number(m[1]) > 100))
+      throw new InputError([`arguments: --serial: expected N or N% (1-100%), got "${v.serial}"`]);
     serial = m[2] ? { percent: Number(m[1]) } : { count: Number(m[1]) };
   }
   const maxFail = positiveInt("max-fail-percent", v["max-fail-percent"], 0);
-  if (maxFail !== undefined && maxFail > 100) throw new InputError([`arguments: --max-fail-percent: expected 0-100, got ${maxFail}`]);
+  if (maxFail !== undefined && maxFail > 100)
+    throw new InputError([`arguments: --max-fail-percent: expected 0-100, got ${maxFail}`]);
   return {
     inventory,
     rest,

@@ -10,9 +10,7 @@ import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { HostKeyError } from "../errors.js";
 
-export type HostSpec =
-  | { kind: "hashed"; salt: Buffer; hash: Buffer }
-  | { kind: "patterns"; patterns: string[] };
+export type HostSpec = { kind: "hashed"; salt: Buffer; hash: Buffer } | { kind: "patterns"; patterns: string[] };
 
 export interface KnownHostEntry {
   /** 1-based line number in the file, for messages. */
@@ -148,7 +146,9 @@ export function checkHostKey(entries: KnownHostEntry[], host: string, port: numb
 
 /** Key types recorded for host:port (plain entries), in file order: used to prefer them in the handshake. */
 export function knownKeyTypes(entries: KnownHostEntry[], host: string, port: number): string[] {
-  return [...new Set(entries.filter((e) => e.marker === undefined && entryMatchesHost(e, host, port)).map((e) => e.keyType))];
+  return [
+    ...new Set(entries.filter((e) => e.marker === undefined && entryMatchesHost(e, host, port)).map((e) => e.keyType)),
+  ];
 }
 
 /** The line to record: `[host]:port keytype base64` (or `host keytype base64` for port 22). */

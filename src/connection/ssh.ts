@@ -25,7 +25,13 @@ import { performance } from "node:perf_hooks";
 import { HostFailure, HostKeyError, UnreachableError } from "../errors.js";
 import type { SshConfig } from "../inventory/schema.js";
 import type { Connection, ExecOptions, ExecResult } from "./types.js";
-import { knownKeyTypes, parseKnownHosts, preferredHostKeyAlgorithms, readKnownHosts, verifyHostKey } from "./known_hosts.js";
+import {
+  knownKeyTypes,
+  parseKnownHosts,
+  preferredHostKeyAlgorithms,
+  readKnownHosts,
+  verifyHostKey,
+} from "./known_hosts.js";
 
 export interface ConnectOptions {
   /** Inventory name of the host (used in messages and as Connection.host). */
@@ -158,7 +164,9 @@ export async function connect(opts: ConnectOptions): Promise<Connection> {
     if (parsed instanceof Error)
       throw new HostFailure(
         `cannot use private key ${keyPath} for host ${name}: ${parsed.message}` +
-          (/passphrase/i.test(parsed.message) ? " (load an encrypted key into the SSH agent and leave private_key unset)" : ""),
+          (/passphrase/i.test(parsed.message)
+            ? " (load an encrypted key into the SSH agent and leave private_key unset)"
+            : ""),
       );
     authDesc = `private key ${keyPath}`;
   } else {
@@ -203,7 +211,9 @@ export async function connect(opts: ConnectOptions): Promise<Connection> {
         },
       );
     },
-    ...(algs ? { algorithms: { serverHostKey: algs as NonNullable<NonNullable<Config["algorithms"]>["serverHostKey"]> } } : {}),
+    ...(algs
+      ? { algorithms: { serverHostKey: algs as NonNullable<NonNullable<Config["algorithms"]>["serverHostKey"]> } }
+      : {}),
   };
 
   const nodeSsh = new NodeSSH();
@@ -217,7 +227,8 @@ export async function connect(opts: ConnectOptions): Promise<Connection> {
     const msg = err.message;
     if (err.level === "client-authentication")
       throw new HostFailure(`authentication failed for ${user}@${addr} (tried ${authDesc})`);
-    if (err.level === "agent") throw new HostFailure(`the SSH agent failed while authenticating ${user}@${addr}: ${msg}`);
+    if (err.level === "agent")
+      throw new HostFailure(`the SSH agent failed while authenticating ${user}@${addr}: ${msg}`);
     if (err.level === "client-timeout")
       throw new UnreachableError(`${addr} did not complete the SSH handshake within ${timeoutS}s (connect_timeout_s)`);
     if (err.level === "client-socket") throw unreachable(err, host, port, timeoutS);
@@ -313,7 +324,11 @@ class SshConnection implements Connection {
       const onChannel = (err: Error | undefined, ch: ClientChannel) => {
         if (err) {
           release();
-          fail(this.#closed ? this.#closedError() : new HostFailure(`cannot start a command on ${this.host} (${this.#addr}): ${err.message}`));
+          fail(
+            this.#closed
+              ? this.#closedError()
+              : new HostFailure(`cannot start a command on ${this.host} (${this.#addr}): ${err.message}`),
+          );
           return;
         }
         if (settled) {
@@ -347,7 +362,9 @@ class SshConnection implements Connection {
             reject(
               this.#closed
                 ? this.#closedError()
-                : new HostFailure(`a command on ${this.host} (${this.#addr}) ended without an exit status${stderr ? `: ${stderr.trim()}` : ""}`),
+                : new HostFailure(
+                    `a command on ${this.host} (${this.#addr}) ended without an exit status${stderr ? `: ${stderr.trim()}` : ""}`,
+                  ),
             );
             return;
           }
@@ -412,7 +429,8 @@ function sendSignal(ch: ClientChannel, name: string): void {
   const proto = c._client?._protocol;
   const out = c.outgoing;
   try {
-    if (proto && typeof proto.signal === "function" && out && (out.state === "open" || out.state === "eof")) proto.signal(out.id, name);
+    if (proto && typeof proto.signal === "function" && out && (out.state === "open" || out.state === "eof"))
+      proto.signal(out.id, name);
     else ch.signal(name);
   } catch {
     /* channel already gone */
@@ -435,7 +453,10 @@ function killChannel(ch: ClientChannel, release: () => void): void {
 
 /** sudo -n's own failures (the script never ran) as a HostFailure an operator can act on. */
 export function sudoFailure(code: number, stderr: string, user: string, host: string): HostFailure | undefined {
-  if (code === 1 && /^sudo: (a password is required|a terminal is required|sorry, you must have a tty|no tty present)/m.test(stderr))
+  if (
+    code === 1 &&
+    /^sudo: (a password is required|a terminal is required|sorry, you must have a tty|no tty present)/m.test(stderr)
+  )
     return new HostFailure(
       `sudo requires a password for user ${user} on host ${host}; configure NOPASSWD for the provisioner or connect as root`,
     );
@@ -444,6 +465,8 @@ export function sudoFailure(code: number, stderr: string, user: string, host: st
       `user ${user} may not run commands through sudo on host ${host} (${stderr.trim().split("\n")[0]}); grant it sudo with NOPASSWD or connect as root`,
     );
   if (code === 127 && /sudo: (command )?not found/.test(stderr))
-    return new HostFailure(`sudo is not installed on host ${host}; install it or connect as root (ssh.become needs sudo)`);
+    return new HostFailure(
+      `sudo is not installed on host ${host}; install it or connect as root (ssh.become needs sudo)`,
+    );
   return undefined;
 }

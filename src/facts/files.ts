@@ -13,7 +13,10 @@ export interface PathFact {
   content?: string;
 }
 
-export function filesCommand(paths: string[], opts: { wantSha?: (string | undefined)[]; withContent?: boolean } = {}): string {
+export function filesCommand(
+  paths: string[],
+  opts: { wantSha?: (string | undefined)[]; withContent?: boolean } = {},
+): string {
   return opts.withContent ? filesWithContentCommand(paths, opts.wantSha ?? []) : filesBatchCommand(paths);
 }
 
@@ -39,7 +42,7 @@ function filesBatchCommand(paths: string[]): string {
 function filesWithContentCommand(paths: string[], wantSha: (string | undefined)[]): string {
   const lines = [
     "cep_path_fact() {",
-    '  local i=$1 p=$2 want=$3 s h=-',
+    "  local i=$1 p=$2 want=$3 s h=-",
     '  if [ ! -e "$p" ]; then printf "P|%s|absent\\n" "$i"; return; fi',
     '  s=$(stat -L -c "%F|%a|%U|%G" -- "$p")',
     '  if [ -f "$p" ]; then h=$(sha256sum < "$p"); h=${h%% *}; fi',
@@ -56,7 +59,10 @@ function unescapeSum(line: string): { hash: string; name: string } {
   const escaped = line.startsWith("\\");
   const body = escaped ? line.slice(1) : line;
   const name = body.slice(66);
-  return { hash: body.slice(0, 64), name: escaped ? name.replace(/\\(\\|n)/g, (_m, c: string) => (c === "n" ? "\n" : "\\")) : name };
+  return {
+    hash: body.slice(0, 64),
+    name: escaped ? name.replace(/\\(\\|n)/g, (_m, c: string) => (c === "n" ? "\n" : "\\")) : name,
+  };
 }
 
 const TYPES: Record<string, PathFact["type"]> = {
@@ -74,7 +80,15 @@ export function parseFiles(output: string, paths: string[]): Map<string, PathFac
       const f = line.slice(2).split("|");
       const [type, mode, owner, group] = f.slice(-4);
       const path = f.slice(0, -4).join("|");
-      if (facts.has(path)) facts.set(path, { ...facts.get(path), exists: true, type: TYPES[type ?? ""] ?? "other", mode: parseInt(mode ?? "0", 8), owner, group });
+      if (facts.has(path))
+        facts.set(path, {
+          ...facts.get(path),
+          exists: true,
+          type: TYPES[type ?? ""] ?? "other",
+          mode: parseInt(mode ?? "0", 8),
+          owner,
+          group,
+        });
       continue;
     }
     if (/^\\?[0-9a-f]{64}  /.test(line)) {

@@ -9,7 +9,9 @@ export interface PackagesFact {
 export function packagesCommand(names: string[]): string {
   return [
     "if command -v dpkg-query >/dev/null 2>&1; then echo 'DPKG|yes'",
-    names.length ? `  dpkg-query -W -f='PKG|\${Package}|\${db:Status-Abbrev}\\n' ${shellQuoteList(names)} 2>/dev/null || true` : "  :",
+    names.length
+      ? `  dpkg-query -W -f='PKG|\${Package}|\${db:Status-Abbrev}\\n' ${shellQuoteList(names)} 2>/dev/null || true`
+      : "  :",
     "else echo 'DPKG|no'; fi",
   ].join("\n");
 }

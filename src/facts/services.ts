@@ -2,7 +2,14 @@
 import { shellQuote } from "../render/quote.ts";
 
 export function servicesCommand(names: string[]): string {
-  return names.map((n) => `if pgrep -x ${shellQuote(n)} >/dev/null 2>&1; then echo "SVC|${n}|running"; else echo "SVC|${n}|stopped"; fi`).join("\n") || ":";
+  return (
+    names
+      .map(
+        (n) =>
+          `if pgrep -x ${shellQuote(n)} >/dev/null 2>&1; then echo "SVC|${n}|running"; else echo "SVC|${n}|stopped"; fi`,
+      )
+      .join("\n") || ":"
+  );
 }
 
 export function parseServices(output: string): Map<string, boolean> {

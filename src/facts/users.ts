@@ -2,7 +2,13 @@
 import { shellQuote } from "../render/quote.ts";
 
 export function usersCommand(names: string[]): string {
-  return names.map((n) => `if getent passwd ${shellQuote(n)} >/dev/null; then echo "USER|${n}|yes"; else echo "USER|${n}|no"; fi`).join("\n") || ":";
+  return (
+    names
+      .map(
+        (n) => `if getent passwd ${shellQuote(n)} >/dev/null; then echo "USER|${n}|yes"; else echo "USER|${n}|no"; fi`,
+      )
+      .join("\n") || ":"
+  );
 }
 
 export function parseUsers(output: string): Map<string, boolean> {

@@ -60,7 +60,11 @@ export function derivePaths(app: string, prefix: string, set: Partial<PathVars> 
     pgpass_file: set.pgpass_file ?? p(`/etc/${app}/backup.pgpass`),
     // The spec's /var/run path needs root to replace the file atomically; a dedicated backup user
     // gets a persistent directory of its own instead (/var/run is emptied at boot).
-    status_file: set.status_file ?? (backupUser === "root" ? p(`/var/run/${app}-backup-status.json`) : p(`/var/lib/${app}-backup/backup-status.json`)),
+    status_file:
+      set.status_file ??
+      (backupUser === "root"
+        ? p(`/var/run/${app}-backup-status.json`)
+        : p(`/var/lib/${app}-backup/backup-status.json`)),
     app_dir,
     media_dir: set.media_dir ?? `${app_dir}/uploads`,
     cron_file: set.cron_file ?? p(`/etc/cron.d/${app}-backup`),

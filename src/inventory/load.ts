@@ -112,11 +112,15 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
     text = await readFile(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError([`${shown}: cannot read the inventory: ${code === "ENOENT" ? "no such file" : (code ?? (e as Error).message)}`]);
+    throw new InputError([
+      `${shown}: cannot read the inventory: ${code === "ENOENT" ? "no such file" : (code ?? (e as Error).message)}`,
+    ]);
   }
 
   // ---- YAML ----
-  const doc = parseYamlDocument(text, shown, { describe: (err, line, col) => `line ${line}, column ${col}: YAML syntax error: ${err.message.split("\n")[0]}` });
+  const doc = parseYamlDocument(text, shown, {
+    describe: (err, line, col) => `line ${line}, column ${col}: YAML syntax error: ${err.message.split("\n")[0]}`,
+  });
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 1000 });
@@ -135,7 +139,11 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
   const full = inventorySchema.safeParse(data);
   if (!full.success) {
     // in the order they appear in the file (zod lists unknown keys after the known ones)
-    const found = issuesToProblems(full.error.issues, inventorySchema, data).map((pr, i) => ({ pr, i, at: offsetOf(doc, pr.path) }));
+    const found = issuesToProblems(full.error.issues, inventorySchema, data).map((pr, i) => ({
+      pr,
+      i,
+      at: offsetOf(doc, pr.path),
+    }));
     found.sort((a, b) => a.at - b.at || a.i - b.i);
     for (const { pr } of found) add(`${shown}: ${keyPath(pr.path)}: ${pr.message}`);
   }
@@ -146,7 +154,8 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
     if (r.success) extra = r.data;
     else {
       extra = undefined;
-      for (const pr of issuesToProblems(r.error.issues, varsLayerSchema, opts.extraVars)) add(`-e: ${keyPath(pr.path)}: ${pr.message}`);
+      for (const pr of issuesToProblems(r.error.issues, varsLayerSchema, opts.extraVars))
+        add(`-e: ${keyPath(pr.path)}: ${pr.message}`);
     }
   }
 
@@ -163,11 +172,13 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
   // ---- cross-field rules on the file ----
   for (const g of groupOrder) {
     if (g === "all") add(`${shown}: groups.all: expected another group name (all is reserved: it means every host)`);
-    if (g in rawHosts) add(`${shown}: groups.${g}: expected a group name different from every host name (${g} is also a host)`);
+    if (g in rawHosts)
+      add(`${shown}: groups.${g}: expected a group name different from every host name (${g} is also a host)`);
     const list = isMap(rawGroups[g]) ? rawGroups[g]["hosts"] : undefined;
     if (Array.isArray(list)) {
       list.forEach((h, i) => {
-        if (typeof h === "string" && !(h in rawHosts)) add(`${shown}: groups.${g}.hosts[${i}]: expected a host defined under hosts (${h} is not)`);
+        if (typeof h === "string" && !(h in rawHosts))
+          add(`${shown}: groups.${g}.hosts[${i}]: expected a host defined under hosts (${h} is not)`);
       });
     }
   }
@@ -178,14 +189,17 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
     if (vr.success) {
       const v = vr.data;
       if (v.identity_file === undefined && v.identity_env === undefined) {
-        add(`${shown}: vault: expected identity_file (a path to an age identity file) or identity_env (an environment variable holding the identity)`);
+        add(
+          `${shown}: vault: expected identity_file (a path to an age identity file) or identity_env (an environment variable holding the identity)`,
+        );
       } else if (v.identity_file !== undefined && v.identity_env !== undefined) {
         add(`${shown}: vault: expected only one of identity_file and identity_env`);
       }
       const vf = expandPath(v.file, dir);
       const idf = v.identity_file !== undefined ? expandPath(v.identity_file, dir) : undefined;
       if (vf === undefined) add(`${shown}: vault.file: expected a path (~user/ is not supported; use ~/ or a path)`);
-      if (v.identity_file !== undefined && idf === undefined) add(`${shown}: vault.identity_file: expected a path (~user/ is not supported; use ~/ or a path)`);
+      if (v.identity_file !== undefined && idf === undefined)
+        add(`${shown}: vault.identity_file: expected a path (~user/ is not supported; use ~/ or a path)`);
       if (vf !== undefined) vault = { file: vf, identityFile: idf, identityEnv: v.identity_env };
     }
   }
@@ -217,7 +231,8 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
     const ssh = sshR.success ? { ...sshR.data } : undefined;
     if (ssh?.private_key !== undefined) {
       const k = expandPath(ssh.private_key, dir);
-      if (k === undefined) add(`${shown}: hosts.${name}.ssh.private_key: expected a path (~user/ is not supported; use ~/ or a path)`);
+      if (k === undefined)
+        add(`${shown}: hosts.${name}.ssh.private_key: expected a path (~user/ is not supported; use ~/ or a path)`);
       else ssh.private_key = k;
     }
     const groupLayers: VarsSource[] = [];
@@ -246,7 +261,11 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
     const v = m.vars;
 
     // Resolved values are checked too, without ever showing them.
-    const secret = async (ref: SecretRef, varPath: string, check: (s: string) => string | undefined): Promise<string | undefined> => {
+    const secret = async (
+      ref: SecretRef,
+      varPath: string,
+      check: (s: string) => string | undefined,
+    ): Promise<string | undefined> => {
       const w = m.where(varPath);
       const r = await resolver.resolve(ref, `${w.file}: ${w.key}`);
       if (!r.ok) {
@@ -270,7 +289,9 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
       if (val === undefined) continue;
       if (typeof val === "string") alerts[k] = val;
       else {
-        const s = await secret(val, `alerts.${k}`, (x) => (/^https?:\/\/[^\s'"`\\]+$/.test(x) ? undefined : "an http(s) URL without spaces or quotes"));
+        const s = await secret(val, `alerts.${k}`, (x) =>
+          /^https?:\/\/[^\s'"`\\]+$/.test(x) ? undefined : "an http(s) URL without spaces or quotes",
+        );
         if (s === undefined) secretsOk = false;
         else alerts[k] = s;
       }
@@ -282,8 +303,13 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
 
   // A required var nobody set: once for the inventory when every host lacks it, else per host.
   for (const [varPath, { message, hosts: lacking }] of missing) {
-    if (lacking.length > 1 && lacking.length === mergedHosts) add(`${shown}: ${joinKey("vars", varPath)}: ${message} (set it in vars, a group's vars or each host's vars)`);
-    else for (const h of lacking) add(`${shown}: ${joinKey(`hosts.${h}.vars`, varPath)}: ${message} (set it here, in one of the host's groups' vars or in vars)`);
+    if (lacking.length > 1 && lacking.length === mergedHosts)
+      add(`${shown}: ${joinKey("vars", varPath)}: ${message} (set it in vars, a group's vars or each host's vars)`);
+    else
+      for (const h of lacking)
+        add(
+          `${shown}: ${joinKey(`hosts.${h}.vars`, varPath)}: ${message} (set it here, in one of the host's groups' vars or in vars)`,
+        );
   }
   resolver.vaultProblems.forEach(add);
 

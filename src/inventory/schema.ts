@@ -6,10 +6,15 @@ import { CronExpressionParser } from "cron-parser";
 /** A lowercase SQL/filename-safe identifier (app, database and role names). */
 export const identifier = z
   .string()
-  .regex(/^[a-z_][a-z0-9_]{0,62}$/, "a lowercase identifier: letters, digits and _ (at most 63), not starting with a digit");
+  .regex(
+    /^[a-z_][a-z0-9_]{0,62}$/,
+    "a lowercase identifier: letters, digits and _ (at most 63), not starting with a digit",
+  );
 
 /** A Unix user (or user:group) name as useradd accepts it. */
-export const unixUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "a Unix user name (lowercase letters, digits, _ and -)");
+export const unixUser = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "a Unix user name (lowercase letters, digits, _ and -)");
 export const unixOwner = z
   .string()
   .regex(/^[a-z_][a-z0-9_-]{0,31}(:[a-z_][a-z0-9_-]{0,31})?$/, "a Unix owner: user or user:group");
@@ -109,10 +114,19 @@ export const alertVars = z.strictObject({
 
 export const offsiteVars = z.strictObject({
   enabled: z.boolean(),
-  bucket: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,62}(\/[A-Za-z0-9._\/-]*)?$/, "an s3://bucket[/prefix] URL").optional(),
+  bucket: z
+    .string()
+    .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,62}(\/[A-Za-z0-9._\/-]*)?$/, "an s3://bucket[/prefix] URL")
+    .optional(),
   endpoint: httpUrl.optional(),
-  region: z.string().regex(/^[a-z0-9-]+$/, "a region name").optional(),
-  storage_class: z.string().regex(/^[A-Z_]+$/, "an S3 storage class such as STANDARD_IA").optional(),
+  region: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, "a region name")
+    .optional(),
+  storage_class: z
+    .string()
+    .regex(/^[A-Z_]+$/, "an S3 storage class such as STANDARD_IA")
+    .optional(),
 });
 
 export const checkVars = z.strictObject({
@@ -202,7 +216,10 @@ export const vaultSchema = z.strictObject({
   file: z.string(),
   /** Where the age identity comes from: an identity file path, or an env var holding the key. */
   identity_file: z.string().optional(),
-  identity_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+  identity_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .optional(),
 });
 
 export const inventorySchema = z.strictObject({

@@ -52,8 +52,16 @@ export class SecretResolver {
     const map = await this.openVault();
     if (!map) return { ok: false }; // the vault's own problem is reported once
     const v = map[ref.vault];
-    if (v === undefined) return { ok: false, problem: `${where}: vault key ${ref.vault} not found in ${this.ctx.show(this.ctx.vault.file)}` };
-    if (v === "") return { ok: false, problem: `${where}: vault key ${ref.vault} is empty in ${this.ctx.show(this.ctx.vault.file)}` };
+    if (v === undefined)
+      return {
+        ok: false,
+        problem: `${where}: vault key ${ref.vault} not found in ${this.ctx.show(this.ctx.vault.file)}`,
+      };
+    if (v === "")
+      return {
+        ok: false,
+        problem: `${where}: vault key ${ref.vault} is empty in ${this.ctx.show(this.ctx.vault.file)}`,
+      };
     this.values.add(v);
     return { ok: true, value: v };
   }
@@ -70,7 +78,9 @@ export class SecretResolver {
     if (vault.identityEnv !== undefined) {
       const v = this.ctx.env[vault.identityEnv];
       if (v === undefined || v.trim() === "") {
-        this.vaultProblems.push(`${inv}: vault.identity_env: environment variable ${vault.identityEnv} is not set (it must hold the vault's AGE-SECRET-KEY-1... identity)`);
+        this.vaultProblems.push(
+          `${inv}: vault.identity_env: environment variable ${vault.identityEnv} is not set (it must hold the vault's AGE-SECRET-KEY-1... identity)`,
+        );
         return undefined;
       }
       identity = v;
@@ -78,19 +88,25 @@ export class SecretResolver {
       try {
         identity = await readFile(vault.identityFile, "utf8");
       } catch (e) {
-        this.vaultProblems.push(`${inv}: vault.identity_file: cannot read ${this.ctx.show(vault.identityFile)}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
+        this.vaultProblems.push(
+          `${inv}: vault.identity_file: cannot read ${this.ctx.show(vault.identityFile)}: ${(e as NodeJS.ErrnoException).code ?? "error"}`,
+        );
         return undefined;
       }
     } else {
       return undefined; // reported by the loader (neither identity_file nor identity_env)
     }
-    for (const line of identity.split(/\r?\n/)) if (line.trim().startsWith("AGE-SECRET-KEY-")) this.values.add(line.trim());
+    for (const line of identity.split(/\r?\n/))
+      if (line.trim().startsWith("AGE-SECRET-KEY-")) this.values.add(line.trim());
     try {
       return await readVault(vault.file, identity);
     } catch (e) {
       if (e instanceof InputError) {
         const abs = vault.file;
-        for (const p of e.problems) this.vaultProblems.push(`${inv}: vault.file: ${p.startsWith(abs) ? this.ctx.show(abs) + p.slice(abs.length) : p}`);
+        for (const p of e.problems)
+          this.vaultProblems.push(
+            `${inv}: vault.file: ${p.startsWith(abs) ? this.ctx.show(abs) + p.slice(abs.length) : p}`,
+          );
         return undefined;
       }
       throw e;

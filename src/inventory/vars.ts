@@ -57,7 +57,13 @@ function unwrap(s: unknown): unknown {
   let cur = s;
   for (let i = 0; i < 20; i++) {
     const d = def(cur);
-    if (d.type === "optional" || d.type === "default" || d.type === "nullable" || d.type === "prefault" || d.type === "readonly") {
+    if (
+      d.type === "optional" ||
+      d.type === "default" ||
+      d.type === "nullable" ||
+      d.type === "prefault" ||
+      d.type === "readonly"
+    ) {
       cur = d["innerType"];
     } else if (d.type === "pipe") {
       cur = d["in"];
@@ -103,10 +109,17 @@ const KNOWN: [unknown, string][] = [
 function numberRange(s: unknown): string {
   const n = s as { minValue?: number | null; maxValue?: number | null; isInt?: boolean };
   const lim = 2 ** 53 - 1;
-  const min = typeof n.minValue === "number" && Math.abs(n.minValue) < lim && Number.isFinite(n.minValue) ? n.minValue : undefined;
-  const max = typeof n.maxValue === "number" && Math.abs(n.maxValue) < lim && Number.isFinite(n.maxValue) ? n.maxValue : undefined;
+  const min =
+    typeof n.minValue === "number" && Math.abs(n.minValue) < lim && Number.isFinite(n.minValue)
+      ? n.minValue
+      : undefined;
+  const max =
+    typeof n.maxValue === "number" && Math.abs(n.maxValue) < lim && Number.isFinite(n.maxValue)
+      ? n.maxValue
+      : undefined;
   // exclusive minimum of 0 (positive()) shows as "greater than 0"
-  const checks = (def(s)["checks"] as { _zod: { def: { check: string; value: number; inclusive: boolean } } }[] | undefined) ?? [];
+  const checks =
+    (def(s)["checks"] as { _zod: { def: { check: string; value: number; inclusive: boolean } } }[] | undefined) ?? [];
   const exclusiveMin = checks.find((c) => c._zod.def.check === "greater_than" && !c._zod.def.inclusive);
   const noun = n.isInt ? "a whole number" : "a number";
   if (min !== undefined && max !== undefined) return `a number between ${min} and ${max}`;
@@ -132,7 +145,8 @@ export function describe(s: unknown): string {
         if (typeof err === "function") {
           const m = (err as (i: unknown) => unknown)({});
           if (typeof m === "string") return m;
-          if (m && typeof m === "object" && typeof (m as { message?: unknown }).message === "string") return (m as { message: string }).message;
+          if (m && typeof m === "object" && typeof (m as { message?: unknown }).message === "string")
+            return (m as { message: string }).message;
         }
       }
       return "a string";
@@ -186,8 +200,7 @@ function editDistance(a: string, b: string): number {
   const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) dp[0]![j] = j;
   for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-    {
+    for (let j = 1; j <= b.length; j++) {
       let d = Math.min(dp[i - 1]![j]! + 1, dp[i]![j - 1]! + 1, dp[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, dp[i - 2]![j - 2]! + 1); // transposition
       dp[i]![j] = d;
@@ -207,7 +220,12 @@ export interface Problem {
  * Turn zod issues into problems. `root` is the schema that was parsed and `data` the input, used to
  * describe what was expected and whether a value was missing. Never echoes input values.
  */
-export function issuesToProblems(issues: readonly z.core.$ZodIssue[], root: unknown, data: unknown, base: PropertyKey[] = []): Problem[] {
+export function issuesToProblems(
+  issues: readonly z.core.$ZodIssue[],
+  root: unknown,
+  data: unknown,
+  base: PropertyKey[] = [],
+): Problem[] {
   const out: Problem[] = [];
   for (const iss of issues) {
     const p = [...base, ...iss.path];
@@ -216,7 +234,10 @@ export function issuesToProblems(issues: readonly z.core.$ZodIssue[], root: unkn
     switch (iss.code) {
       case "invalid_type": {
         if (iss.expected === "int" && typeof value === "number") {
-          out.push({ path: p, message: `expected a whole number${here !== undefined && describe(here).startsWith("a number between") ? describe(here).replace(/^a number/, "") : ""}, got a fraction` });
+          out.push({
+            path: p,
+            message: `expected a whole number${here !== undefined && describe(here).startsWith("a number between") ? describe(here).replace(/^a number/, "") : ""}, got a fraction`,
+          });
           break;
         }
         const want = here !== undefined ? describe(here) : iss.expected;
@@ -229,11 +250,26 @@ export function issuesToProblems(issues: readonly z.core.$ZodIssue[], root: unkn
         break;
       case "too_small":
       case "too_big": {
-        if (iss.origin === "number" || iss.origin === "bigint") out.push({ path: p, message: `expected ${describe(here)}` });
+        if (iss.origin === "number" || iss.origin === "bigint")
+          out.push({ path: p, message: `expected ${describe(here)}` });
         else if (iss.origin === "string")
-          out.push({ path: p, message: iss.code === "too_small" ? (Number(iss.minimum) === 1 ? "expected a non-empty string" : `expected a string of at least ${iss.minimum} characters`) : `expected a string of at most ${iss.maximum} characters` });
+          out.push({
+            path: p,
+            message:
+              iss.code === "too_small"
+                ? Number(iss.minimum) === 1
+                  ? "expected a non-empty string"
+                  : `expected a string of at least ${iss.minimum} characters`
+                : `expected a string of at most ${iss.maximum} characters`,
+          });
         else if (iss.origin === "array")
-          out.push({ path: p, message: iss.code === "too_small" ? `expected at least ${iss.minimum} items` : `expected at most ${iss.maximum} items` });
+          out.push({
+            path: p,
+            message:
+              iss.code === "too_small"
+                ? `expected at least ${iss.minimum} items`
+                : `expected at most ${iss.maximum} items`,
+          });
         else out.push({ path: p, message: `expected ${describe(here)}` });
         break;
       }
@@ -243,12 +279,15 @@ export function issuesToProblems(issues: readonly z.core.$ZodIssue[], root: unkn
       case "invalid_format":
         out.push({
           path: p,
-          message: stripInvalid(iss.message) ? `expected ${iss.message}` : `expected ${iss.pattern ? `a string matching ${iss.pattern}` : `a valid ${iss.format}`}`,
+          message: stripInvalid(iss.message)
+            ? `expected ${iss.message}`
+            : `expected ${iss.pattern ? `a string matching ${iss.pattern}` : `a valid ${iss.format}`}`,
         });
         break;
       case "unrecognized_keys": {
         const parent = schemaAt(root, p);
-        const allowed = parent !== undefined && def(parent).type === "object" ? Object.keys(def(parent)["shape"] as object) : [];
+        const allowed =
+          parent !== undefined && def(parent).type === "object" ? Object.keys(def(parent)["shape"] as object) : [];
         for (const key of iss.keys) {
           const near = allowed.map((a) => [a, editDistance(a, key)] as const).sort((x, y) => x[1] - y[1])[0];
           const hint = near && near[1] <= Math.max(1, Math.floor(key.length / 3)) ? ` (did you mean ${near[0]}?)` : "";
@@ -258,7 +297,10 @@ export function issuesToProblems(issues: readonly z.core.$ZodIssue[], root: unkn
       }
       case "invalid_union": {
         // zod already narrows to one branch when the input clearly meant it; here none matched.
-        out.push({ path: p, message: value === undefined ? `required: expected ${describe(here)}` : `expected ${describe(here)}` });
+        out.push({
+          path: p,
+          message: value === undefined ? `required: expected ${describe(here)}` : `expected ${describe(here)}`,
+        });
         break;
       }
       case "invalid_key": {
@@ -270,7 +312,10 @@ export function issuesToProblems(issues: readonly z.core.$ZodIssue[], root: unkn
         out.push({ path: p, message: `expected ${describe(here)}` });
         break;
       case "custom":
-        out.push({ path: p, message: stripInvalid(iss.message) ? `expected ${iss.message}` : `expected ${describe(here)}` });
+        out.push({
+          path: p,
+          message: stripInvalid(iss.message) ? `expected ${iss.message}` : `expected ${describe(here)}`,
+        });
         break;
       default:
         out.push({ path: p, message: `expected ${describe(here)}` });
@@ -291,13 +336,18 @@ function parseScalar(raw: string, arg: string): unknown {
   if (raw === "") return "";
   if (/^(true|True|TRUE|false|False|FALSE)$/.test(raw)) return /^t/i.test(raw);
   if (/^(null|Null|NULL|~)$/.test(raw)) return null;
-  if (/^[-+]?(\d+|\d+\.\d*|\.\d+)([eE][-+]?\d+)?$/.test(raw) || /^0x[0-9a-fA-F]+$/.test(raw) || /^0o[0-7]+$/.test(raw)) {
+  if (
+    /^[-+]?(\d+|\d+\.\d*|\.\d+)([eE][-+]?\d+)?$/.test(raw) ||
+    /^0x[0-9a-fA-F]+$/.test(raw) ||
+    /^0o[0-7]+$/.test(raw)
+  ) {
     return YAML.parse(raw) as unknown;
   }
   if (/^["'[{]/.test(raw)) {
     // quoted strings and flow collections: [a, b], {env: NAME}
     const doc = YAML.parseDocument(raw, { prettyErrors: false });
-    if (doc.errors.length > 0) throw new InputError([`-e ${arg}: the value is not valid YAML (${doc.errors[0]!.code})`]);
+    if (doc.errors.length > 0)
+      throw new InputError([`-e ${arg}: the value is not valid YAML (${doc.errors[0]!.code})`]);
     return doc.toJS() as unknown;
   }
   return raw;
@@ -306,7 +356,9 @@ function parseScalar(raw: string, arg: string): unknown {
 function setDotted(target: Record<string, unknown>, dotted: string, value: unknown, arg: string): void {
   const segs = dotted.split(".");
   if (segs.some((s) => !KEY_SEGMENT.test(s) || FORBIDDEN_KEYS.has(s))) {
-    throw new InputError([`-e ${arg}: expected key=value with a key of letters, digits, _ and - separated by dots (e.g. retention.daily_days=7)`]);
+    throw new InputError([
+      `-e ${arg}: expected key=value with a key of letters, digits, _ and - separated by dots (e.g. retention.daily_days=7)`,
+    ]);
   }
   let cur = target;
   for (const s of segs.slice(0, -1)) {
@@ -340,7 +392,9 @@ export function parseExtraVars(args: string[], cwd: string = process.cwd()): Var
       try {
         text = readFileSync(path.resolve(cwd, file), "utf8");
       } catch (e) {
-        throw new InputError([`-e ${arg}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+        throw new InputError([
+          `-e ${arg}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        ]);
       }
       const data: unknown = parseYamlDocument(text, file).toJS();
       if (data === null || data === undefined) continue;
@@ -371,11 +425,21 @@ export function parseExtraVars(args: string[], cwd: string = process.cwd()): Var
 // ---- merging ---------------------------------------------------------------------------------
 
 /** Values at these var paths are leaves even though they are maps ({ env } / { vault }). */
-const SECRET_PATHS = new Set(["database.password", "alerts.slack_webhook", "alerts.discord_webhook", "alerts.healthcheck_url"]);
+const SECRET_PATHS = new Set([
+  "database.password",
+  "alerts.slack_webhook",
+  "alerts.discord_webhook",
+  "alerts.healthcheck_url",
+]);
 export const SECRET_VAR_PATHS: readonly string[] = [...SECRET_PATHS];
 
 /** Maps merge key by key; arrays, scalars and secret references replace. Inputs are not modified. */
-export function mergeMaps(base: Record<string, unknown>, over: Record<string, unknown>, at = "", onSet?: (p: string) => void): Record<string, unknown> {
+export function mergeMaps(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+  at = "",
+  onSet?: (p: string) => void,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
@@ -496,14 +560,22 @@ function crossFieldProblems(
     if (o.keyPrefix.startsWith("groups.")) return 2;
     return 1;
   };
-  const blame = (a: string, b: string) => (rank(b) > rank(a) ? [b, a] as const : [a, b] as const);
+  const blame = (a: string, b: string) => (rank(b) > rank(a) ? ([b, a] as const) : ([a, b] as const));
 
   if (v.check.disk_warning_percent >= v.check.disk_critical_percent) {
     const w = "check.disk_warning_percent";
     const c = "check.disk_critical_percent";
     const [mine] = blame(w, c);
-    if (mine === w) at(w, `expected less than ${c} (${v.check.disk_critical_percent}, ${describeOrigin(origin(c), c)}), got ${v.check.disk_warning_percent}`);
-    else at(c, `expected more than ${w} (${v.check.disk_warning_percent}, ${describeOrigin(origin(w), w)}), got ${v.check.disk_critical_percent}`);
+    if (mine === w)
+      at(
+        w,
+        `expected less than ${c} (${v.check.disk_critical_percent}, ${describeOrigin(origin(c), c)}), got ${v.check.disk_warning_percent}`,
+      );
+    else
+      at(
+        c,
+        `expected more than ${w} (${v.check.disk_warning_percent}, ${describeOrigin(origin(w), w)}), got ${v.check.disk_critical_percent}`,
+      );
   }
   if (v.offsite.enabled && !v.offsite.bucket) {
     at("offsite.enabled", "expected offsite.bucket (an s3://bucket[/prefix] URL) to be set when offsite is enabled");
@@ -517,7 +589,10 @@ function crossFieldProblems(
   ] as const) {
     if (inside(backup_dir, other) || inside(other, backup_dir)) {
       const [mine, them] = blame("paths.backup_dir", `paths.${name}`);
-      at(mine, `expected paths.backup_dir and paths.${name} not to contain one another (${them} is ${describeOrigin(origin(them), them).replace(/^from /, "set in ")})`);
+      at(
+        mine,
+        `expected paths.backup_dir and paths.${name} not to contain one another (${them} is ${describeOrigin(origin(them), them).replace(/^from /, "set in ")})`,
+      );
     }
   }
   if (inside(log_dir, backup_dir)) {
@@ -535,7 +610,10 @@ function crossFieldProblems(
   // cron silently ignores /etc/cron.d files whose names contain a dot.
   const cronName = path.posix.basename(v.paths.cron_file);
   if (!/^[A-Za-z0-9_-]+$/.test(cronName)) {
-    at("paths.cron_file", "expected a file name of letters, digits, _ and - only (cron ignores cron.d files with other names, e.g. with a dot)");
+    at(
+      "paths.cron_file",
+      "expected a file name of letters, digits, _ and - only (cron ignores cron.d files with other names, e.g. with a dot)",
+    );
   }
   return out;
 }

@@ -38,7 +38,11 @@ export function parseIdentities(text: string): string[] {
 const VAULT_KEY = /^[A-Za-z0-9_.-]+$/;
 
 /** Encrypt `map` for `recipient` (age1...) into `file` (armored, mode 0600, written atomically). */
-export async function createVault(file: string, recipient: string | string[], map: Record<string, string>): Promise<void> {
+export async function createVault(
+  file: string,
+  recipient: string | string[],
+  map: Record<string, string>,
+): Promise<void> {
   for (const [k, v] of Object.entries(map)) {
     if (!VAULT_KEY.test(k)) throw new InputError([`${file}: vault key "${k}": expected letters, digits, _ . - only`]);
     if (typeof v !== "string") throw new InputError([`${file}: vault key ${k}: expected a string value`]);
@@ -73,12 +77,16 @@ export async function readVault(file: string, identity: string): Promise<Record<
   try {
     raw = await readFile(file);
   } catch (e) {
-    throw new InputError([`${file}: cannot read the vault: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+    throw new InputError([
+      `${file}: cannot read the vault: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    ]);
   }
   let ciphertext: Uint8Array;
   const head = raw.subarray(0, 64).toString("latin1").trimStart();
   try {
-    ciphertext = head.startsWith("-----BEGIN AGE ENCRYPTED FILE-----") ? age.armor.decode(raw.toString("utf8")) : new Uint8Array(raw);
+    ciphertext = head.startsWith("-----BEGIN AGE ENCRYPTED FILE-----")
+      ? age.armor.decode(raw.toString("utf8"))
+      : new Uint8Array(raw);
   } catch (e) {
     throw new InputError([`${file}: not a valid ASCII-armored age file: ${(e as Error).message}`]);
   }
@@ -96,7 +104,10 @@ export async function readVault(file: string, identity: string): Promise<Record<
 /** Parse decrypted vault text. Every scalar stays a string (failsafe schema: 0123 stays "0123"). */
 export function parseVaultText(file: string, text: string): Record<string, string> {
   // Only the error code: a message could quote a secret.
-  const doc = parseYamlDocument(text, file, { failsafe: true, describe: (err, line, col) => `the decrypted vault is not valid YAML (line ${line}, column ${col}: ${err.code})` });
+  const doc = parseYamlDocument(text, file, {
+    failsafe: true,
+    describe: (err, line, col) => `the decrypted vault is not valid YAML (line ${line}, column ${col}: ${err.code})`,
+  });
   const data: unknown = doc.toJS();
   if (data === null || data === undefined) return {};
   if (typeof data !== "object" || Array.isArray(data)) {
@@ -106,7 +117,8 @@ export function parseVaultText(file: string, text: string): Record<string, strin
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
     if (!VAULT_KEY.test(k)) problems.push(`${file}: vault key "${k}": expected letters, digits, _ . - only`);
-    else if (typeof v !== "string") problems.push(`${file}: vault key ${k}: expected a string value, not a nested map or list`);
+    else if (typeof v !== "string")
+      problems.push(`${file}: vault key ${k}: expected a string value, not a nested map or list`);
     else out[k] = v;
   }
   if (problems.length > 0) throw new InputError(problems);

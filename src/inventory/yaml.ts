@@ -17,7 +17,10 @@ export function parseYamlDocument(
     ...(opts.failsafe ? { schema: "failsafe" as const } : { merge: true }),
   });
   if (doc.errors.length > 0) {
-    const describe = opts.describe ?? ((err: YAML.YAMLError, line: number, col: number) => `line ${line}, column ${col}: ${err.message.split("\n")[0]}`);
+    const describe =
+      opts.describe ??
+      ((err: YAML.YAMLError, line: number, col: number) =>
+        `line ${line}, column ${col}: ${err.message.split("\n")[0]}`);
     throw new InputError(
       doc.errors.map((err) => {
         const { line, col } = lc.linePos(err.pos[0]);

@@ -4,7 +4,20 @@
 // their own PIDs. `labUp` is idempotent: running processes are reused, missing hosts are added.
 import { execa } from "execa";
 import { randomBytes, randomInt } from "node:crypto";
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { availableParallelism, userInfo } from "node:os";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
@@ -57,7 +70,14 @@ export interface LabState {
   createdAt: string;
   updatedAt: string;
   /** Absolute paths of the generated files. */
-  files: { inventory: string; knownHosts: string; privateKey: string; vault: string; vaultIdentity: string; state: string };
+  files: {
+    inventory: string;
+    knownHosts: string;
+    privateKey: string;
+    vault: string;
+    vaultIdentity: string;
+    state: string;
+  };
   database: { host: "127.0.0.1"; name: string; user: string; passwordVaultKey: string };
   /** Where new hosts' ports are looked for (host i tries base + i - 1, then upwards). */
   sshBasePort: number;
@@ -116,11 +136,17 @@ export async function ensureLabPackages(log: (line: string) => void = () => {}):
   const names = [...new Set(missing.map((m) => m.pkg))];
   const what = missing.map((m) => `${m.pkg} (${m.path} is missing)`).join(", ");
   if (userInfo().uid !== 0) {
-    throw new LabError(`The lab needs Debian packages that are not installed: ${what}.\nInstall them as root:\n  sudo apt-get install -y ${names.join(" ")}`);
+    throw new LabError(
+      `The lab needs Debian packages that are not installed: ${what}.\nInstall them as root:\n  sudo apt-get install -y ${names.join(" ")}`,
+    );
   }
-  if (!existsSync("/usr/bin/apt-get")) throw new LabError(`The lab needs ${what}, and there is no apt-get to install them with: install ${names.join(" ")}.`);
+  if (!existsSync("/usr/bin/apt-get"))
+    throw new LabError(
+      `The lab needs ${what}, and there is no apt-get to install them with: install ${names.join(" ")}.`,
+    );
   const env = { DEBIAN_FRONTEND: "noninteractive" };
-  const install = () => execa("apt-get", ["install", "-y", "--no-install-recommends", ...names], { env, stdin: "ignore" });
+  const install = () =>
+    execa("apt-get", ["install", "-y", "--no-install-recommends", ...names], { env, stdin: "ignore" });
   log(`installing ${names.join(" ")}`);
   try {
     await install();
@@ -130,7 +156,8 @@ export async function ensureLabPackages(log: (line: string) => void = () => {}):
     await install();
   }
   const still = missingPackages();
-  if (still.length) throw new LabError(`Installed ${names.join(" ")} but still missing: ${still.map((m) => m.path).join(", ")}`);
+  if (still.length)
+    throw new LabError(`Installed ${names.join(" ")} but still missing: ${still.map((m) => m.path).join(", ")}`);
 }
 
 // ---- small helpers -------------------------------------------------------------------------------
@@ -252,7 +279,9 @@ async function checkPostgresCanReach(dir: string): Promise<void> {
   try {
     await execa("runuser", ["-u", "postgres", "--", "test", "-x", dir], { stdin: "ignore" });
   } catch {
-    throw new LabError(`The postgres user cannot reach ${dir}: make its parent directories traversable (chmod o+x) or use another lab dir.`);
+    throw new LabError(
+      `The postgres user cannot reach ${dir}: make its parent directories traversable (chmod o+x) or use another lab dir.`,
+    );
   }
 }
 
@@ -317,7 +346,8 @@ function hostLayout(dir: string, index: number, user: string, sshPort: number, p
   };
 }
 
-const BIND_FAILED = /Address already in use|Cannot bind any address|could not bind|could not create any TCP\/IP sockets/;
+const BIND_FAILED =
+  /Address already in use|Cannot bind any address|could not bind|could not create any TCP\/IP sockets/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function fileSize(f: string): number {
@@ -359,7 +389,8 @@ async function ensureSshd(h: LabHost, ctx: HostCtx): Promise<boolean> {
     h.hostKeyPub = sshd.hostKeyPub.split(/\s+/).slice(0, 2).join(" ");
     // sshd binds after it daemonizes: on a busy machine the pid file can take a while, and a
     // failed bind only shows in its log.
-    for (let t = 0; t < 10_000 && liveSshdPid(h) === undefined && !BIND_FAILED.test(logSince(logFile, from)); t += 25) await sleep(25);
+    for (let t = 0; t < 10_000 && liveSshdPid(h) === undefined && !BIND_FAILED.test(logSince(logFile, from)); t += 25)
+      await sleep(25);
     h.sshdPid = liveSshdPid(h) ?? null;
     if (h.sshdPid !== null) return wasRunning;
     const why = logSince(logFile, from);
@@ -392,14 +423,21 @@ async function ensureCluster(h: LabHost, ctx: HostCtx): Promise<boolean> {
         h.pgPort = await allocatePort(old + 1, ctx.taken);
         // Keep postgresql.conf telling the truth (the port is also passed on the command line).
         const conf = join(h.pgDataDir, "postgresql.conf");
-        if (existsSync(conf)) writeFileSync(conf, readFileSync(conf, "utf8").replace(new RegExp(`^port = ${old}$`, "m"), `port = ${h.pgPort}`));
+        if (existsSync(conf))
+          writeFileSync(
+            conf,
+            readFileSync(conf, "utf8").replace(new RegExp(`^port = ${old}$`, "m"), `port = ${h.pgPort}`),
+          );
         ctx.log(`${h.name}: port ${old} was taken meanwhile; postgres moves to ${h.pgPort}`);
         continue;
       }
-      throw new Error(`${h.name}: PostgreSQL did not start on 127.0.0.1:${h.pgPort}: ${why || (e as Error).message} (see ${logFile})`);
+      throw new Error(
+        `${h.name}: PostgreSQL did not start on 127.0.0.1:${h.pgPort}: ${why || (e as Error).message} (see ${logFile})`,
+      );
     }
     h.pgPid = livePgPid(h) ?? null;
-    if (h.pgPid === null) throw new Error(`${h.name}: PostgreSQL started but its postmaster is not running (see ${logFile})`);
+    if (h.pgPid === null)
+      throw new Error(`${h.name}: PostgreSQL started but its postmaster is not running (see ${logFile})`);
     return false;
   }
 }
@@ -418,7 +456,8 @@ async function ensureHost(h: LabHost, ctx: HostCtx): Promise<void> {
   await createAppDatabase(cluster, { name: APP, user: APP, password: ctx.password });
   if (await seedDatabase(cluster, { name: APP, user: APP })) ctx.log(`${h.name}: database ${APP} seeded`);
 
-  if (seedHostTree(h.prefix, { host: h.name, pgPort: h.pgPort, app: APP, marker: join(h.dir, "tree.seeded") }).created) ctx.log(`${h.name}: app folder and uploads written`);
+  if (seedHostTree(h.prefix, { host: h.name, pgPort: h.pgPort, app: APP, marker: join(h.dir, "tree.seeded") }).created)
+    ctx.log(`${h.name}: app folder and uploads written`);
 }
 
 function inventoryYaml(state: LabState): string {
@@ -456,7 +495,8 @@ function inventoryYaml(state: LabState): string {
  * clean them up) and reported in one error after the others are up.
  */
 export async function labUp(opts: LabUpOptions): Promise<LabState> {
-  if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > 500) throw new LabError(`hosts must be an integer from 1 to 500, got ${opts.hosts}`);
+  if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > 500)
+    throw new LabError(`hosts must be an integer from 1 to 500, got ${opts.hosts}`);
   const log = opts.log ?? (() => {});
   const dir = resolve(opts.dir ?? DEFAULT_LAB_DIR);
   await ensureLabPackages(log);
@@ -511,7 +551,11 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
       hosts,
     };
     writeAtomic(files.state, `${JSON.stringify(state, null, 2)}\n`);
-    const failures = results.flatMap((r, i) => (r.status === "rejected" ? [String((r.reason as Error)?.message ?? r.reason).replace(/^(?!lab\d+:)/, `${hosts[i]?.name}: `)] : []));
+    const failures = results.flatMap((r, i) =>
+      r.status === "rejected"
+        ? [String((r.reason as Error)?.message ?? r.reason).replace(/^(?!lab\d+:)/, `${hosts[i]?.name}: `)]
+        : [],
+    );
     if (failures.length) throw new Error(`the lab did not fully start:\n${failures.join("\n")}`);
 
     writeAtomic(files.knownHosts, hosts.map((h) => `[127.0.0.1]:${h.sshPort} ${h.hostKeyPub}\n`).join(""));
@@ -527,7 +571,16 @@ export function labStatus(dir: string = DEFAULT_LAB_DIR): LabHostStatus[] {
   return state.hosts.map((h) => {
     const s = liveSshdPid(h) ?? null;
     const p = livePgPid(h) ?? null;
-    return { name: h.name, sshPort: h.sshPort, pgPort: h.pgPort, sshd: s !== null, postgres: p !== null, sshdPid: s, pgPid: p, prefix: h.prefix };
+    return {
+      name: h.name,
+      sshPort: h.sshPort,
+      pgPort: h.pgPort,
+      sshd: s !== null,
+      postgres: p !== null,
+      sshdPid: s,
+      pgPid: p,
+      prefix: h.prefix,
+    };
   });
 }
 
@@ -582,11 +635,17 @@ export async function labDown(dir: string = DEFAULT_LAB_DIR): Promise<string[]> 
     if (existsSync(hostsDir)) {
       for (const name of readdirSync(hostsDir)) {
         if (targets.has(name) || !statSync(join(hostsDir, name)).isDirectory()) continue;
-        targets.set(name, { sshdDir: join(hostsDir, name, "sshd"), sshdPidFile: join(hostsDir, name, "sshd", "sshd.pid"), pgDataDir: join(hostsDir, name, "pg", "data") });
+        targets.set(name, {
+          sshdDir: join(hostsDir, name, "sshd"),
+          sshdPidFile: join(hostsDir, name, "sshd", "sshd.pid"),
+          pgDataDir: join(hostsDir, name, "pg", "data"),
+        });
       }
     }
     await Promise.all([...targets.values()].map(stopHost));
-    const stillUp = [...targets.entries()].filter(([, h]) => liveSshdPid(h) !== undefined || livePgPid(h) !== undefined).map(([n]) => n);
+    const stillUp = [...targets.entries()]
+      .filter(([, h]) => liveSshdPid(h) !== undefined || livePgPid(h) !== undefined)
+      .map(([n]) => n);
     if (stillUp.length) throw new Error(`could not stop ${stillUp.join(", ")}; state kept in ${d}`);
     for (const e of readdirSync(d)) if (e !== ".lock") rmSync(join(d, e), { recursive: true, force: true });
     return [...targets.keys()].sort((a, b) => Number(a.replace(/\D/g, "")) - Number(b.replace(/\D/g, "")));
@@ -605,12 +664,17 @@ export const DEFAULT_LAB_HOSTS = 2;
  * restarted with the hosts it had). Any other inventory is left alone: a stopped host there is
  * the playbook's business (unreachable), not something to paper over. Progress goes to stderr.
  */
-export async function ensureLabFor(inventory: string, cwd: string, log: (line: string) => void = (l) => process.stderr.write(`lab: ${l}\n`)): Promise<LabState | undefined> {
+export async function ensureLabFor(
+  inventory: string,
+  cwd: string,
+  log: (line: string) => void = (l) => process.stderr.write(`lab: ${l}\n`),
+): Promise<LabState | undefined> {
   if (inventory !== "lab") return undefined;
   const dir = join(cwd, ".lab");
   const state = readLabState(dir);
   const status = labStatus(dir);
-  if (state && status.length > 0 && status.every((h) => h.sshd && h.postgres) && existsSync(state.files.inventory)) return state;
+  if (state && status.length > 0 && status.every((h) => h.sshd && h.postgres) && existsSync(state.files.inventory))
+    return state;
   const hosts = state?.hosts.length || DEFAULT_LAB_HOSTS;
   log(state ? `restarting the lab in ${dir}` : `starting a ${hosts}-host lab in ${dir}`);
   return labUp({ dir, hosts, log });

@@ -26,7 +26,11 @@ export async function pgExec(bin: string, args: string[], opts: { input?: string
   const file = join(PG_BIN, bin);
   const cmd = as ? "runuser" : file;
   const argv = as ? ["-u", as, "--", file, ...args] : args;
-  return execa(cmd, argv, { input: opts.input, env: { LC_ALL: "C.UTF-8", ...opts.env }, stdin: opts.input === undefined ? "ignore" : "pipe" });
+  return execa(cmd, argv, {
+    input: opts.input,
+    env: { LC_ALL: "C.UTF-8", ...opts.env },
+    stdin: opts.input === undefined ? "ignore" : "pipe",
+  });
 }
 
 /** Create (if needed) and start a cluster in `dir` listening on 127.0.0.1:`port` with password auth on TCP. */
@@ -42,7 +46,17 @@ export async function startCluster(dir: string, port: number): Promise<PgCluster
     chownSync(socketDir, Number(stdout), Number(g));
   }
   if (!existsSync(join(dataDir, "PG_VERSION"))) {
-    await pgExec("initdb", ["-D", dataDir, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"]);
+    await pgExec("initdb", [
+      "-D",
+      dataDir,
+      "-U",
+      "postgres",
+      "--auth-local=trust",
+      "--auth-host=scram-sha-256",
+      "-E",
+      "UTF8",
+      "--locale=C.UTF-8",
+    ]);
     // Loopback only; the socket is private to this cluster.
     const conf = join(dataDir, "postgresql.conf");
     writeFileSync(
@@ -52,7 +66,18 @@ export async function startCluster(dir: string, port: number): Promise<PgCluster
         `shared_buffers = 16MB\nmax_connections = 30\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n`,
     );
   }
-  await pgExec("pg_ctl", ["-D", dataDir, "-l", join(dir, "postgres.log"), "-w", "-t", "60", "-o", `-p ${port} -k ${socketDir}`, "start"]);
+  await pgExec("pg_ctl", [
+    "-D",
+    dataDir,
+    "-l",
+    join(dir, "postgres.log"),
+    "-w",
+    "-t",
+    "60",
+    "-o",
+    `-p ${port} -k ${socketDir}`,
+    "start",
+  ]);
   return { dir, dataDir, socketDir, port };
 }
 
@@ -71,9 +96,13 @@ export async function stopCluster(c: Pick<PgCluster, "dataDir">): Promise<void> 
 
 /** Run SQL as the superuser over the cluster's socket (stdin, so nothing lands in argv). */
 export async function psqlSuper(c: PgCluster, sql: string, db = "postgres"): Promise<string> {
-  const r = await pgExec("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-h", c.socketDir, "-p", String(c.port), "-U", "postgres", "-d", db], {
-    input: sql,
-  });
+  const r = await pgExec(
+    "psql",
+    ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-h", c.socketDir, "-p", String(c.port), "-U", "postgres", "-d", db],
+    {
+      input: sql,
+    },
+  );
   return r.stdout;
 }
 
@@ -83,7 +112,10 @@ export function sqlLiteral(s: string): string {
 }
 
 /** Create the app's role (with the given password) and its database, owned by it. Idempotent. */
-export async function createAppDatabase(c: PgCluster, db: { name: string; user: string; password: string }): Promise<void> {
+export async function createAppDatabase(
+  c: PgCluster,
+  db: { name: string; user: string; password: string },
+): Promise<void> {
   await psqlSuper(
     c,
     `DO $$ BEGIN

@@ -57,7 +57,13 @@ function uploadPaths(): { path: string; excluded: boolean }[] {
   for (let i = 1; i <= 8; i++) files.push(`images/courses/thumbnails/curso-${pad(i)}-400x300.webp`);
   for (let m = 1; m <= 6; m++) files.push(`images/blog/2025/${pad(m)}/post-${m}.png`);
   for (let i = 1; i <= 6; i++) files.push(`images/avatars/user-${pad(i)}.png`);
-  for (const c of ["marketing-digital", "produccion-audiovisual", "diseno-grafico", "periodismo", "comunicacion-corporativa"])
+  for (const c of [
+    "marketing-digital",
+    "produccion-audiovisual",
+    "diseno-grafico",
+    "periodismo",
+    "comunicacion-corporativa",
+  ])
     files.push(`documents/brochures/folleto-${c}.pdf`);
   files.push("documents/legal/politica-privacidad.pdf", "documents/legal/aviso-legal.pdf");
   files.push("videos/intro-teaser.mp4");
@@ -71,7 +77,8 @@ function uploadPaths(): { path: string; excluded: boolean }[] {
 function uploadContent(path: string): Buffer {
   const ext = path.slice(path.lastIndexOf(".") + 1);
   const n = path.endsWith(".mp4") ? 8192 : sizeFor(path, 300, 6000);
-  if (path.endsWith(".DS_Store")) return Buffer.concat([Buffer.from("\0\0\0\x01Bud1", "latin1"), deterministicBytes(path, 120)]);
+  if (path.endsWith(".DS_Store"))
+    return Buffer.concat([Buffer.from("\0\0\0\x01Bud1", "latin1"), deterministicBytes(path, 120)]);
   if (path.endsWith("Thumbs.db")) return deterministicBytes(path, 512);
   if (path.endsWith(".tmp")) return Buffer.from("partial upload, never backed up\n");
   const magic = MAGIC[ext] ?? Buffer.alloc(0);
@@ -282,7 +289,8 @@ export function seedHostTree(
   mkdirSync(mediaDir, { recursive: true, mode: 0o755 });
   writeAppFiles(appDir, ctx);
   writeUploads(mediaDir);
-  if (ctx.marker) writeFileSync(ctx.marker, `app folder written ${new Date().toISOString()} by src/lab/seed.ts\n`, { mode: 0o644 });
+  if (ctx.marker)
+    writeFileSync(ctx.marker, `app folder written ${new Date().toISOString()} by src/lab/seed.ts\n`, { mode: 0o644 });
   return { appDir, mediaDir, created: true };
 }
 
@@ -312,24 +320,25 @@ export const PAYLOAD_TABLES = ["payload_migrations", "payload_preferences"] as c
 const mediaRows = UPLOAD_FILES.filter((f) => !f.excluded);
 
 /** Rows per table after seeding. */
-export const SEED_ROW_COUNTS: Readonly<Record<(typeof COLLECTIONS)[number] | (typeof PAYLOAD_TABLES)[number], number>> = {
-  users: 12,
-  media: mediaRows.length,
-  campuses: 4,
-  cycles: 6,
-  courses: 30,
-  course_runs: 60,
-  students: 80,
-  enrollments: 120,
-  leads: 60,
-  blog_posts: 15,
-  faqs: 20,
-  pages: 8,
-  settings: 3,
-  audit_logs: 100,
-  payload_migrations: 3,
-  payload_preferences: 10,
-};
+export const SEED_ROW_COUNTS: Readonly<Record<(typeof COLLECTIONS)[number] | (typeof PAYLOAD_TABLES)[number], number>> =
+  {
+    users: 12,
+    media: mediaRows.length,
+    campuses: 4,
+    cycles: 6,
+    courses: 30,
+    course_runs: 60,
+    students: 80,
+    enrollments: 120,
+    leads: 60,
+    blog_posts: 15,
+    faqs: 20,
+    pages: 8,
+    settings: 3,
+    audit_logs: 100,
+    payload_migrations: 3,
+    payload_preferences: 10,
+  };
 
 function mediaValues(): string {
   return mediaRows
@@ -340,7 +349,11 @@ function mediaValues(): string {
       const isImage = mime.startsWith("image/");
       const dims = isImage ? `${800 + (i % 5) * 160}, ${600 + (i % 3) * 120}` : "NULL, NULL";
       const sizes = isImage
-        ? sqlLiteral(JSON.stringify({ thumbnail: { width: 400, height: 300, filename: base.replace(/\.[^.]+$/, "-400x300.webp") } })) + "::jsonb"
+        ? sqlLiteral(
+            JSON.stringify({
+              thumbnail: { width: 400, height: 300, filename: base.replace(/\.[^.]+$/, "-400x300.webp") },
+            }),
+          ) + "::jsonb"
         : "'{}'::jsonb";
       return `(${sqlLiteral(`Imagen ${i + 1}: ${base}`)}, ${sqlLiteral(base)}, ${sqlLiteral(f.path)}, ${sqlLiteral(mime)}, ${f.bytes}, ${dims}, ${sqlLiteral(`/media/${f.path}`)}, ${sizes}, ${1 + (i % 12)}, timestamptz '2025-01-01 09:00:00+00' + ${i} * interval '7 hours')`;
     })
@@ -711,7 +724,10 @@ export async function isSeeded(c: PgCluster, dbName = "cepcomunicacion"): Promis
 }
 
 /** Create and fill the schema in the app database unless it is there already. Returns whether it seeded. */
-export async function seedDatabase(c: PgCluster, db: { name: string; user: string } = { name: "cepcomunicacion", user: "cepcomunicacion" }): Promise<boolean> {
+export async function seedDatabase(
+  c: PgCluster,
+  db: { name: string; user: string } = { name: "cepcomunicacion", user: "cepcomunicacion" },
+): Promise<boolean> {
   if (await isSeeded(c, db.name)) return false;
   await psqlSuper(c, seedSql(db.user), db.name);
   return true;

@@ -22,7 +22,12 @@ export async function ensureKeyPair(path: string, comment = "cep-lab"): Promise<
 }
 
 /** Start (or reuse, if its PID is alive) an sshd in `dir` on 127.0.0.1:`port`, trusting `clientKeyPub`. */
-export async function startSshd(opts: { dir: string; port: number; clientKeyPub: string; user?: string }): Promise<Sshd> {
+export async function startSshd(opts: {
+  dir: string;
+  port: number;
+  clientKeyPub: string;
+  user?: string;
+}): Promise<Sshd> {
   const { dir, port } = opts;
   const user = opts.user ?? userInfo().username;
   mkdirSync(join(dir, "authorized_keys"), { recursive: true });

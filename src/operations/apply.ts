@@ -41,7 +41,9 @@ cep_apt_install() {
 `.replaceAll("\\${", "${");
 
 export function applyScript(changes: Planned[]): string {
-  const body = changes.filter((c) => c.changed && c.script).map((c) => `printf 'STEP|%s\\n' ${shellQuote(c.id)}\n${c.script}`);
+  const body = changes
+    .filter((c) => c.changed && c.script)
+    .map((c) => `printf 'STEP|%s\\n' ${shellQuote(c.id)}\n${c.script}`);
   return `${APPLY_PREAMBLE}\n${body.join("\n")}\necho 'APPLY|ok'\n`;
 }
 
@@ -65,14 +67,19 @@ export interface StepOutcome {
  * applied, those after were not. A script that failed before its first step, or exited non-zero
  * after its last, fails the whole apply, never reports success.
  */
-export function applyOutcome(plan: Planned[], result: { code: number; stdout: string; stderr: string } | undefined, opts: { check?: boolean } = {}): { steps: StepOutcome[]; error?: string } {
+export function applyOutcome(
+  plan: Planned[],
+  result: { code: number; stdout: string; stderr: string } | undefined,
+  opts: { check?: boolean } = {},
+): { steps: StepOutcome[]; error?: string } {
   const errors = plan.some((p) => p.error);
   if (result === undefined) {
     return {
       steps: plan.map((p) => {
         if (p.error) return { plan: p, status: "failed", message: p.error };
         if (!p.changed) return { plan: p, status: "ok", message: p.reason };
-        if (errors) return { plan: p, status: "skipped", message: `not applied (the host has a planning error): ${p.reason}` };
+        if (errors)
+          return { plan: p, status: "skipped", message: `not applied (the host has a planning error): ${p.reason}` };
         return { plan: p, status: "changed", message: opts.check ? `would change: ${p.reason}` : p.reason };
       }),
     };
@@ -82,7 +89,10 @@ export function applyOutcome(plan: Planned[], result: { code: number; stdout: st
   if (step === undefined) {
     // Every step ran; a non-zero exit after the last one still fails the host.
     const steps = plan.map((p): StepOutcome => ({ plan: p, status: p.changed ? "changed" : "ok", message: p.reason }));
-    return { steps, error: result.code === 0 ? undefined : `apply script failed after its last step (exit ${result.code}): ${why}` };
+    return {
+      steps,
+      error: result.code === 0 ? undefined : `apply script failed after its last step (exit ${result.code}): ${why}`,
+    };
   }
   let reached = step === "";
   const steps = plan.map((p): StepOutcome => {
@@ -91,7 +101,12 @@ export function applyOutcome(plan: Planned[], result: { code: number; stdout: st
       reached = true;
       return { plan: p, status: "failed", message: `${p.reason}: ${why}` };
     }
-    return reached ? { plan: p, status: "skipped", message: "not applied: the apply script stopped before this step" } : { plan: p, status: "changed", message: p.reason };
+    return reached
+      ? { plan: p, status: "skipped", message: "not applied: the apply script stopped before this step" }
+      : { plan: p, status: "changed", message: p.reason };
   });
-  return { steps, error: step === "" ? `apply script failed before its first step (exit ${result.code}): ${why}` : undefined };
+  return {
+    steps,
+    error: step === "" ? `apply script failed before its first step (exit ${result.code}): ${why}` : undefined,
+  };
 }

@@ -7,10 +7,22 @@ import { modeString, type Planned } from "./types.ts";
 export function planDirectory(d: DesiredDir, fact: PathFact): Planned {
   const base = { id: `dir:${d.path}`, name: `directory ${d.path}`, tags: d.tags };
   if (fact.exists && fact.type !== "directory") {
-    return { ...base, changed: false, reason: "", script: "", error: `${d.path} exists but is a ${fact.type}, not a directory` };
+    return {
+      ...base,
+      changed: false,
+      reason: "",
+      script: "",
+      error: `${d.path} exists but is a ${fact.type}, not a directory`,
+    };
   }
   const want = `${modeString(d.mode)} ${d.owner}:${d.group}`;
-  if (d.ensureOnly && fact.exists) return { ...base, changed: false, reason: `${d.path} exists (a system directory: mode and owner left as they are)`, script: "" };
+  if (d.ensureOnly && fact.exists)
+    return {
+      ...base,
+      changed: false,
+      reason: `${d.path} exists (a system directory: mode and owner left as they are)`,
+      script: "",
+    };
   if (fact.exists && fact.mode === d.mode && fact.owner === d.owner && fact.group === d.group) {
     return { ...base, changed: false, reason: `${d.path} exists (${want})`, script: "" };
   }

@@ -14,14 +14,25 @@ export const sha256 = (s: string): string => createHash("sha256").update(s).dige
 export function planFile(f: DesiredFile, fact: PathFact, opts: { diff?: boolean; secrets?: string[] } = {}): Planned {
   const base = { id: `file:${f.path}`, name: `file ${f.path}`, tags: f.tags };
   if (fact.exists && fact.type !== "file") {
-    return { ...base, changed: false, reason: "", script: "", error: `${f.path} exists but is a ${fact.type}, not a regular file` };
+    return {
+      ...base,
+      changed: false,
+      reason: "",
+      script: "",
+      error: `${f.path} exists but is a ${fact.type}, not a regular file`,
+    };
   }
   const want = sha256(f.content);
   const contentDiffers = !fact.exists || fact.sha256 !== want;
   const modeDiffers = fact.mode !== f.mode;
   const ownerDiffers = fact.owner !== f.owner || fact.group !== f.group;
   if (!contentDiffers && !modeDiffers && !ownerDiffers) {
-    return { ...base, changed: false, reason: `${f.path} is up to date (sha256 ${want.slice(0, 12)}, ${modeString(f.mode)} ${f.owner}:${f.group})`, script: "" };
+    return {
+      ...base,
+      changed: false,
+      reason: `${f.path} is up to date (sha256 ${want.slice(0, 12)}, ${modeString(f.mode)} ${f.owner}:${f.group})`,
+      script: "",
+    };
   }
   const why: string[] = [];
   if (!fact.exists) why.push("create");
@@ -34,7 +45,9 @@ export function planFile(f: DesiredFile, fact: PathFact, opts: { diff?: boolean;
   let script: string;
   let bytes = 0;
   if (contentDiffers) {
-    const b64 = Buffer.from(f.content, "utf8").toString("base64").replace(/(.{76})/g, "$1\n");
+    const b64 = Buffer.from(f.content, "utf8")
+      .toString("base64")
+      .replace(/(.{76})/g, "$1\n");
     bytes = Buffer.byteLength(f.content);
     const validate = f.validate ? shellQuote(f.validate.replaceAll("{}", '"$CEP_TMP"')) : "''";
     // base64 never contains the delimiter, so the heredoc cannot end early.
@@ -47,11 +60,22 @@ export function planFile(f: DesiredFile, fact: PathFact, opts: { diff?: boolean;
   let diff: string | undefined;
   if (opts.diff && contentDiffers) {
     if (f.secret) diff = `--- ${f.path}\n+++ ${f.path}\n(secret file: content changed, diff masked)\n`;
-    else if (fact.exists && fact.content === undefined) diff = `--- ${f.path}\n+++ ${f.path}\n(current content not available)\n`;
+    else if (fact.exists && fact.content === undefined)
+      diff = `--- ${f.path}\n+++ ${f.path}\n(current content not available)\n`;
     else {
       const hide = (t: string) => maskSecretKeys(t, f.secretKeys ?? [], sha256);
       const before = fact.exists ? (fact.content ?? "") : "";
-      diff = maskSecrets(createTwoFilesPatch(f.path, f.path, hide(before), hide(f.content), fact.exists ? "current" : "absent", "desired"), opts.secrets ?? []);
+      diff = maskSecrets(
+        createTwoFilesPatch(
+          f.path,
+          f.path,
+          hide(before),
+          hide(f.content),
+          fact.exists ? "current" : "absent",
+          "desired",
+        ),
+        opts.secrets ?? [],
+      );
     }
   }
   return { ...base, changed: true, reason: `${f.path}: ${why.join(", ")}`, script, diff, bytes };

@@ -5,7 +5,8 @@ export const MASK = "********";
 export function maskSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
   // Longest first, so a secret containing another is masked whole.
-  for (const s of [...secrets].filter((x) => x.length > 0).sort((a, b) => b.length - a.length)) out = out.split(s).join(MASK);
+  for (const s of [...secrets].filter((x) => x.length > 0).sort((a, b) => b.length - a.length))
+    out = out.split(s).join(MASK);
   return out;
 }
 
@@ -16,5 +17,7 @@ export function maskSecrets(text: string, secrets: readonly string[]): string {
 export function maskSecretKeys(text: string, keys: readonly string[], hash: (s: string) => string): string {
   if (keys.length === 0) return text;
   const re = new RegExp(`^(\\s*(?:export\\s+)?(?:${keys.join("|")})=)(.+)$`, "gm");
-  return text.replace(re, (_m, head: string, value: string) => (value === "''" || value === "" ? `${head}${value}` : `${head}${MASK}(sha256:${hash(value).slice(0, 8)})`));
+  return text.replace(re, (_m, head: string, value: string) =>
+    value === "''" || value === "" ? `${head}${value}` : `${head}${MASK}(sha256:${hash(value).slice(0, 8)})`,
+  );
 }

@@ -3,7 +3,13 @@ import type { Planned } from "./types.ts";
 
 export function planCronService(running: boolean | undefined, opts: { prefix: string }): Planned {
   const base = { id: "service:cron", name: "cron service", tags: ["packages" as const, "cron" as const] };
-  if (opts.prefix !== "") return { ...base, changed: false, reason: `the cron file is under prefix ${opts.prefix}: the host's cron daemon does not read it`, script: "" };
+  if (opts.prefix !== "")
+    return {
+      ...base,
+      changed: false,
+      reason: `the cron file is under prefix ${opts.prefix}: the host's cron daemon does not read it`,
+      script: "",
+    };
   if (running) return { ...base, changed: false, reason: "cron is running", script: "" };
   return {
     ...base,

@@ -34,7 +34,8 @@ export function createRenderer(templatesDir: string = TEMPLATES_DIR) {
   const partialsDir = join(templatesDir, "partials");
   if (existsSync(partialsDir)) {
     for (const f of readdirSync(partialsDir)) {
-      if (f.endsWith(".hbs")) hb.registerPartial(basename(f, ".hbs").replace(/\.sh$/, ""), readFileSync(join(partialsDir, f), "utf8"));
+      if (f.endsWith(".hbs"))
+        hb.registerPartial(basename(f, ".hbs").replace(/\.sh$/, ""), readFileSync(join(partialsDir, f), "utf8"));
     }
   }
   const cache = new Map<string, HandlebarsTemplateDelegate>();
@@ -51,7 +52,12 @@ export function createRenderer(templatesDir: string = TEMPLATES_DIR) {
     /** The script templates present in templates/scripts, as output file names. */
     scriptNames(): string[] {
       const dir = join(templatesDir, "scripts");
-      return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".sh.hbs")).map((f) => f.slice(0, -4)).sort() : [];
+      return existsSync(dir)
+        ? readdirSync(dir)
+            .filter((f) => f.endsWith(".sh.hbs"))
+            .map((f) => f.slice(0, -4))
+            .sort()
+        : [];
     },
   };
 }

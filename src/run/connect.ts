@@ -14,11 +14,18 @@ export type Connector = (host: Host) => Promise<Connection>;
 export const LONG_JOB_MIN_TIMEOUT_MS = 4 * 3600_000;
 
 /** The timeout of such a job on a host: its command timeout, but never under the floor above. */
-export const longJobTimeoutMs = (host: Host): number => Math.max(host.ssh.command_timeout_s * 1000, LONG_JOB_MIN_TIMEOUT_MS);
+export const longJobTimeoutMs = (host: Host): number =>
+  Math.max(host.ssh.command_timeout_s * 1000, LONG_JOB_MIN_TIMEOUT_MS);
 
 /** A connector for the hosts of `inv`: host keys checked against its known_hosts file. */
 export function hostConnector(inv: Pick<Inventory, "knownHostsFile">, opts: { acceptNewHostKeys: boolean }): Connector {
-  return (host) => connect({ name: host.name, ssh: host.ssh, knownHostsFile: inv.knownHostsFile, acceptNewHostKeys: opts.acceptNewHostKeys });
+  return (host) =>
+    connect({
+      name: host.name,
+      ssh: host.ssh,
+      knownHostsFile: inv.knownHostsFile,
+      acceptNewHostKeys: opts.acceptNewHostKeys,
+    });
 }
 
 /**

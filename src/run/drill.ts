@@ -20,7 +20,15 @@ import { templateContext } from "../backup/context.ts";
 import { createRenderer, type Renderer } from "../render/render.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { runHosts } from "./runner.ts";
-import { addTask, maskedJson, newHostReport, runReport, writeJsonReport, type HostReport, type RunReport } from "./report.ts";
+import {
+  addTask,
+  maskedJson,
+  newHostReport,
+  runReport,
+  writeJsonReport,
+  type HostReport,
+  type RunReport,
+} from "./report.ts";
 import { hostConnector, onHost, longJobTimeoutMs } from "./connect.ts";
 import { plainUi, type Ui } from "./ui.ts";
 
@@ -86,14 +94,20 @@ export interface DrillRunReport extends Omit<RunReport, "hosts"> {
 let renderer: Renderer | undefined;
 
 /** Scratch names: <db, cut to 40>_drill_<8 hex>; leftovers of killed drills match scratchRe. */
-export function scratchNames(dbName: string, suffix = randomBytes(4).toString("hex")): { scratch_db: string; scratch_re: string } {
+export function scratchNames(
+  dbName: string,
+  suffix = randomBytes(4).toString("hex"),
+): { scratch_db: string; scratch_re: string } {
   const base = dbName.slice(0, 40);
   return { scratch_db: `${base}_drill_${suffix}`, scratch_re: `^${base}_drill_[0-9a-f]{8}$` };
 }
 
 export function drillScript(host: Host, suffix?: string): string {
   renderer ??= createRenderer();
-  return renderer.render("drill.sh.hbs", { ...templateContext(host.vars), ...scratchNames(host.vars.database.name, suffix) });
+  return renderer.render("drill.sh.hbs", {
+    ...templateContext(host.vars),
+    ...scratchNames(host.vars.database.name, suffix),
+  });
 }
 
 type Fields = Map<string, string[]>;
@@ -161,10 +175,13 @@ export function componentResult(name: DrillComponentName, f: Fields | undefined,
     if (typeof m.size_bytes === "number") c.manifest.size_bytes = m.size_bytes;
     const v = one(f, "verified") ?? "";
     const vm = /^(\d+) tables and (\d+) rows match the manifest/.exec(v);
-    if (!vm) return fail(`restore-database.sh did not verify the restore against the manifest: "${v || "no Verified line"}"`);
+    if (!vm)
+      return fail(`restore-database.sh did not verify the restore against the manifest: "${v || "no Verified line"}"`);
     c.restored = { tables: Number(vm[1]), rows: Number(vm[2]) };
     if (c.restored.tables !== c.manifest.tables || c.restored.rows !== c.manifest.rows)
-      return fail(`restored ${c.restored.tables} tables / ${c.restored.rows} rows, manifest says ${c.manifest.tables} / ${c.manifest.rows}`);
+      return fail(
+        `restored ${c.restored.tables} tables / ${c.restored.rows} rows, manifest says ${c.manifest.tables} / ${c.manifest.rows}`,
+      );
     if (c.size_bytes !== null && c.manifest.size_bytes !== undefined && c.size_bytes !== c.manifest.size_bytes)
       return fail(`dump is ${c.size_bytes} bytes, manifest says ${c.manifest.size_bytes}`);
     c.status = "passed";
@@ -176,9 +193,12 @@ export function componentResult(name: DrillComponentName, f: Fields | undefined,
     c.size_bytes = c.manifest.bytes ?? null;
     c.restored = { files: num(f, "restored_files") ?? -1, bytes: num(f, "restored_bytes") ?? -1 };
     if (c.restored.files !== c.manifest.files || c.restored.bytes !== c.manifest.bytes)
-      return fail(`restored ${c.restored.files} files / ${c.restored.bytes} bytes, manifest says ${c.manifest.files} / ${c.manifest.bytes}`);
+      return fail(
+        `restored ${c.restored.files} files / ${c.restored.bytes} bytes, manifest says ${c.manifest.files} / ${c.manifest.bytes}`,
+      );
     const diff = one(f, "diff");
-    if (diff !== "identical") return fail(`restored files differ from the snapshot (diff -r): ${diff ?? "no diff result"}`);
+    if (diff !== "identical")
+      return fail(`restored files differ from the snapshot (diff -r): ${diff ?? "no diff result"}`);
     c.status = "passed";
     c.details = `${c.restored.files} files, ${c.restored.bytes} bytes match the manifest; diff -r identical to the snapshot`;
     return c;
@@ -191,14 +211,21 @@ export function componentResult(name: DrillComponentName, f: Fields | undefined,
   const missing = listed.filter((x) => !restored.includes(x));
   const extra = restored.filter((x) => !listed.includes(x));
   if (missing.length || extra.length)
-    return fail(`restored files differ from the manifest's list:${missing.length ? ` missing ${missing.join(", ")}` : ""}${extra.length ? ` not in the manifest ${extra.join(", ")}` : ""}`);
+    return fail(
+      `restored files differ from the manifest's list:${missing.length ? ` missing ${missing.join(", ")}` : ""}${extra.length ? ` not in the manifest ${extra.join(", ")}` : ""}`,
+    );
   if (listed.length === 0) return fail("the manifest lists no files");
   c.status = "passed";
   c.details = `${restored.length} files restored, each identical to the archive and listed in the manifest`;
   return c;
 }
 
-export async function drillHost(conn: Connection, host: Host, report: DrillHostReport, secrets: readonly string[]): Promise<void> {
+export async function drillHost(
+  conn: Connection,
+  host: Host,
+  report: DrillHostReport,
+  secrets: readonly string[],
+): Promise<void> {
   const mask = (s: string) => maskSecrets(s, [...secrets]);
   const r = await conn.exec(drillScript(host), { timeoutMs: longJobTimeoutMs(host) });
   const lines = parseDrillLines(mask(r.stdout));
@@ -231,9 +258,14 @@ export async function drillHost(conn: Connection, host: Host, report: DrillHostR
   }
   for (const name of DRILL_COMPONENTS) {
     const c = componentResult(name, lines.get(name), now);
-    if (c.status === "failed" && r.code !== 0 && c.details.startsWith("no result")) c.details += ` (exit ${r.code}: ${mask(tail)})`;
+    if (c.status === "failed" && r.code !== 0 && c.details.startsWith("no result"))
+      c.details += ` (exit ${r.code}: ${mask(tail)})`;
     drill.components[name] = c;
-    addTask(report, { name: `drill ${name}`, status: c.status === "passed" ? "ok" : "failed", message: `${c.status}: ${c.details}` });
+    addTask(report, {
+      name: `drill ${name}`,
+      status: c.status === "passed" ? "ok" : "failed",
+      message: `${c.status}: ${c.details}`,
+    });
   }
   if (!cl) drill.cleanup.status = "failed";
   addTask(report, {
@@ -307,13 +339,18 @@ export function humanAge(seconds: number | null): string {
 
 export function humanMs(ms: number | null): string {
   if (ms === null) return "-";
-  return ms >= 60_000 ? `${Math.floor(ms / 60_000)}m ${((ms % 60_000) / 1000).toFixed(0)}s` : `${(ms / 1000).toFixed(2)}s`;
+  return ms >= 60_000
+    ? `${Math.floor(ms / 60_000)}m ${((ms % 60_000) / 1000).toFixed(0)}s`
+    : `${(ms / 1000).toFixed(2)}s`;
 }
 
 function restoredText(name: string, c: DrillComponent): string {
-  if (name === "database" && c.restored.tables !== undefined) return `${c.restored.tables} tables, ${c.restored.rows} rows (manifest ${c.manifest.tables} / ${c.manifest.rows})`;
-  if (name === "media" && c.restored.files !== undefined) return `${c.restored.files} files, ${humanBytes(c.restored.bytes ?? null)} (manifest ${c.manifest.files} / ${humanBytes(c.manifest.bytes ?? null)})`;
-  if (name === "config" && c.restored.files !== undefined) return `${c.restored.files} files (manifest ${c.manifest.files})`;
+  if (name === "database" && c.restored.tables !== undefined)
+    return `${c.restored.tables} tables, ${c.restored.rows} rows (manifest ${c.manifest.tables} / ${c.manifest.rows})`;
+  if (name === "media" && c.restored.files !== undefined)
+    return `${c.restored.files} files, ${humanBytes(c.restored.bytes ?? null)} (manifest ${c.manifest.files} / ${humanBytes(c.manifest.bytes ?? null)})`;
+  if (name === "config" && c.restored.files !== undefined)
+    return `${c.restored.files} files (manifest ${c.manifest.files})`;
   return "-";
 }
 
@@ -328,7 +365,9 @@ export function drillMarkdown(report: DrillRunReport): string {
   L.push(`| Started | ${report.started_at} (UTC) |`);
   L.push(`| Duration | ${humanMs(report.duration_ms)} |`);
   L.push(`| Inventory | ${cell(report.inventory)} |`);
-  L.push(`| Worst RPO | ${d.worst_rpo ? `${humanAge(d.worst_rpo.seconds)} (${d.worst_rpo.host} ${d.worst_rpo.component})` : "-"} |`);
+  L.push(
+    `| Worst RPO | ${d.worst_rpo ? `${humanAge(d.worst_rpo.seconds)} (${d.worst_rpo.host} ${d.worst_rpo.component})` : "-"} |`,
+  );
   L.push(`| Worst RTO | ${d.worst_rto ? `${humanMs(d.worst_rto.ms)} (${d.worst_rto.host}, all components)` : "-"} |`);
   L.push("");
   L.push(
@@ -354,32 +393,48 @@ export function drillMarkdown(report: DrillRunReport): string {
         `| ${h.name} | ${name} | ${c.status === "passed" ? "passed" : "**FAILED**"} | ${cell(backup)} | ${c.backup_time ?? "-"} | ${humanAge(c.rpo_seconds)} | ${humanMs(c.rto_ms)} | ${humanBytes(c.size_bytes)} | ${cell(restoredText(name, c))} | ${cell(c.details)} |`,
       );
     }
-    L.push(`| ${h.name} | cleanup | ${dr.cleanup.status === "passed" ? "passed" : "**FAILED**"} | - | - | - | - | - | - | ${cell(`scratch database ${dr.cleanup.scratch_db}; temporary folder ${dr.cleanup.workdir}`)} |`);
-    L.push(`| ${h.name} | **host** | ${dr.verdict === "PASSED" ? "**PASSED**" : "**FAILED**"} | - | - | ${humanAge(dr.rpo_seconds_max)} | ${humanMs(dr.rto_ms_total)} | - | - | - |`);
+    L.push(
+      `| ${h.name} | cleanup | ${dr.cleanup.status === "passed" ? "passed" : "**FAILED**"} | - | - | - | - | - | - | ${cell(`scratch database ${dr.cleanup.scratch_db}; temporary folder ${dr.cleanup.workdir}`)} |`,
+    );
+    L.push(
+      `| ${h.name} | **host** | ${dr.verdict === "PASSED" ? "**PASSED**" : "**FAILED**"} | - | - | ${humanAge(dr.rpo_seconds_max)} | ${humanMs(dr.rto_ms_total)} | - | - | - |`,
+    );
   }
   const failures = report.hosts.flatMap((h) =>
     h.status === "unreachable" || h.drill?.error || (!h.drill && h.error)
       ? [`- ${h.name}: ${h.status === "unreachable" ? "unreachable: " : ""}${h.drill?.error ?? h.error ?? ""}`]
-      : h.tasks.filter((t) => t.status === "failed").map((t) => `- ${h.name} ${t.name.replace(/^drill /, "")}: ${t.message}`),
+      : h.tasks
+          .filter((t) => t.status === "failed")
+          .map((t) => `- ${h.name} ${t.name.replace(/^drill /, "")}: ${t.message}`),
   );
   if (failures.length) L.push("", "## Failures", "", ...failures);
   L.push("", "## Hosts", "");
   for (const h of report.hosts) {
-    L.push(`- ${h.name}: ${h.status}, ${h.commands} remote command(s), ${humanMs(h.duration_ms)}${h.drill?.workdir ? `, temporary folder ${h.drill.workdir}` : ""}${h.drill?.scratch_db ? `, scratch database ${h.drill.scratch_db}` : ""}${h.drill?.stale_removed ? `, ${h.drill.stale_removed} leftover(s) of an earlier drill removed` : ""}`);
+    L.push(
+      `- ${h.name}: ${h.status}, ${h.commands} remote command(s), ${humanMs(h.duration_ms)}${h.drill?.workdir ? `, temporary folder ${h.drill.workdir}` : ""}${h.drill?.scratch_db ? `, scratch database ${h.drill.scratch_db}` : ""}${h.drill?.stale_removed ? `, ${h.drill.stale_removed} leftover(s) of an earlier drill removed` : ""}`,
+    );
   }
   return L.join("\n") + "\n";
 }
 
 function utcStamp(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
 }
 
 /** Write reports/drills/<name>-<UTC stamp>.{md,json} under cwd (a numbered name if taken). */
-export function writeDrillReports(cwd: string, report: DrillRunReport, secrets: readonly string[]): { markdown: string; json: string } {
+export function writeDrillReports(
+  cwd: string,
+  report: DrillRunReport,
+  secrets: readonly string[],
+): { markdown: string; json: string } {
   const dir = join(cwd, "reports", "drills");
   mkdirSync(dir, { recursive: true });
   let base = `${report.drill.inventory_name}-${utcStamp(Date.parse(report.started_at))}`;
-  for (let i = 2; existsSync(join(dir, `${base}.md`)) || existsSync(join(dir, `${base}.json`)); i++) base = `${base.replace(/-\d+$/, "")}-${i}`;
+  for (let i = 2; existsSync(join(dir, `${base}.md`)) || existsSync(join(dir, `${base}.json`)); i++)
+    base = `${base.replace(/-\d+$/, "")}-${i}`;
   const files = { markdown: join(dir, `${base}.md`), json: join(dir, `${base}.json`) };
   report.drill.report_files = files;
   writeFileSync(files.markdown, maskSecrets(drillMarkdown(report), [...secrets]));
@@ -392,19 +447,52 @@ export function drillSummary(report: DrillRunReport, cwd: string): string {
   const rows: string[][] = [["HOST", "COMPONENT", "RESULT", "RPO", "RTO", "SIZE", "RESTORED"]];
   for (const h of report.hosts) {
     if (!h.drill || h.drill.error) {
-      rows.push([h.name, "-", h.status === "unreachable" ? "UNREACHABLE" : "FAILED", "-", "-", "-", (h.drill?.error ?? h.error ?? "").split("\n")[0]!]);
+      rows.push([
+        h.name,
+        "-",
+        h.status === "unreachable" ? "UNREACHABLE" : "FAILED",
+        "-",
+        "-",
+        "-",
+        (h.drill?.error ?? h.error ?? "").split("\n")[0]!,
+      ]);
       continue;
     }
     for (const name of DRILL_COMPONENTS) {
       const c = h.drill.components[name];
-      if (c) rows.push([h.name, name, c.status === "passed" ? "passed" : "FAILED", humanAge(c.rpo_seconds), humanMs(c.rto_ms), humanBytes(c.size_bytes), c.status === "passed" ? restoredText(name, c) : c.details]);
+      if (c)
+        rows.push([
+          h.name,
+          name,
+          c.status === "passed" ? "passed" : "FAILED",
+          humanAge(c.rpo_seconds),
+          humanMs(c.rto_ms),
+          humanBytes(c.size_bytes),
+          c.status === "passed" ? restoredText(name, c) : c.details,
+        ]);
     }
-    rows.push([h.name, "cleanup", h.drill.cleanup.status === "passed" ? "passed" : "FAILED", "", "", "", `scratch database ${h.drill.cleanup.scratch_db}; temporary folder ${h.drill.cleanup.workdir}`]);
+    rows.push([
+      h.name,
+      "cleanup",
+      h.drill.cleanup.status === "passed" ? "passed" : "FAILED",
+      "",
+      "",
+      "",
+      `scratch database ${h.drill.cleanup.scratch_db}; temporary folder ${h.drill.cleanup.workdir}`,
+    ]);
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join("  ").trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!)))
+      .join("  ")
+      .trimEnd(),
+  );
   const d = report.drill;
-  lines.push("", `DRILL ${d.verdict}: ${d.hosts_passed} of ${report.hosts.length} hosts passed in ${humanMs(report.duration_ms)}`);
+  lines.push(
+    "",
+    `DRILL ${d.verdict}: ${d.hosts_passed} of ${report.hosts.length} hosts passed in ${humanMs(report.duration_ms)}`,
+  );
   if (d.report_files) lines.push(`Report: ${relative(cwd, d.report_files.markdown)} (and .json)`);
   return lines.join("\n");
 }
@@ -433,27 +521,42 @@ export async function drill(opts: CommonOptions, deps: DrillDeps): Promise<Drill
   const out = deps.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const ui = deps.ui ?? plainUi(out);
   const bad = UNSUPPORTED.filter(([k]) => (Array.isArray(opts[k]) ? true : opts[k] === true)).map(([, f]) => f);
-  if (bad.length) throw new InputError([`arguments: ${bad.join(", ")}: not supported by drill (it changes no managed file; it restores into scratch space and reports)`]);
+  if (bad.length)
+    throw new InputError([
+      `arguments: ${bad.join(", ")}: not supported by drill (it changes no managed file; it restores into scratch space and reports)`,
+    ]);
   refuseProduction(opts.inventory, deps.cwd);
-  const inv = await loadInventory(opts.inventory, { cwd: deps.cwd, extraVars: parseExtraVars(opts.extraVars, deps.cwd), env: deps.env });
+  const inv = await loadInventory(opts.inventory, {
+    cwd: deps.cwd,
+    extraVars: parseExtraVars(opts.extraVars, deps.cwd),
+    env: deps.env,
+  });
   const rel = relative(deps.cwd, inv.file);
   const shown = rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : inv.file;
   if (inv.environment === "production") throw productionError(shown);
   const hosts = selectHosts(inv, opts.limit);
   const prod = hosts.filter((h) => h.vars.environment === "production").map((h) => h.name);
-  if (prod.length) throw new InputError([`${shown}: hosts ${prod.join(", ")} have environment production: restore drills never run against production`]);
+  if (prod.length)
+    throw new InputError([
+      `${shown}: hosts ${prod.join(", ")} have environment production: restore drills never run against production`,
+    ]);
   if (!opts.force) {
-    const q = `Restore drill on ${hosts.length} host(s) of ${shown} (${inv.environment}): ${hosts.map((h) => h.name).join(", ")}. ` +
+    const q =
+      `Restore drill on ${hosts.length} host(s) of ${shown} (${inv.environment}): ${hosts.map((h) => h.name).join(", ")}. ` +
       "The newest backups are restored into a scratch database and temporary folders (live data is not touched), which needs their size in free space and loads the hosts.";
-    if (!deps.confirm) throw new InputError([`drill: refusing to run without --force: there is no terminal to confirm on. ${q}`]);
-    if (!(await deps.confirm(q))) throw new InputError(["drill: cancelled (the answer was not \"yes\")"]);
+    if (!deps.confirm)
+      throw new InputError([`drill: refusing to run without --force: there is no terminal to confirm on. ${q}`]);
+    if (!(await deps.confirm(q))) throw new InputError(['drill: cancelled (the answer was not "yes")']);
   }
 
   const connector = hostConnector(inv, opts);
   const reports = (await runHosts(
     hosts,
     opts,
-    (h) => onHost(h, connector, inv.secrets, newHostReport(h.name) as DrillHostReport, (conn, r) => drillHost(conn, h, r, inv.secrets)),
+    (h) =>
+      onHost(h, connector, inv.secrets, newHostReport(h.name) as DrillHostReport, (conn, r) =>
+        drillHost(conn, h, r, inv.secrets),
+      ),
     ui.runBatch,
   )) as DrillHostReport[];
 
@@ -461,7 +564,8 @@ export async function drill(opts: CommonOptions, deps: DrillDeps): Promise<Drill
   let worstRto: DrillRunReport["drill"]["worst_rto"] = null;
   for (const h of reports) {
     for (const [component, c] of Object.entries(h.drill?.components ?? {})) {
-      if (c.rpo_seconds !== null && (!worstRpo || c.rpo_seconds > worstRpo.seconds)) worstRpo = { host: h.name, component, seconds: c.rpo_seconds };
+      if (c.rpo_seconds !== null && (!worstRpo || c.rpo_seconds > worstRpo.seconds))
+        worstRpo = { host: h.name, component, seconds: c.rpo_seconds };
     }
     const t = h.drill?.rto_ms_total;
     if (t !== null && t !== undefined && (!worstRto || t > worstRto.ms)) worstRto = { host: h.name, ms: t };

@@ -32,18 +32,30 @@ export async function provisionHost(host: Host, state: DesiredState, job: HostJo
       return;
     }
     // Planned whole, then selected: changes left out by --tags are named, not silently skipped.
-    const all = planHost(state, facts.stdout, { diff: job.diff, secrets: job.secrets, backupDir: host.vars.paths.backup_dir, prefix: host.vars.prefix });
+    const all = planHost(state, facts.stdout, {
+      diff: job.diff,
+      secrets: job.secrets,
+      backupDir: host.vars.paths.backup_dir,
+      prefix: host.vars.prefix,
+    });
     const plan = all.filter((p) => selected(p.tags, job));
     const outside = all.filter((p) => p.changed && !plan.includes(p));
     if (outside.length) {
-      log(`note: ${outside.length} change(s) outside the selected tags are left for a full run: ${outside.map((p) => p.name).join(", ")}`);
+      log(
+        `note: ${outside.length} change(s) outside the selected tags are left for a full run: ${outside.map((p) => p.name).join(", ")}`,
+      );
     }
     const changes = plan.filter((p) => p.changed && !p.error);
     const apply = !job.check && changes.length > 0 && !plan.some((p) => p.error);
     const result = apply ? await conn.exec(applyScript(changes)) : undefined;
     const outcome = applyOutcome(plan, result, { check: job.check });
     for (const s of outcome.steps) {
-      addTask(report, { name: s.plan.name, status: s.status, message: mask(s.message), diff: s.status === "changed" ? s.plan.diff : undefined });
+      addTask(report, {
+        name: s.plan.name,
+        status: s.status,
+        message: mask(s.message),
+        diff: s.status === "changed" ? s.plan.diff : undefined,
+      });
     }
     if (outcome.error) report.error = mask(outcome.error);
     if (apply) report.bytes_uploaded = changes.reduce((n, p) => n + (p.bytes ?? 0), 0);

@@ -27,7 +27,11 @@ export async function provision(opts: CommonOptions, deps: ProvisionDeps): Promi
   const started = Date.now();
   const out = deps.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const ui = deps.ui ?? plainUi(out);
-  const inv = await loadInventory(opts.inventory, { cwd: deps.cwd, extraVars: parseExtraVars(opts.extraVars, deps.cwd), env: deps.env });
+  const inv = await loadInventory(opts.inventory, {
+    cwd: deps.cwd,
+    extraVars: parseExtraVars(opts.extraVars, deps.cwd),
+    env: deps.env,
+  });
   const hosts = selectHosts(inv, opts.limit);
   const renderer = createRenderer();
   const states = new Map<string, DesiredState>();
@@ -43,23 +47,31 @@ export async function provision(opts: CommonOptions, deps: ProvisionDeps): Promi
   }
   if (problems.length) throw new InputError(problems.map((p) => maskSecrets(p, inv.secrets)));
 
-  const smoke = !opts.check && !opts.skipSmoke && (!opts.tags?.length || opts.tags.includes("smoke")) && !opts.skipTags?.includes("smoke");
-  const reports = await runHosts(hosts, opts, (h) =>
-    provisionHost(h, states.get(h.name)!, {
-      check: opts.check,
-      diff: opts.diff,
-      verbose: opts.verbose,
-      tags: opts.tags?.filter((t) => t !== "smoke"),
-      skipTags: opts.skipTags,
-      secrets: inv.secrets,
-      connect: hostConnector(inv, opts),
-      after: smoke ? (conn, host, report) => smokeTest(conn, host, report, inv.secrets) : undefined,
-      log: (host, line) => ui.log(host, line),
-    }),
+  const smoke =
+    !opts.check &&
+    !opts.skipSmoke &&
+    (!opts.tags?.length || opts.tags.includes("smoke")) &&
+    !opts.skipTags?.includes("smoke");
+  const reports = await runHosts(
+    hosts,
+    opts,
+    (h) =>
+      provisionHost(h, states.get(h.name)!, {
+        check: opts.check,
+        diff: opts.diff,
+        verbose: opts.verbose,
+        tags: opts.tags?.filter((t) => t !== "smoke"),
+        skipTags: opts.skipTags,
+        secrets: inv.secrets,
+        connect: hostConnector(inv, opts),
+        after: smoke ? (conn, host, report) => smokeTest(conn, host, report, inv.secrets) : undefined,
+        log: (host, line) => ui.log(host, line),
+      }),
     ui.runBatch,
   );
   if (opts.diff) {
-    for (const r of reports) for (const t of r.tasks) if (t.diff) out(maskSecrets(`[${r.name}] ${t.diff}`, inv.secrets));
+    for (const r of reports)
+      for (const t of r.tasks) if (t.diff) out(maskSecrets(`[${r.name}] ${t.diff}`, inv.secrets));
   }
   const report = runReport("provision", inv, started, reports, opts.check);
   out(recap(report));

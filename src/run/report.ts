@@ -47,7 +47,17 @@ export interface RunReport {
 }
 
 export function newHostReport(name: string): HostReport {
-  return { name, status: "ok", ok: 0, changed: 0, failed: 0, tasks: [], duration_ms: 0, commands: 0, bytes_uploaded: 0 };
+  return {
+    name,
+    status: "ok",
+    ok: 0,
+    changed: 0,
+    failed: 0,
+    tasks: [],
+    duration_ms: 0,
+    commands: 0,
+    bytes_uploaded: 0,
+  };
 }
 
 export function addTask(r: HostReport, t: TaskReport): void {
@@ -88,7 +98,10 @@ export function recap(report: RunReport): string {
   const lines = [`RECAP (${report.playbook}${report.check ? ", check mode" : ""}) ${"*".repeat(40)}`];
   for (const h of report.hosts) {
     const smoke = h.smoke
-      ? "  smoke: " + Object.entries(h.smoke).map(([k, v]) => `${k}=${v.status}`).join(" ")
+      ? "  smoke: " +
+        Object.entries(h.smoke)
+          .map(([k, v]) => `${k}=${v.status}`)
+          .join(" ")
       : "";
     lines.push(
       `${h.name.padEnd(width)} : ${h.status.padEnd(11)} ok=${h.ok} changed=${h.changed} failed=${h.failed} commands=${h.commands} ${(h.duration_ms / 1000).toFixed(2)}s${smoke}` +
@@ -99,12 +112,20 @@ export function recap(report: RunReport): string {
     );
   }
   const s = report.summary;
-  lines.push(`${s.hosts} hosts: ${s.ok} ok, ${s.changed} changed, ${s.failed} failed, ${s.unreachable} unreachable, ${s.skipped} skipped in ${(report.duration_ms / 1000).toFixed(2)}s`);
+  lines.push(
+    `${s.hosts} hosts: ${s.ok} ok, ${s.changed} changed, ${s.failed} failed, ${s.unreachable} unreachable, ${s.skipped} skipped in ${(report.duration_ms / 1000).toFixed(2)}s`,
+  );
   return lines.join("\n");
 }
 
 /** The fields every playbook's report starts with. */
-export function runReport(playbook: string, inv: { file: string; environment: string }, started: number, hosts: HostReport[], check = false): RunReport {
+export function runReport(
+  playbook: string,
+  inv: { file: string; environment: string },
+  started: number,
+  hosts: HostReport[],
+  check = false,
+): RunReport {
   return {
     playbook,
     inventory: inv.file,
@@ -119,7 +140,10 @@ export function runReport(playbook: string, inv: { file: string; environment: st
 
 /** A report as JSON with every secret masked, also where JSON escaping changed its spelling. */
 export function maskedJson(report: object, secrets: readonly string[]): string {
-  return maskSecrets(JSON.stringify(report, null, 2), [...secrets, ...secrets.map((s) => JSON.stringify(s).slice(1, -1))]) + "\n";
+  return (
+    maskSecrets(JSON.stringify(report, null, 2), [...secrets, ...secrets.map((s) => JSON.stringify(s).slice(1, -1))]) +
+    "\n"
+  );
 }
 
 export function writeJsonReport(file: string, report: object, secrets: readonly string[]): void {

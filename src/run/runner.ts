@@ -32,7 +32,11 @@ export async function pool<T, R>(items: T[], limit: number, work: (item: T) => P
   return results;
 }
 
-export type BatchRunner = (batch: Host[], forks: number, work: (h: Host) => Promise<HostReport>) => Promise<HostReport[]>;
+export type BatchRunner = (
+  batch: Host[],
+  forks: number,
+  work: (h: Host) => Promise<HostReport>,
+) => Promise<HostReport[]>;
 
 export async function runHosts(
   hosts: Host[],
@@ -44,7 +48,12 @@ export async function runHosts(
   let stopped = false;
   for (const batch of batches(hosts, opts.serial)) {
     if (stopped) {
-      for (const h of batch) reports.set(h.name, { ...newHostReport(h.name), status: "skipped", error: "not run: an earlier batch exceeded --max-fail-percent" });
+      for (const h of batch)
+        reports.set(h.name, {
+          ...newHostReport(h.name),
+          status: "skipped",
+          error: "not run: an earlier batch exceeded --max-fail-percent",
+        });
       continue;
     }
     const results = await runBatch(batch, opts.forks, async (h) => {

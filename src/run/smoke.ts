@@ -19,7 +19,8 @@ let renderer: Renderer | undefined;
  * and one host's cleanup of leftovers never drops the scratch database of another host sharing
  * the database server.
  */
-const scratchBase = (host: Host) => `${host.vars.database.name.slice(0, 36)}_smoke_${createHash("sha256").update(host.name).digest("hex").slice(0, 6)}_`;
+const scratchBase = (host: Host) =>
+  `${host.vars.database.name.slice(0, 36)}_smoke_${createHash("sha256").update(host.name).digest("hex").slice(0, 6)}_`;
 
 export function smokeScript(host: Host, opts: { components?: string[]; scratchSuffix?: string } = {}): string {
   renderer ??= createRenderer();
@@ -40,17 +41,30 @@ export function parseSmoke(stdout: string): Record<string, SmokeComponent> {
   for (const line of stdout.split("\n")) {
     const [kind, name, status, ms, ...details] = line.split("|");
     if (kind !== "SMOKE" || !name) continue;
-    out[name] = { status: status as SmokeComponent["status"], duration_ms: Number(ms) || 0, details: details.join("|") };
+    out[name] = {
+      status: status as SmokeComponent["status"],
+      duration_ms: Number(ms) || 0,
+      details: details.join("|"),
+    };
   }
   return out;
 }
 
-export async function smokeTest(conn: Connection, host: Host, report: HostReport, secrets: string[] = []): Promise<void> {
+export async function smokeTest(
+  conn: Connection,
+  host: Host,
+  report: HostReport,
+  secrets: string[] = [],
+): Promise<void> {
   // A first full backup and restore of real data takes long: not the default command timeout.
   const r = await conn.exec(smokeScript(host), { timeoutMs: longJobTimeoutMs(host) });
   const smoke = parseSmoke(r.stdout);
   for (const c of SMOKE_COMPONENTS) {
-    smoke[c] ??= { status: "failed", duration_ms: 0, details: `no result (smoke script exit ${r.code}: ${r.stderr.trim().split("\n").slice(-3).join(" ")})` };
+    smoke[c] ??= {
+      status: "failed",
+      duration_ms: 0,
+      details: `no result (smoke script exit ${r.code}: ${r.stderr.trim().split("\n").slice(-3).join(" ")})`,
+    };
     smoke[c].details = maskSecrets(smoke[c].details, secrets);
   }
   report.smoke = smoke;

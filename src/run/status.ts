@@ -95,44 +95,79 @@ export function parseStatus(stdout: string): BackupStatus {
       }
     : null;
   const base = { check_exit: exit, newest_dump };
-  const why = exit !== null && ![0, 1, 2].includes(exit) ? ` (check-backups exit ${exit}${f.get("check_output") ? `: ${f.get("check_output")}` : ""})` : exit !== null ? ` (check-backups exit ${exit})` : "";
-  if (!f.has("status_json")) return unknown(`no status file ${f.get("status_missing") ?? ""} was written${why}`.replace("  ", " "), base);
+  const why =
+    exit !== null && ![0, 1, 2].includes(exit)
+      ? ` (check-backups exit ${exit}${f.get("check_output") ? `: ${f.get("check_output")}` : ""})`
+      : exit !== null
+        ? ` (check-backups exit ${exit})`
+        : "";
+  if (!f.has("status_json"))
+    return unknown(`no status file ${f.get("status_missing") ?? ""} was written${why}`.replace("  ", " "), base);
   // A status file older than this run is somebody else's: the check did not get to write one.
-  if (Number(f.get("status_mtime")) < Number(f.get("started"))) return unknown(`check-backups did not write a new status file${why}; the one there is older`, base);
+  if (Number(f.get("status_mtime")) < Number(f.get("started")))
+    return unknown(`check-backups did not write a new status file${why}; the one there is older`, base);
   let json: any;
   try {
     json = JSON.parse(Buffer.from(f.get("status_json")!, "base64").toString("utf8"));
   } catch (e) {
     return unknown(`the status file is not valid JSON: ${(e as Error).message}`, base);
   }
-  const overall: Overall = (OVERALL as readonly string[]).includes(json?.overall_status) ? json.overall_status : "UNKNOWN";
+  const overall: Overall = (OVERALL as readonly string[]).includes(json?.overall_status)
+    ? json.overall_status
+    : "UNKNOWN";
   const issues: BackupIssue[] = Array.isArray(json?.issues)
-    ? json.issues.map((i: any) => ({ level: String(i?.level ?? ""), check: String(i?.check ?? ""), message: String(i?.message ?? "") }))
+    ? json.issues.map((i: any) => ({
+        level: String(i?.level ?? ""),
+        check: String(i?.check ?? ""),
+        message: String(i?.message ?? ""),
+      }))
     : [];
   const status: BackupStatus = {
     overall_status: overall,
     checked_at: typeof json?.timestamp === "string" ? json.timestamp : null,
     check_exit: exit,
-    checks: typeof json?.checks === "object" && json.checks ? Object.fromEntries(Object.entries(json.checks).map(([k, v]) => [k, String(v)])) : {},
+    checks:
+      typeof json?.checks === "object" && json.checks
+        ? Object.fromEntries(Object.entries(json.checks).map(([k, v]) => [k, String(v)]))
+        : {},
     critical_issues: Number(json?.critical_issues) || 0,
     warnings: Number(json?.warnings) || 0,
     disk_used_percent: typeof json?.disk_used_percent === "number" ? json.disk_used_percent : null,
     issues,
     newest_dump,
   };
-  if (overall === "UNKNOWN") status.issues.push({ level: "CRITICAL", check: "status", message: `unexpected overall_status ${JSON.stringify(json?.overall_status)}` });
+  if (overall === "UNKNOWN")
+    status.issues.push({
+      level: "CRITICAL",
+      check: "status",
+      message: `unexpected overall_status ${JSON.stringify(json?.overall_status)}`,
+    });
   return status;
 }
 
-export async function statusHost(conn: Connection, host: Host, report: StatusHostReport, secrets: readonly string[]): Promise<void> {
+export async function statusHost(
+  conn: Connection,
+  host: Host,
+  report: StatusHostReport,
+  secrets: readonly string[],
+): Promise<void> {
   const r = await conn.exec(statusScript(host));
   const s = parseStatus(r.stdout);
-  if (r.code !== 0 && s.overall_status === "UNKNOWN") s.issues.push({ level: "CRITICAL", check: "status", message: `status script exit ${r.code}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}` });
+  if (r.code !== 0 && s.overall_status === "UNKNOWN")
+    s.issues.push({
+      level: "CRITICAL",
+      check: "status",
+      message: `status script exit ${r.code}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`,
+    });
   for (const i of s.issues) i.message = maskSecrets(i.message, [...secrets]);
   report.backup_status = s;
   const bad = s.overall_status === "CRITICAL" || s.overall_status === "UNKNOWN";
   const detail = s.issues.map((i) => `${i.level} ${i.check}: ${i.message}`).join("; ");
-  addTask(report, { name: "check-backups", status: bad ? "failed" : "ok", message: `${s.overall_status}${detail ? `: ${detail}` : ""}` });
+  addTask(report, {
+    name: "check-backups",
+    status: bad ? "failed" : "ok",
+    message: `${s.overall_status}${detail ? `: ${detail}` : ""}`,
+  });
 }
 
 // ---- the table ---------------------------------------------------------------------------------
@@ -147,11 +182,20 @@ export function formatAge(seconds: number): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 export function statusTable(hosts: StatusHostReport[]): string {
-  const rows = [["HOST", "OVERALL", "DATABASE", "WEEKLY", "MEDIA", "CONFIG", "DISK", "NEWEST DUMP", "DISK USED", "ISSUES"]];
+  const rows = [
+    ["HOST", "OVERALL", "DATABASE", "WEEKLY", "MEDIA", "CONFIG", "DISK", "NEWEST DUMP", "DISK USED", "ISSUES"],
+  ];
   const notes: string[] = [];
   for (const h of hosts) {
     const s = h.backup_status;
@@ -163,7 +207,9 @@ export function statusTable(hosts: StatusHostReport[]): string {
     const c = (k: string) => s.checks[k] ?? "-";
     const crit = s.issues.filter((i) => i.level === "CRITICAL").length;
     const warn = s.issues.length - crit;
-    const count = [crit ? `${crit} critical` : "", warn ? `${warn} warning${warn > 1 ? "s" : ""}` : ""].filter(Boolean).join(", ");
+    const count = [crit ? `${crit} critical` : "", warn ? `${warn} warning${warn > 1 ? "s" : ""}` : ""]
+      .filter(Boolean)
+      .join(", ");
     const first = s.issues[0];
     rows.push([
       h.name,
@@ -195,13 +241,20 @@ export interface StatusDeps {
 export async function status(opts: CommonOptions, deps: StatusDeps): Promise<StatusRunReport> {
   const started = Date.now();
   const out = deps.out ?? ((l: string) => process.stdout.write(`${l}\n`));
-  const inv = await loadInventory(opts.inventory, { cwd: deps.cwd, extraVars: parseExtraVars(opts.extraVars, deps.cwd), env: deps.env });
+  const inv = await loadInventory(opts.inventory, {
+    cwd: deps.cwd,
+    extraVars: parseExtraVars(opts.extraVars, deps.cwd),
+    env: deps.env,
+  });
   const hosts = selectHosts(inv, opts.limit);
   const connector = hostConnector(inv, opts);
   const reports = (await runHosts(
     hosts,
     opts,
-    (h) => onHost(h, connector, inv.secrets, newHostReport(h.name) as StatusHostReport, (conn, r) => statusHost(conn, h, r, inv.secrets)),
+    (h) =>
+      onHost(h, connector, inv.secrets, newHostReport(h.name) as StatusHostReport, (conn, r) =>
+        statusHost(conn, h, r, inv.secrets),
+      ),
     deps.runBatch ?? ((b, f, w) => pool(b, f, w)),
   )) as StatusHostReport[];
   const count = (o: Overall) => reports.filter((r) => r.backup_status?.overall_status === o).length;
@@ -211,13 +264,21 @@ export async function status(opts: CommonOptions, deps: StatusDeps): Promise<Sta
       OK: count("OK"),
       WARNING: count("WARNING"),
       CRITICAL: count("CRITICAL"),
-      UNKNOWN: reports.filter((r) => r.status !== "unreachable" && r.backup_status?.overall_status !== "OK" && r.backup_status?.overall_status !== "WARNING" && r.backup_status?.overall_status !== "CRITICAL").length,
+      UNKNOWN: reports.filter(
+        (r) =>
+          r.status !== "unreachable" &&
+          r.backup_status?.overall_status !== "OK" &&
+          r.backup_status?.overall_status !== "WARNING" &&
+          r.backup_status?.overall_status !== "CRITICAL",
+      ).length,
       unreachable: reports.filter((r) => r.status === "unreachable").length,
     },
   };
   out(maskSecrets(statusTable(reports), inv.secrets));
   const b = report.backup_summary;
-  out(`\n${reports.length} hosts: ${b.OK} OK, ${b.WARNING} WARNING, ${b.CRITICAL} CRITICAL, ${b.UNKNOWN} UNKNOWN, ${b.unreachable} unreachable in ${(report.duration_ms / 1000).toFixed(2)}s`);
+  out(
+    `\n${reports.length} hosts: ${b.OK} OK, ${b.WARNING} WARNING, ${b.CRITICAL} CRITICAL, ${b.UNKNOWN} UNKNOWN, ${b.unreachable} unreachable in ${(report.duration_ms / 1000).toFixed(2)}s`,
+  );
   if (opts.json) writeJsonReport(opts.json, report, inv.secrets);
   return report;
 }

@@ -35,7 +35,8 @@ export function listrUi(): Ui {
             const r = await work(h);
             results.set(h.name, r);
             task.title = `${h.name}: ${r.status} (ok=${r.ok} changed=${r.changed} failed=${r.failed})`;
-            if (r.status === "failed" || r.status === "unreachable") throw new Error(`${h.name}: ${r.status}${r.error ? `: ${r.error.split("\n")[0]}` : ""}`);
+            if (r.status === "failed" || r.status === "unreachable")
+              throw new Error(`${h.name}: ${r.status}${r.error ? `: ${r.error.split("\n")[0]}` : ""}`);
           },
         })),
         { concurrent: forks, exitOnError: false, rendererOptions: { collapseErrors: false } },

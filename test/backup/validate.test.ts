@@ -15,10 +15,15 @@ describe("cron.d file checks", () => {
 
 describe("logrotate file checks", () => {
   const ok = '# x\n"/var/log/a b/ñ"/*.log {\n    weekly\n    missingok\n}\n';
-  it("accepts the rendered shape, quoted paths with spaces and non-ASCII", () => expect(logrotateFileProblems("/l", ok)).toEqual([]));
+  it("accepts the rendered shape, quoted paths with spaces and non-ASCII", () =>
+    expect(logrotateFileProblems("/l", ok)).toEqual([]));
   it("rejects quotes or braces in the path and unbalanced braces", () => {
-    expect(logrotateFileProblems("/l", '"/var/log/a"b"/*.log {\n weekly\n}\n')[0]).toContain("cannot parse the log path");
-    expect(logrotateFileProblems("/l", '"/var/log/{x}"/*.log {\n weekly\n}\n')[0]).toContain("cannot parse the log path");
+    expect(logrotateFileProblems("/l", '"/var/log/a"b"/*.log {\n weekly\n}\n')[0]).toContain(
+      "cannot parse the log path",
+    );
+    expect(logrotateFileProblems("/l", '"/var/log/{x}"/*.log {\n weekly\n}\n')[0]).toContain(
+      "cannot parse the log path",
+    );
     expect(logrotateFileProblems("/l", '"/a"/*.log {\n weekly\n')).toContain("/l: unbalanced braces");
     expect(logrotateFileProblems("/l", '"/a"/*.log {\n weekly\n}\n}\n')[0]).toContain("unbalanced braces");
   });
@@ -27,7 +32,10 @@ describe("logrotate file checks", () => {
     const { execa } = await import("execa");
     const { mkdtempSync, writeFileSync } = await import("node:fs");
     const dir = mkdtempSync("/tmp/lr-");
-    for (const [content, good] of [[ok, true], ['"/a"/*.log {\n missingok\n}\n}\n', false]] as const) {
+    for (const [content, good] of [
+      [ok, true],
+      ['"/a"/*.log {\n missingok\n}\n}\n', false],
+    ] as const) {
       writeFileSync(`${dir}/conf`, content);
       const r = await execa("logrotate", ["-d", "-s", `${dir}/state`, `${dir}/conf`], { reject: false });
       expect(r.exitCode === 0, `${content}: ${r.stderr}`).toBe(good);

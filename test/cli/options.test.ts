@@ -14,8 +14,43 @@ const problems = (...a: string[]) => {
 
 describe("common options", () => {
   it("parses every option", () => {
-    const o = parse("prod", "--limit", "web*,!web3", "--tags", "config,cron", "--check", "--diff", "--forks", "4", "--serial", "25%", "--max-fail-percent", "0", "--json", "r.json", "-e", "a.b=1", "-e", "c=x", "--accept-new-host-keys", "--skip-smoke");
-    expect(o).toMatchObject({ inventory: "prod", limit: "web*,!web3", tags: ["config", "cron"], check: true, diff: true, forks: 4, serial: { percent: 25 }, maxFailPercent: 0, json: "r.json", extraVars: ["a.b=1", "c=x"], acceptNewHostKeys: true, skipSmoke: true });
+    const o = parse(
+      "prod",
+      "--limit",
+      "web*,!web3",
+      "--tags",
+      "config,cron",
+      "--check",
+      "--diff",
+      "--forks",
+      "4",
+      "--serial",
+      "25%",
+      "--max-fail-percent",
+      "0",
+      "--json",
+      "r.json",
+      "-e",
+      "a.b=1",
+      "-e",
+      "c=x",
+      "--accept-new-host-keys",
+      "--skip-smoke",
+    );
+    expect(o).toMatchObject({
+      inventory: "prod",
+      limit: "web*,!web3",
+      tags: ["config", "cron"],
+      check: true,
+      diff: true,
+      forks: 4,
+      serial: { percent: 25 },
+      maxFailPercent: 0,
+      json: "r.json",
+      extraVars: ["a.b=1", "c=x"],
+      acceptNewHostKeys: true,
+      skipSmoke: true,
+    });
     expect(parse("lab").forks).toBe(10);
     expect(parse("lab", "--serial", "2").serial).toEqual({ count: 2 });
   });

@@ -52,7 +52,12 @@ describe.skipIf(!isRoot)("become with sudo -n", () => {
   });
 
   const open = (user: string, become = true): Promise<Connection> =>
-    connect({ name: "sudohost", ssh: lab.ssh({ user, become }), knownHostsFile: lab.knownHosts, acceptNewHostKeys: false });
+    connect({
+      name: "sudohost",
+      ssh: lab.ssh({ user, become }),
+      knownHostsFile: lab.knownHosts,
+      acceptNewHostKeys: false,
+    });
 
   it("a sudo that wants a password fails fast with a clear message (never hangs)", async () => {
     const c = await open(users.pw);
@@ -141,7 +146,9 @@ describe.skipIf(!isRoot)("become with sudo -n", () => {
     const c = await open(users.nopw);
     const pidFile = join(lab.dir, "sudo-sleeper.pid");
     try {
-      const err = await c.exec(`sleep 30 & echo $! > ${pidFile}; chmod 644 ${pidFile}; wait`, { timeoutMs: 800 }).catch((e) => e);
+      const err = await c
+        .exec(`sleep 30 & echo $! > ${pidFile}; chmod 644 ${pidFile}; wait`, { timeoutMs: 800 })
+        .catch((e) => e);
       expect(err).toBeInstanceOf(HostFailure);
       expect(err.message).toMatch(/timed out after 800ms on host sudohost/);
       const pid = Number(readFileSync(pidFile, "utf8"));

@@ -12,7 +12,9 @@ describe("remote command line", () => {
     expect(remoteCommandLine({ sudo: true, timeoutMs: 1500 })).toBe(
       `sudo -n -H -- env LC_ALL=C timeout -k 2 1.500 bash -c 's=$(cat) && exec </dev/null && eval "$s"'`,
     );
-    expect(remoteCommandLine({ sudo: false, timeoutMs: Infinity })).toBe(`env LC_ALL=C bash -c 's=$(cat) && exec </dev/null && eval "$s"'`);
+    expect(remoteCommandLine({ sudo: false, timeoutMs: Infinity })).toBe(
+      `env LC_ALL=C bash -c 's=$(cat) && exec </dev/null && eval "$s"'`,
+    );
   });
 
   it("runs a wrapped script from stdin with its exit code, output and heredocs intact", async () => {
@@ -54,12 +56,16 @@ describe("sudoFailure", () => {
       "sudo requires a password for user deploy on host web1; configure NOPASSWD for the provisioner or connect as root",
     );
     expect(
-      sudoFailure(1, "sudo: a terminal is required to read the password; either use the -S option\n", "deploy", "web1")?.message,
+      sudoFailure(1, "sudo: a terminal is required to read the password; either use the -S option\n", "deploy", "web1")
+        ?.message,
     ).toMatch(/^sudo requires a password for user deploy on host web1/);
-    expect(sudoFailure(1, "deploy is not in the sudoers file.  This incident will be reported.\n", "deploy", "web1")?.message).toMatch(
-      /^user deploy may not run commands through sudo on host web1/,
+    expect(
+      sudoFailure(1, "deploy is not in the sudoers file.  This incident will be reported.\n", "deploy", "web1")
+        ?.message,
+    ).toMatch(/^user deploy may not run commands through sudo on host web1/);
+    expect(sudoFailure(127, "bash: line 1: sudo: command not found\n", "deploy", "web1")?.message).toMatch(
+      /sudo is not installed on host web1/,
     );
-    expect(sudoFailure(127, "bash: line 1: sudo: command not found\n", "deploy", "web1")?.message).toMatch(/sudo is not installed on host web1/);
     expect(sudoFailure(1, "grep: nothing\n", "deploy", "web1")).toBeUndefined();
     expect(sudoFailure(0, "sudo: a password is required\n", "deploy", "web1")).toBeUndefined();
   });

@@ -44,7 +44,9 @@ describe("host keys", () => {
     const err = await connect(opts(file, false)).catch((e) => e);
     expect(err).toBeInstanceOf(HostKeyError);
     expect(err.message).toMatch(
-      new RegExp(`^host key for \\[127\\.0\\.0\\.1\\]:${lab.sshd.port} \\(ssh-ed25519 SHA256:[A-Za-z0-9+/]+\\) is not in ${file}; run with --accept-new-host-keys to record it$`),
+      new RegExp(
+        `^host key for \\[127\\.0\\.0\\.1\\]:${lab.sshd.port} \\(ssh-ed25519 SHA256:[A-Za-z0-9+/]+\\) is not in ${file}; run with --accept-new-host-keys to record it$`,
+      ),
     );
     expect(() => statSync(file)).toThrow();
   });
@@ -84,7 +86,9 @@ describe("host keys", () => {
     for (const accept of [false, true]) {
       const err = await connect(opts(file, accept)).catch((e) => e);
       expect(err).toBeInstanceOf(HostKeyError);
-      expect(err.message).toMatch(new RegExp(`^host key for \\[127\\.0\\.0\\.1\\]:${lab.sshd.port} CHANGED: ${file} line 2 `));
+      expect(err.message).toMatch(
+        new RegExp(`^host key for \\[127\\.0\\.0\\.1\\]:${lab.sshd.port} CHANGED: ${file} line 2 `),
+      );
       expect(err.message).toContain("possible man-in-the-middle");
     }
     expect(readFileSync(file, "utf8")).toBe(before);
@@ -119,7 +123,9 @@ describe("host keys", () => {
     const file = join(work, "rsa_kh");
     const rsaKey = join(work, "rsa_host");
     await execa("ssh-keygen", ["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", rsaKey]);
-    writeFileSync(file, `[127.0.0.1]:${lab.sshd.port} ${readFileSync(`${rsaKey}.pub`, "utf8").trim()}\n`, { mode: 0o600 });
+    writeFileSync(file, `[127.0.0.1]:${lab.sshd.port} ${readFileSync(`${rsaKey}.pub`, "utf8").trim()}\n`, {
+      mode: 0o600,
+    });
     const err = await connect(opts(file, false)).catch((e) => e);
     expect(err).toBeInstanceOf(HostKeyError);
     expect(err.message).toMatch(/is not in .* \(only ssh-rsa recorded for it\)/);

@@ -154,9 +154,13 @@ describe("checkHostKey", () => {
 describe("verifyHostKey (file I/O)", () => {
   it("refuses an unknown key without accept and does not create the file", async () => {
     const file = join(dir, "none", "known_hosts");
-    const err = await verifyHostKey({ file, host: "127.0.0.1", port: 2222, key: keyA.blob, acceptNew: false }).catch((e) => e);
+    const err = await verifyHostKey({ file, host: "127.0.0.1", port: 2222, key: keyA.blob, acceptNew: false }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(HostKeyError);
-    expect(err.message).toContain(`host key for [127.0.0.1]:2222 (ssh-ed25519 ${fingerprint(keyA.blob)}) is not in ${file}`);
+    expect(err.message).toContain(
+      `host key for [127.0.0.1]:2222 (ssh-ed25519 ${fingerprint(keyA.blob)}) is not in ${file}`,
+    );
     expect(err.message).toContain("--accept-new-host-keys");
     expect(() => statSync(file)).toThrow();
   });
@@ -166,7 +170,9 @@ describe("verifyHostKey (file I/O)", () => {
     expect(await verifyHostKey({ file, host: "127.0.0.1", port: 2222, key: keyA.blob, acceptNew: true })).toBe("added");
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readFileSync(file, "utf8")).toBe(`[127.0.0.1]:2222 ${keyA.type} ${keyA.b64}\n`);
-    expect(await verifyHostKey({ file, host: "127.0.0.1", port: 2222, key: keyA.blob, acceptNew: false })).toBe("known");
+    expect(await verifyHostKey({ file, host: "127.0.0.1", port: 2222, key: keyA.blob, acceptNew: false })).toBe(
+      "known",
+    );
 
     const file2 = join(dir, "nonl_known_hosts");
     writeFileSync(file2, `other ${keyB.type} ${keyB.b64}`); // no trailing newline
@@ -178,7 +184,9 @@ describe("verifyHostKey (file I/O)", () => {
     const file = join(dir, "changed_kh");
     const before = `[127.0.0.1]:2222 ${keyA.type} ${keyA.b64}\n`;
     writeFileSync(file, before);
-    const err = await verifyHostKey({ file, host: "127.0.0.1", port: 2222, key: keyB.blob, acceptNew: true }).catch((e) => e);
+    const err = await verifyHostKey({ file, host: "127.0.0.1", port: 2222, key: keyB.blob, acceptNew: true }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(HostKeyError);
     expect(err.message).toMatch(/host key for \[127\.0\.0\.1\]:2222 CHANGED/);
     expect(err.message).toContain("man-in-the-middle");
@@ -193,7 +201,11 @@ describe("verifyHostKey (file I/O)", () => {
     const jobs = [];
     for (let i = 0; i < 30; i++) {
       const k = keys[i % 3]!;
-      jobs.push(verifyHostKey({ file, host: `10.0.0.${i % 10}`, port: 2200 + (i % 10), key: k.blob, acceptNew: true }).catch((e) => e));
+      jobs.push(
+        verifyHostKey({ file, host: `10.0.0.${i % 10}`, port: 2200 + (i % 10), key: k.blob, acceptNew: true }).catch(
+          (e) => e,
+        ),
+      );
     }
     const results = await Promise.all(jobs);
     // hosts 0..9 each get three attempts with keys i%3: the first records, same key → known,
@@ -210,7 +222,9 @@ describe("verifyHostKey (file I/O)", () => {
 
     const same = join(dir, "same_kh");
     const r2 = await Promise.all(
-      Array.from({ length: 12 }, () => verifyHostKey({ file: same, host: "127.0.0.1", port: 2299, key: keyA.blob, acceptNew: true })),
+      Array.from({ length: 12 }, () =>
+        verifyHostKey({ file: same, host: "127.0.0.1", port: 2299, key: keyA.blob, acceptNew: true }),
+      ),
     );
     expect(r2.filter((r) => r === "added")).toHaveLength(1);
     expect(readFileSync(same, "utf8")).toBe(`[127.0.0.1]:2299 ${keyA.type} ${keyA.b64}\n`);

@@ -17,7 +17,10 @@ export interface TestSshd {
   stop(): Promise<void>;
 }
 
-export async function startTestSshd(prefix: string, opts: { dir?: string; port?: number; clientKey?: string } = {}): Promise<TestSshd> {
+export async function startTestSshd(
+  prefix: string,
+  opts: { dir?: string; port?: number; clientKey?: string } = {},
+): Promise<TestSshd> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), `cep-${prefix}-`));
   const clientKey = opts.clientKey ?? join(dir, "client_key");
   const clientKeyPub = await ensureKeyPair(clientKey, "cep-test-client");

@@ -22,7 +22,10 @@ const overlapScript = (sleepS: number) => `date +%s%N; sleep ${sleepS}; date +%s
 function peakOverlap(rs: ExecResult[]): number {
   const ev: [bigint, number][] = [];
   for (const r of rs) {
-    const [a, b] = r.stdout.trim().split("\n").map((x) => BigInt(x));
+    const [a, b] = r.stdout
+      .trim()
+      .split("\n")
+      .map((x) => BigInt(x));
     ev.push([a!, 1], [b!, -1]);
   }
   ev.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] - y[1]));
@@ -108,8 +111,12 @@ describe("exec", () => {
     const back = await conn.exec(`cat <<'CEP_EOF'\n${b64}\nCEP_EOF\n`);
     const down = performance.now() - t1;
     expect(back.code).toBe(0);
-    expect(createHash("sha256").update(back.stdout).digest("hex")).toBe(createHash("sha256").update(`${b64}\n`).digest("hex"));
-    console.log(`[timing] 5 MB script up + sha256: ${up.toFixed(0)} ms; 5 MB up and echoed back: ${down.toFixed(0)} ms`);
+    expect(createHash("sha256").update(back.stdout).digest("hex")).toBe(
+      createHash("sha256").update(`${b64}\n`).digest("hex"),
+    );
+    console.log(
+      `[timing] 5 MB script up + sha256: ${up.toFixed(0)} ms; 5 MB up and echoed back: ${down.toFixed(0)} ms`,
+    );
   });
 
   // Speed against OpenSSH is measured by `npm run bench`, side by side; tests only check behaviour.
@@ -134,8 +141,20 @@ describe("exec", () => {
   });
 
   it("maxChannels raises or lowers the cap", async () => {
-    const wide = await connect({ name: "h1", ssh: lab.ssh(), knownHostsFile: lab.knownHosts, acceptNewHostKeys: false, maxChannels: 16 });
-    const narrow = await connect({ name: "h1", ssh: lab.ssh(), knownHostsFile: lab.knownHosts, acceptNewHostKeys: false, maxChannels: 2 });
+    const wide = await connect({
+      name: "h1",
+      ssh: lab.ssh(),
+      knownHostsFile: lab.knownHosts,
+      acceptNewHostKeys: false,
+      maxChannels: 16,
+    });
+    const narrow = await connect({
+      name: "h1",
+      ssh: lab.ssh(),
+      knownHostsFile: lab.knownHosts,
+      acceptNewHostKeys: false,
+      maxChannels: 2,
+    });
     try {
       const [w, n] = await Promise.all([
         Promise.all(Array.from({ length: 16 }, () => wide.exec(overlapScript(2)))),
@@ -179,7 +198,12 @@ describe("exec", () => {
     expect(await waitFor(() => !pidAlive(pid), 5000)).toBe(true); // the remote process is gone too
     // the connection stays usable, and command_timeout_s is the default
     expect((await conn.exec("echo ok")).stdout).toBe("ok\n");
-    const c = await connect({ name: "h1", ssh: lab.ssh({ command_timeout_s: 0.5 }), knownHostsFile: lab.knownHosts, acceptNewHostKeys: false });
+    const c = await connect({
+      name: "h1",
+      ssh: lab.ssh({ command_timeout_s: 0.5 }),
+      knownHostsFile: lab.knownHosts,
+      acceptNewHostKeys: false,
+    });
     try {
       await expect(c.exec("sleep 10")).rejects.toThrow(/timed out after 500ms/);
     } finally {
@@ -192,7 +216,12 @@ describe("connect failures", () => {
   it("a closed port is UnreachableError, quickly", async () => {
     const port = await freePort();
     const t0 = performance.now();
-    const err = await connect({ name: "h1", ssh: lab.ssh({ port }), knownHostsFile: lab.knownHosts, acceptNewHostKeys: false }).catch((e) => e);
+    const err = await connect({
+      name: "h1",
+      ssh: lab.ssh({ port }),
+      knownHostsFile: lab.knownHosts,
+      acceptNewHostKeys: false,
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(UnreachableError);
     expect(err.message).toBe(`connection refused by 127.0.0.1:${port}: is sshd running and listening on port ${port}?`);
     expect(performance.now() - t0).toBeLessThan(5000);
@@ -236,18 +265,35 @@ describe("connect failures", () => {
   it("a key the server does not accept is HostFailure: authentication failed", async () => {
     const other = join(lab.dir, "other_key");
     await ensureKeyPair(other);
-    const err = await connect({ name: "h1", ssh: lab.ssh({ private_key: other }), knownHostsFile: lab.knownHosts, acceptNewHostKeys: false }).catch((e) => e);
+    const err = await connect({
+      name: "h1",
+      ssh: lab.ssh({ private_key: other }),
+      knownHostsFile: lab.knownHosts,
+      acceptNewHostKeys: false,
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(HostFailure);
-    expect(err.message).toMatch(new RegExp(`^authentication failed for root@127\\.0\\.0\\.1:${lab.sshd.port} \\(tried private key `));
+    expect(err.message).toMatch(
+      new RegExp(`^authentication failed for root@127\\.0\\.0\\.1:${lab.sshd.port} \\(tried private key `),
+    );
   });
 
   it("an unreadable or encrypted private key is a clear HostFailure before any connection", async () => {
-    const missing = await connect({ name: "h1", ssh: lab.ssh({ private_key: join(lab.dir, "nope") }), knownHostsFile: lab.knownHosts, acceptNewHostKeys: false }).catch((e) => e);
+    const missing = await connect({
+      name: "h1",
+      ssh: lab.ssh({ private_key: join(lab.dir, "nope") }),
+      knownHostsFile: lab.knownHosts,
+      acceptNewHostKeys: false,
+    }).catch((e) => e);
     expect(missing).toBeInstanceOf(HostFailure);
     expect(missing.message).toMatch(/cannot read private key .*nope for host h1/);
     const enc = join(lab.dir, "enc_key");
     await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "s3cret-pass", "-f", enc]);
-    const encErr = await connect({ name: "h1", ssh: lab.ssh({ private_key: enc }), knownHostsFile: lab.knownHosts, acceptNewHostKeys: false }).catch((e) => e);
+    const encErr = await connect({
+      name: "h1",
+      ssh: lab.ssh({ private_key: enc }),
+      knownHostsFile: lab.knownHosts,
+      acceptNewHostKeys: false,
+    }).catch((e) => e);
     expect(encErr).toBeInstanceOf(HostFailure);
     expect(encErr.message).toMatch(/cannot use private key .*enc_key for host h1: .*passphrase/);
   });
@@ -271,7 +317,12 @@ describe("SSH agent", () => {
         await c.close();
       }
       delete process.env.SSH_AUTH_SOCK;
-      const err = await connect({ name: "h1", ssh: noKey, knownHostsFile: lab.knownHosts, acceptNewHostKeys: false }).catch((e) => e);
+      const err = await connect({
+        name: "h1",
+        ssh: noKey,
+        knownHostsFile: lab.knownHosts,
+        acceptNewHostKeys: false,
+      }).catch((e) => e);
       expect(err).toBeInstanceOf(HostFailure);
       expect(err.message).toMatch(/no ssh.private_key and SSH_AUTH_SOCK is not set/);
     } finally {
@@ -287,7 +338,12 @@ describe("connection loss", () => {
   it("a command whose server goes away fails with HostFailure, later execs too", async () => {
     const other = await startTestSshd("ssh-loss");
     try {
-      const c = await connect({ name: "h2", ssh: other.ssh(), knownHostsFile: other.knownHosts, acceptNewHostKeys: false });
+      const c = await connect({
+        name: "h2",
+        ssh: other.ssh(),
+        knownHostsFile: other.knownHosts,
+        acceptNewHostKeys: false,
+      });
       const running = c.exec("sleep 20").catch((e) => e);
       await new Promise((r) => setTimeout(r, 300));
       // kill the sshd and its session processes (all are children of this sshd's process group)

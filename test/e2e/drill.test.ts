@@ -5,7 +5,16 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { startTestLab, cli, REPO, type TestLab } from "../helpers/lab.ts";
 import { connectionCounter } from "../helpers/ports.ts";
-import { provisionWithBackups, liveRowCounts, databases, newestDump, drillLeftovers, cluster, backupDir, corruptFile } from "../helpers/backups.ts";
+import {
+  provisionWithBackups,
+  liveRowCounts,
+  databases,
+  newestDump,
+  drillLeftovers,
+  cluster,
+  backupDir,
+  corruptFile,
+} from "../helpers/backups.ts";
 import { psqlSuper } from "../../src/lab/postgres.ts";
 
 let lab: TestLab;
@@ -41,12 +50,16 @@ describe("drill", () => {
       for (const args of [[inv, "--force"], [inv]]) {
         const r = await drill(args);
         expect(r.code, r.stdout + r.stderr).toBe(1);
-        expect(r.stderr).toMatch(/prod-drill\.yml: environment: production: restore drills never run against production/);
+        expect(r.stderr).toMatch(
+          /prod-drill\.yml: environment: production: restore drills never run against production/,
+        );
         expect(r.report).toBeUndefined();
       }
       expect(counter.count()).toBe(0);
       const after = existsSync(join(REPO, "reports", "drills")) ? readdirSync(join(REPO, "reports", "drills")) : [];
-      expect(after.filter((f) => f.startsWith("prod-drill-"))).toEqual(before.filter((f) => f.startsWith("prod-drill-")));
+      expect(after.filter((f) => f.startsWith("prod-drill-"))).toEqual(
+        before.filter((f) => f.startsWith("prod-drill-")),
+      );
     } finally {
       counter.close();
     }
@@ -87,7 +100,10 @@ describe("drill", () => {
       expect(database.kind).toBe("daily");
       // Row counts: restored = manifest = the live database (unchanged since the backup).
       const live = liveBefore[i]!;
-      expect(database.restored).toEqual({ tables: Object.keys(live).length, rows: Object.values(live).reduce((a, b) => a + b, 0) });
+      expect(database.restored).toEqual({
+        tables: Object.keys(live).length,
+        rows: Object.values(live).reduce((a, b) => a + b, 0),
+      });
       expect(database.manifest.tables).toBe(database.restored.tables);
       expect(database.manifest.rows).toBe(database.restored.rows);
       expect(media.restored.files).toBe(media.manifest.files);
@@ -185,7 +201,9 @@ describe("drill", () => {
       expect(r2.drill.cleanup.status).toBe("passed");
       const md = readFileSync(r.report.drill.report_files.markdown, "utf8");
       expect(md).toContain("**FAILED**: 1 of 2 hosts passed");
-      expect(md).toMatch(new RegExp(`## Failures\\n\\n- ${h2.name} database: failed: restore-database.sh exit 1: checksum MISMATCH`));
+      expect(md).toMatch(
+        new RegExp(`## Failures\\n\\n- ${h2.name} database: failed: restore-database.sh exit 1: checksum MISMATCH`),
+      );
       for (const h of [h1, h2]) {
         expect((await databases(h)).filter((d: string) => d.includes("_drill_"))).toEqual([]);
         expect(drillLeftovers(h)).toEqual([]);

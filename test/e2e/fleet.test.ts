@@ -47,7 +47,11 @@ describe("smoke backup and test restore", () => {
       const parent = dirname(`${h.prefix}/var/backups/cepcomunicacion`);
       expect(readdirSync(parent).filter((f) => f.includes("smoke"))).toEqual([]);
       // The smoke really produced backups, through the installed jobs.
-      expect(readdirSync(`${h.prefix}/var/backups/cepcomunicacion/database`).some((f) => /^cepcomunicacion_.*\.dump$/.test(f))).toBe(true);
+      expect(
+        readdirSync(`${h.prefix}/var/backups/cepcomunicacion/database`).some((f) =>
+          /^cepcomunicacion_.*\.dump$/.test(f),
+        ),
+      ).toBe(true);
       expect(existsSync(`${h.prefix}/var/run/cepcomunicacion-backup-status.json`)).toBe(true);
     }
   });
@@ -98,7 +102,15 @@ describe("a backup directory the backup user cannot write", () => {
 describe("fleet-wide config updates", () => {
   it("--tags config --check --diff shows per host what would change, secrets masked, and changes nothing", async () => {
     const before = lab.state.hosts.map((h) => readFileSync(confPath(h), "utf8"));
-    const r = await cli("config", [inv, "--check", "--diff", "-e", "retention.daily_days=9", "-e", "alerts.slack_webhook=https://hooks.example.com/T0/B0/abc"]);
+    const r = await cli("config", [
+      inv,
+      "--check",
+      "--diff",
+      "-e",
+      "retention.daily_days=9",
+      "-e",
+      "alerts.slack_webhook=https://hooks.example.com/T0/B0/abc",
+    ]);
     expect(r.code).toBe(0);
     expect(lab.state.hosts.map((h) => readFileSync(confPath(h), "utf8"))).toEqual(before);
     for (const h of lab.state.hosts) expect(r.stdout).toContain(`--- ${confPath(h)}`);
@@ -121,7 +133,17 @@ describe("fleet-wide config updates", () => {
     mkdirSync(cronPath(h2));
     const conf3 = readFileSync(confPath(h3), "utf8");
     try {
-      const r = await cli("config", [inv, "--serial", "1", "--max-fail-percent", "0", "-e", "retention.daily_days=9", "-e", 'schedule.database=15 1 * * *']);
+      const r = await cli("config", [
+        inv,
+        "--serial",
+        "1",
+        "--max-fail-percent",
+        "0",
+        "-e",
+        "retention.daily_days=9",
+        "-e",
+        "schedule.database=15 1 * * *",
+      ]);
       expect(r.code).toBe(2);
       expect(r.report.hosts.map((h: any) => h.status)).toEqual(["changed", "failed", "skipped"]);
       expect(readFileSync(confPath(h1), "utf8")).toMatch(/RETENTION_DAILY_DAYS=9/);
@@ -136,7 +158,7 @@ describe("fleet-wide config updates", () => {
       writeFileSync(cronPath(h2), cron2);
     }
     // Only content or mode differences are written: the rest of the fleet converges, h1 is a no-op.
-    const rest = await cli("config", [inv, "-e", "retention.daily_days=9", "-e", 'schedule.database=15 1 * * *']);
+    const rest = await cli("config", [inv, "-e", "retention.daily_days=9", "-e", "schedule.database=15 1 * * *"]);
     expect(rest.code).toBe(0);
     expect(rest.report.hosts.map((h: any) => h.changed)).toEqual([0, 2, 2]);
   });
@@ -149,7 +171,8 @@ describe("fleet-wide config updates", () => {
     // A log dir logrotate cannot parse is caught locally too, for every host at once.
     const lr = await cli("config", [inv, "-e", `paths.log_dir=${lab.dir}/log"s`]);
     expect(lr.code).toBe(1);
-    for (const h of lab.state.hosts) expect(lr.stderr).toContain(`${h.name}: ${h.prefix}/etc/logrotate.d/cepcomunicacion-backup:`);
+    for (const h of lab.state.hosts)
+      expect(lr.stderr).toContain(`${h.name}: ${h.prefix}/etc/logrotate.d/cepcomunicacion-backup:`);
     expect(lab.state.hosts.map((h) => statSync(cronPath(h)).mtimeMs)).toEqual(mtimes);
   });
 });
@@ -197,11 +220,15 @@ describe("a dedicated backup user", () => {
 
     // An operator runs a job by hand as root: it re-runs itself as the backup user, so the next
     // cron run (as that user) still owns every lock, log and backup.
-    const byHand = await execa(`${h.prefix}/infra/backup/scripts/backup-database.sh`, [], { cwd: "/root", reject: false });
+    const byHand = await execa(`${h.prefix}/infra/backup/scripts/backup-database.sh`, [], {
+      cwd: "/root",
+      reject: false,
+    });
     expect(byHand.exitCode, byHand.stderr).toBe(0);
     for (const f of readdirSync(`${b}/database`)) expect(await owner(`${b}/database/${f}`), f).toBe(user);
     for (const f of readdirSync(`${b}/.locks`)) expect(await owner(`${b}/.locks/${f}`), f).toBe(user);
-    for (const f of readdirSync(`${h.prefix}/var/log/cepcomunicacion`)) expect(await owner(`${h.prefix}/var/log/cepcomunicacion/${f}`), f).toBe(user);
+    for (const f of readdirSync(`${h.prefix}/var/log/cepcomunicacion`))
+      expect(await owner(`${h.prefix}/var/log/cepcomunicacion/${f}`), f).toBe(user);
     const third = await cli("provision", [dedicated, "--limit", h.name]);
     expect(third.code).toBe(0);
 
@@ -213,13 +240,20 @@ describe("a dedicated backup user", () => {
     const preMedia = readdirSync(`${b}/media/pre-restore`);
     expect(preMedia.length).toBeGreaterThan(0);
     for (const f of preMedia) expect(await owner(`${b}/media/pre-restore/${f}`), f).toBe(user);
-    const archive = readdirSync(`${b}/config`).filter((f) => f.endsWith(".tar.gz")).sort().at(-1)!;
-    const config = await execa(`${scripts}/restore-config.sh`, [`${b}/config/${archive}`, "--force"], { cwd: "/root", reject: false });
+    const archive = readdirSync(`${b}/config`)
+      .filter((f) => f.endsWith(".tar.gz"))
+      .sort()
+      .at(-1)!;
+    const config = await execa(`${scripts}/restore-config.sh`, [`${b}/config/${archive}`, "--force"], {
+      cwd: "/root",
+      reject: false,
+    });
     expect(config.exitCode, config.stderr).toBe(0);
     const preConfig = readdirSync(`${b}/config/pre-restore`);
     expect(preConfig.some((f) => f.endsWith(".tar.gz"))).toBe(true);
     for (const f of preConfig) expect(await owner(`${b}/config/pre-restore/${f}`), f).toBe(user);
     // Nothing root-owned was left in the backup user's logs either.
-    for (const f of readdirSync(`${h.prefix}/var/log/cepcomunicacion`)) expect(await owner(`${h.prefix}/var/log/cepcomunicacion/${f}`), f).toBe(user);
+    for (const f of readdirSync(`${h.prefix}/var/log/cepcomunicacion`))
+      expect(await owner(`${h.prefix}/var/log/cepcomunicacion/${f}`), f).toBe(user);
   });
 });

@@ -29,7 +29,15 @@ describe("provision on 2 lab hosts", () => {
       const p = h.prefix;
       const b = `${p}/var/backups/cepcomunicacion`;
       expect(mode(b)).toBe(0o700);
-      for (const d of ["database", "database/weekly", "database/pre-restore", "media", "media/pre-restore", "config", "config/pre-restore"]) {
+      for (const d of [
+        "database",
+        "database/weekly",
+        "database/pre-restore",
+        "media",
+        "media/pre-restore",
+        "config",
+        "config/pre-restore",
+      ]) {
         expect(statSync(`${b}/${d}`).isDirectory()).toBe(true);
       }
       expect(mode(`${p}/var/log/cepcomunicacion`)).toBe(0o755);
@@ -39,16 +47,21 @@ describe("provision on 2 lab hosts", () => {
       expect(mode(`${p}/etc/logrotate.d/cepcomunicacion-backup`)).toBe(0o644);
       const scripts = readdirSync(`${p}/infra/backup/scripts`).sort();
       expect(scripts).toContain("backup-lib.sh");
-      for (const s of scripts.filter((x) => x !== "backup-lib.sh")) expect(mode(`${p}/infra/backup/scripts/${s}`)).toBe(0o755);
+      for (const s of scripts.filter((x) => x !== "backup-lib.sh"))
+        expect(mode(`${p}/infra/backup/scripts/${s}`)).toBe(0o755);
       // No plaintext password outside the pgpass file; the pgpass file escapes : and \.
       const password = (await import("../../src/lab/lab.ts")).labDbPassword;
       const pw = await password(lab.dir);
       expect(readFileSync(`${p}/etc/cepcomunicacion/backup.conf`, "utf8")).not.toContain(pw);
-      expect(readFileSync(`${p}/etc/cepcomunicacion/backup.pgpass`, "utf8")).toContain(pw.replace(/[\\:]/g, (c) => `\\${c}`));
+      expect(readFileSync(`${p}/etc/cepcomunicacion/backup.pgpass`, "utf8")).toContain(
+        pw.replace(/[\\:]/g, (c) => `\\${c}`),
+      );
       const cron = readFileSync(`${p}/etc/cron.d/cepcomunicacion-backup`, "utf8");
       expect(cron).toMatch(/^0 2 \* \* \* root .*backup-database\.sh/m);
     }
-    expect(first.stdout + JSON.stringify(first.report)).not.toContain(await (await import("../../src/lab/lab.ts")).labDbPassword(lab.dir));
+    expect(first.stdout + JSON.stringify(first.report)).not.toContain(
+      await (await import("../../src/lab/lab.ts")).labDbPassword(lab.dir),
+    );
 
     const second = await cli("provision", [inv, "--skip-smoke"]);
     expect(second.code).toBe(0);
@@ -64,7 +77,15 @@ describe("provision on 2 lab hosts", () => {
     const inv = lab.state.files.inventory;
     const conf = `${lab.state.hosts[0]!.prefix}/etc/cepcomunicacion/backup.conf`;
     const before = readFileSync(conf, "utf8");
-    const r = await cli("provision", [inv, "--check", "--diff", "-e", "retention.daily_days=7", "-e", "database.port=6543"]);
+    const r = await cli("provision", [
+      inv,
+      "--check",
+      "--diff",
+      "-e",
+      "retention.daily_days=7",
+      "-e",
+      "database.port=6543",
+    ]);
     expect(r.code).toBe(0);
     expect(readFileSync(conf, "utf8")).toBe(before);
     expect(r.report.check).toBe(true);
@@ -80,7 +101,11 @@ describe("provision on 2 lab hosts", () => {
     const base = lab.inventory();
     const h1 = Object.keys(base.hosts)[0]!;
     const prefix = `${lab.dir}/otra raíz ñ`;
-    base.hosts[h1].vars = { ...base.hosts[h1].vars, prefix, paths: { backup_dir: `${prefix}/copias de seguridad/año` } };
+    base.hosts[h1].vars = {
+      ...base.hosts[h1].vars,
+      prefix,
+      paths: { backup_dir: `${prefix}/copias de seguridad/año` },
+    };
     const inv = lab.writeInventory("nonascii.yml", base);
     const r = await cli("provision", [inv, "--limit", h1, "--skip-smoke"]);
     expect(r.stderr).toBe("");
@@ -103,7 +128,9 @@ describe("provision on 2 lab hosts", () => {
     const fix = await cli("provision", [inv, "--limit", h.name, "--skip-smoke"]);
     expect(fix.code).toBe(0);
     expect(readFileSync(script, "utf8")).toBe(good);
-    const kept = readdirSync(`${h.prefix}/infra/backup/scripts`).filter((f) => f.startsWith("backup-database.sh.") && f.endsWith("~"));
+    const kept = readdirSync(`${h.prefix}/infra/backup/scripts`).filter(
+      (f) => f.startsWith("backup-database.sh.") && f.endsWith("~"),
+    );
     expect(kept.length).toBeGreaterThanOrEqual(1);
   });
 });
@@ -157,7 +184,9 @@ describe("failures", () => {
     const r = await cli("provision", [inv, "--skip-smoke"]);
     expect(r.code).toBe(2);
     expect(r.report.hosts[0].status).toBe("failed");
-    expect(r.report.hosts[0].tasks.some((t: any) => t.status === "failed" && t.message.includes("not a directory"))).toBe(true);
+    expect(
+      r.report.hosts[0].tasks.some((t: any) => t.status === "failed" && t.message.includes("not a directory")),
+    ).toBe(true);
     expect(r.report.hosts[1].status).toBe("ok");
   });
 
@@ -209,7 +238,11 @@ describe("become", () => {
     await execa("useradd", ["--create-home", "--shell", "/bin/bash", user]);
     // sshd without PAM refuses a locked password ("!"); "*" is "no password".
     await execa("usermod", ["-p", "*", user]);
-    writeFileSync(join(h.sshdDir, "authorized_keys", user), `${readFileSync(`${lab.state.files.privateKey}.pub`, "utf8").trim()}\n`, { mode: 0o644 });
+    writeFileSync(
+      join(h.sshdDir, "authorized_keys", user),
+      `${readFileSync(`${lab.state.files.privateKey}.pub`, "utf8").trim()}\n`,
+      { mode: 0o644 },
+    );
     writeFileSync(`${sudoers}.tmp`, `${user} ALL=(ALL:ALL) NOPASSWD: ALL\n`, { mode: 0o440 });
     await execa("visudo", ["-cf", `${sudoers}.tmp`]);
     await execa("mv", [`${sudoers}.tmp`, sudoers]);

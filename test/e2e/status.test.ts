@@ -31,7 +31,9 @@ describe("status", () => {
     const took = Date.now() - t0;
     expect(r.stderr).toBe("");
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout.split("\n")[0]).toMatch(/^HOST\s+OVERALL\s+DATABASE\s+WEEKLY\s+MEDIA\s+CONFIG\s+DISK\s+NEWEST DUMP\s+DISK USED\s+ISSUES$/);
+    expect(r.stdout.split("\n")[0]).toMatch(
+      /^HOST\s+OVERALL\s+DATABASE\s+WEEKLY\s+MEDIA\s+CONFIG\s+DISK\s+NEWEST DUMP\s+DISK USED\s+ISSUES$/,
+    );
     for (const h of lab.state.hosts) {
       const cells = row(r.stdout, h.name);
       expect(cells.slice(0, 7)).toEqual([h.name, "OK", "OK", "OK", "OK", "OK", "OK"]);

@@ -14,17 +14,24 @@ const bash = async (script: string) => (await execa("bash", ["-s"], { input: scr
 describe("files fact", () => {
   it("reports type, mode, owner, sha256 and content of differing files, for odd names too", async () => {
     const d = mkdtempSync(join(tmpdir(), "facts-"));
-    const f = join(d, "año ñandú's \"file\".conf");
+    const f = join(d, 'año ñandú\'s "file".conf');
     writeFileSync(f, "hello\n");
     chmodSync(f, 0o640);
     mkdirSync(join(d, "sub"), { mode: 0o700 });
     symlinkSync(f, join(d, "link"));
     const paths = [f, join(d, "sub"), join(d, "missing"), join(d, "link")];
-    const out = await bash(filesCommand(paths, { wantSha: ["different", undefined, undefined, undefined], withContent: true }));
+    const out = await bash(
+      filesCommand(paths, { wantSha: ["different", undefined, undefined, undefined], withContent: true }),
+    );
     const facts = parseFiles(out, paths);
     expect(facts.get(f)).toEqual({
-      exists: true, type: "file", mode: 0o640, owner: "root", group: "root",
-      sha256: "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03", content: "hello\n",
+      exists: true,
+      type: "file",
+      mode: 0o640,
+      owner: "root",
+      group: "root",
+      sha256: "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03",
+      content: "hello\n",
     });
     expect(facts.get(join(d, "sub"))).toMatchObject({ exists: true, type: "directory", mode: 0o700 });
     expect(facts.get(join(d, "missing"))).toEqual({ exists: false });
@@ -43,17 +50,30 @@ describe("files fact", () => {
     const script = filesCommand(paths);
     expect(script.match(/\b(stat|sha256sum)\b/g)).toEqual(["stat", "sha256sum"]);
     const facts = parseFiles(await bash(script), paths);
-    expect(facts.get(odd)).toMatchObject({ exists: true, type: "file", sha256: "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03" });
+    expect(facts.get(odd)).toMatchObject({
+      exists: true,
+      type: "file",
+      sha256: "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03",
+    });
     expect(facts.get(join(d, "missing"))).toEqual({ exists: false });
     // Symlinks are followed: a linked file is compared by its content, a linked dir is a directory.
-    expect(facts.get(join(d, "link"))).toMatchObject({ exists: true, type: "file", sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(facts.get(join(d, "link"))).toMatchObject({
+      exists: true,
+      type: "file",
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
     expect(facts.get(join(d, "dirlink"))).toMatchObject({ exists: true, type: "directory" });
   });
 
   it("sends no content when the hash matches", async () => {
     const d = mkdtempSync(join(tmpdir(), "facts-"));
     writeFileSync(join(d, "a"), "hello\n");
-    const out = await bash(filesCommand([join(d, "a")], { wantSha: ["5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"], withContent: true }));
+    const out = await bash(
+      filesCommand([join(d, "a")], {
+        wantSha: ["5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"],
+        withContent: true,
+      }),
+    );
     expect(out).not.toContain("C|");
   });
 });
@@ -66,14 +86,21 @@ describe("packages and users facts", () => {
     expect(parsePackages("DPKG|no\n").dpkg).toBe(false);
   });
   it("runs for real: bash is installed, a made-up package is not; root exists, a made-up user does not", async () => {
-    const out = await bash(gatherScript([
-      { name: "packages", command: packagesCommand(["bash", "no-such-package-xyz"]) },
-      { name: "users", command: usersCommand(["root", "nosuchuserxyz"]) },
-    ]));
+    const out = await bash(
+      gatherScript([
+        { name: "packages", command: packagesCommand(["bash", "no-such-package-xyz"]) },
+        { name: "users", command: usersCommand(["root", "nosuchuserxyz"]) },
+      ]),
+    );
     const s = splitSections(out);
     const p = parsePackages(s.get("packages")!);
     expect(p.installed.has("bash")).toBe(true);
     expect(p.installed.has("no-such-package-xyz")).toBe(false);
-    expect(parseUsers(s.get("users")!)).toEqual(new Map([["root", true], ["nosuchuserxyz", false]]));
+    expect(parseUsers(s.get("users")!)).toEqual(
+      new Map([
+        ["root", true],
+        ["nosuchuserxyz", false],
+      ]),
+    );
   });
 });

@@ -36,20 +36,34 @@ export async function databases(h: LabHost): Promise<string[]> {
 export async function liveRowCounts(h: LabHost): Promise<Record<string, number>> {
   const c = cluster(h);
   const tables = (
-    await psqlSuper(c, "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1;", APP)
+    await psqlSuper(
+      c,
+      "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1;",
+      APP,
+    )
   )
     .trim()
     .split("\n")
     .filter(Boolean);
   const sql = tables.map((t) => `SELECT '${t.replace(/'/g, "''")}', count(*) FROM ${t}`).join(" UNION ALL ") + ";";
   const out = await psqlSuper(c, sql, APP);
-  return Object.fromEntries(out.trim().split("\n").map((l) => { const [t, n] = l.split("|"); return [t!, Number(n)]; }));
+  return Object.fromEntries(
+    out
+      .trim()
+      .split("\n")
+      .map((l) => {
+        const [t, n] = l.split("|");
+        return [t!, Number(n)];
+      }),
+  );
 }
 
 /** The newest daily dump of a host (names sort by time). */
 export function newestDump(h: LabHost): string {
   const dir = join(backupDir(h), "database");
-  const dumps = readdirSync(dir).filter((f) => f.startsWith(`${APP}_`) && f.endsWith(".dump")).sort();
+  const dumps = readdirSync(dir)
+    .filter((f) => f.startsWith(`${APP}_`) && f.endsWith(".dump"))
+    .sort();
   if (!dumps.length) throw new Error(`no dump in ${dir}`);
   return join(dir, dumps[dumps.length - 1]!);
 }

@@ -49,7 +49,11 @@ export interface CliResult {
 }
 
 /** Run a playbook through its real entry point, with a --json report. */
-export async function cli(playbook: string, args: string[], opts: { env?: Record<string, string> } = {}): Promise<CliResult> {
+export async function cli(
+  playbook: string,
+  args: string[],
+  opts: { env?: Record<string, string> } = {},
+): Promise<CliResult> {
   const json = join(mkdtempSync(join(tmpdir(), "cep-report-")), "report.json");
   const r = await execa("npx", ["tsx", join(REPO, "playbooks", `${playbook}.ts`), ...args, "--json", json], {
     cwd: REPO,

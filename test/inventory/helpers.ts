@@ -4,7 +4,9 @@ import os from "node:os";
 import path from "node:path";
 import { InputError } from "../../src/errors.ts";
 
-export async function tempProject(name = "inv-"): Promise<{ dir: string; write: (rel: string, text: string) => Promise<string>; cleanup: () => Promise<void> }> {
+export async function tempProject(
+  name = "inv-",
+): Promise<{ dir: string; write: (rel: string, text: string) => Promise<string>; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), name));
   return {
     dir,

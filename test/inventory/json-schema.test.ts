@@ -12,7 +12,11 @@ describe("inventories/inventory.schema.json", () => {
   });
 
   it("is strict like the zod schema, requires environment and hosts, and knows the secret forms", () => {
-    const s = inventoryJsonSchema() as { additionalProperties?: unknown; required?: string[]; properties: Record<string, unknown> };
+    const s = inventoryJsonSchema() as {
+      additionalProperties?: unknown;
+      required?: string[];
+      properties: Record<string, unknown>;
+    };
     expect(s.additionalProperties).toBe(false);
     expect(s.required).toEqual(expect.arrayContaining(["environment", "hosts"]));
     expect(s.required).not.toContain("known_hosts");

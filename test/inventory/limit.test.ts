@@ -62,9 +62,15 @@ describe("selectHosts", () => {
       `--limit: !dbx: matches no host or group in ${file}`,
       `--limit: zz*: matches no host or group in ${file}`,
     ]);
-    expect(await problemsOf(() => selectHosts(inv, "web1,!web"))).toEqual(["--limit: web1,!web: selects no hosts (every match is excluded)"]);
-    expect((await problemsOf(() => selectHosts(inv, " , ")))[0]).toMatch(/^--limit: expected host, group or glob patterns/);
-    expect((await problemsOf(() => selectHosts(inv, "web1,!")))[0]).toMatch(/^--limit: !: expected a host, group or glob after !/);
+    expect(await problemsOf(() => selectHosts(inv, "web1,!web"))).toEqual([
+      "--limit: web1,!web: selects no hosts (every match is excluded)",
+    ]);
+    expect((await problemsOf(() => selectHosts(inv, " , ")))[0]).toMatch(
+      /^--limit: expected host, group or glob patterns/,
+    );
+    expect((await problemsOf(() => selectHosts(inv, "web1,!")))[0]).toMatch(
+      /^--limit: !: expected a host, group or glob after !/,
+    );
   });
 
   it("returns the inventory's Host objects", () => {

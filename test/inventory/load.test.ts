@@ -18,7 +18,11 @@ afterEach(async () => {
 
 describe("the example inventories", () => {
   it("prod.yml loads with its env vars set", async () => {
-    const env = { PROD_DB_PASSWORD: "pw-prod", PROD_SLACK_WEBHOOK: "https://hooks.slack.com/services/T/B/x", PROD_HEALTHCHECK_URL: "https://hc-ping.com/abc" };
+    const env = {
+      PROD_DB_PASSWORD: "pw-prod",
+      PROD_SLACK_WEBHOOK: "https://hooks.slack.com/services/T/B/x",
+      PROD_HEALTHCHECK_URL: "https://hc-ping.com/abc",
+    };
     const inv = await loadInventory("prod", { cwd: REPO, env });
     expect(inv.environment).toBe("production");
     expect(inv.file).toBe(path.join(REPO, "inventories/prod.yml"));
@@ -58,7 +62,8 @@ describe("the example inventories", () => {
         expect(line, line).toMatch(/\{ (env|vault): [A-Za-z0-9_.-]+ \}/);
       }
       // only documentation address ranges and example domains
-      for (const ip of text.match(/\b\d+\.\d+\.\d+\.\d+\b/g) ?? []) expect(ip).toMatch(/^(192\.0\.2|198\.51\.100|203\.0\.113)\./);
+      for (const ip of text.match(/\b\d+\.\d+\.\d+\.\d+\b/g) ?? [])
+        expect(ip).toMatch(/^(192\.0\.2|198\.51\.100|203\.0\.113)\./);
     }
   });
 });
@@ -73,13 +78,17 @@ describe("name resolution", () => {
     const lab = await loadInventory("lab", { cwd: proj.dir, env });
     expect(lab.environment).toBe("lab");
     expect(lab.knownHostsFile).toBe(path.join(proj.dir, ".lab/known_hosts"));
-    expect((await loadInventory("elsewhere/b.yml", { cwd: proj.dir, env })).file).toBe(path.join(proj.dir, "elsewhere/b.yml"));
+    expect((await loadInventory("elsewhere/b.yml", { cwd: proj.dir, env })).file).toBe(
+      path.join(proj.dir, "elsewhere/b.yml"),
+    );
     const abs = path.join(proj.dir, "elsewhere/b.yml");
     expect((await loadInventory(abs, { cwd: "/", env })).file).toBe(abs);
     expect(await problemsOf(loadInventory("nope", { cwd: proj.dir, env }))).toEqual([
       "inventory nope: not found: expected inventories/nope.yml or inventories/nope.yaml (or give a path to a YAML file)",
     ]);
-    expect(await problemsOf(loadInventory("x/missing.yml", { cwd: proj.dir, env }))).toEqual(["x/missing.yml: cannot read the inventory: no such file"]);
+    expect(await problemsOf(loadInventory("x/missing.yml", { cwd: proj.dir, env }))).toEqual([
+      "x/missing.yml: cannot read the inventory: no such file",
+    ]);
   });
 });
 
@@ -122,19 +131,34 @@ hosts:
   });
 
   it("rejects unknown keys at every level", async () => {
-    await proj.write("inv.yml", `${MINIMAL}colour: blue\n`.replace("vars:\n", "vars:\n  retension: { daily_days: 1 }\n"));
+    await proj.write(
+      "inv.yml",
+      `${MINIMAL}colour: blue\n`.replace("vars:\n", "vars:\n  retension: { daily_days: 1 }\n"),
+    );
     const problems = await problemsOf(loadInventory("inv.yml", { cwd: proj.dir, env: { DB_PW: "x" } }));
     expect(problems).toHaveLength(2);
     expect(problems[0]).toMatch(/^inv\.yml: vars\.retension: unknown key \(did you mean retention\?\)/);
-    expect(problems[1]).toMatch(/^inv\.yml: colour: unknown key; expected one of environment, known_hosts, vault, vars, groups, hosts$/);
+    expect(problems[1]).toMatch(
+      /^inv\.yml: colour: unknown key; expected one of environment, known_hosts, vault, vars, groups, hosts$/,
+    );
   });
 
   it("rejects bad cron expressions", async () => {
-    await proj.write("inv.yml", MINIMAL.replace("vars:\n", 'vars:\n  schedule: { database: "0 25 * * *", media: "0 2 * *", check: "*/15 * * * *" }\n'));
+    await proj.write(
+      "inv.yml",
+      MINIMAL.replace(
+        "vars:\n",
+        'vars:\n  schedule: { database: "0 25 * * *", media: "0 2 * *", check: "*/15 * * * *" }\n',
+      ),
+    );
     const problems = await problemsOf(loadInventory("inv.yml", { cwd: proj.dir, env: { DB_PW: "x" } }));
     expect(problems).toHaveLength(2);
-    expect(problems[0]).toMatch(/^inv\.yml: vars\.schedule\.database: expected a valid cron expression: "0 25 \* \* \*"/);
-    expect(problems[1]).toBe('inv.yml: vars.schedule.media: expected a 5-field cron expression (minute hour day month weekday), got "0 2 * *"');
+    expect(problems[0]).toMatch(
+      /^inv\.yml: vars\.schedule\.database: expected a valid cron expression: "0 25 \* \* \*"/,
+    );
+    expect(problems[1]).toBe(
+      'inv.yml: vars.schedule.media: expected a 5-field cron expression (minute hour day month weekday), got "0 2 * *"',
+    );
   });
 
   it("reports YAML syntax errors and duplicate keys with line numbers", async () => {
@@ -185,16 +209,30 @@ hosts:
     // the same conflict made with -e is reported against -e
     await proj.write("ok.yml", MINIMAL);
     expect(
-      await problemsOf(loadInventory("ok.yml", { cwd: proj.dir, env: { DB_PW: "x" }, extraVars: parseExtraVars(["check.disk_critical_percent=50"]) })),
-    ).toEqual(["-e: check.disk_critical_percent: expected more than check.disk_warning_percent (80, the built-in default), got 50"]);
+      await problemsOf(
+        loadInventory("ok.yml", {
+          cwd: proj.dir,
+          env: { DB_PW: "x" },
+          extraVars: parseExtraVars(["check.disk_critical_percent=50"]),
+        }),
+      ),
+    ).toEqual([
+      "-e: check.disk_critical_percent: expected more than check.disk_warning_percent (80, the built-in default), got 50",
+    ]);
   });
 
   it("reports a required var nobody set once, or per host", async () => {
-    await proj.write("inv.yml", "environment: lab\nhosts:\n  a: { ssh: { host: 198.51.100.1 } }\n  b: { ssh: { host: 198.51.100.2 } }\n");
+    await proj.write(
+      "inv.yml",
+      "environment: lab\nhosts:\n  a: { ssh: { host: 198.51.100.1 } }\n  b: { ssh: { host: 198.51.100.2 } }\n",
+    );
     expect(await problemsOf(loadInventory("inv.yml", { cwd: proj.dir, env: {} }))).toEqual([
       "inv.yml: vars.database.password: required: expected a secret reference { env: NAME } or { vault: key } (secrets are never plaintext in an inventory) (set it in vars, a group's vars or each host's vars)",
     ]);
-    await proj.write("inv2.yml", "environment: lab\nhosts:\n  a: { ssh: { host: 198.51.100.1 } }\n  b:\n    ssh: { host: 198.51.100.2 }\n    vars: { database: { password: { env: PW } } }\n");
+    await proj.write(
+      "inv2.yml",
+      "environment: lab\nhosts:\n  a: { ssh: { host: 198.51.100.1 } }\n  b:\n    ssh: { host: 198.51.100.2 }\n    vars: { database: { password: { env: PW } } }\n",
+    );
     expect(await problemsOf(loadInventory("inv2.yml", { cwd: proj.dir, env: { PW: "x" } }))).toEqual([
       "inv2.yml: hosts.a.vars.database.password: required: expected a secret reference { env: NAME } or { vault: key } (secrets are never plaintext in an inventory) (set it here, in one of the host's groups' vars or in vars)",
     ]);
@@ -225,7 +263,13 @@ describe("secrets", () => {
   });
 
   it("a secret ref in a higher layer replaces the lower one (refs never merge)", async () => {
-    await proj.write("inv.yml", MINIMAL.replace("ssh: { host: 198.51.100.1 }", "ssh: { host: 198.51.100.1 }\n    vars: { database: { password: { env: HOST_PW } } }"));
+    await proj.write(
+      "inv.yml",
+      MINIMAL.replace(
+        "ssh: { host: 198.51.100.1 }",
+        "ssh: { host: 198.51.100.1 }\n    vars: { database: { password: { env: HOST_PW } } }",
+      ),
+    );
     const inv = await loadInventory("inv.yml", { cwd: proj.dir, env: { HOST_PW: "host-pw" } }); // DB_PW unset: not needed
     expect(inv.hosts[0]!.vars.database.password).toBe("host-pw");
     expect(inv.secrets).toEqual(["host-pw"]);
@@ -234,11 +278,18 @@ describe("secrets", () => {
   it("resolves webhook secrets, keeps plain URLs and checks resolved values without showing them", async () => {
     await proj.write(
       "inv.yml",
-      MINIMAL.replace("vars:\n", "vars:\n  alerts: { slack_webhook: { env: SLACK }, discord_webhook: https://discord.example/api/webhooks/1, healthcheck_url: { env: HC } }\n"),
+      MINIMAL.replace(
+        "vars:\n",
+        "vars:\n  alerts: { slack_webhook: { env: SLACK }, discord_webhook: https://discord.example/api/webhooks/1, healthcheck_url: { env: HC } }\n",
+      ),
     );
     const env = { DB_PW: "pw", SLACK: "https://hooks.slack.example/T1/B2/abc", HC: "https://hc.example/ping/uuid" };
     const inv = await loadInventory("inv.yml", { cwd: proj.dir, env });
-    expect(inv.hosts[0]!.vars.alerts).toEqual({ slack_webhook: env.SLACK, discord_webhook: "https://discord.example/api/webhooks/1", healthcheck_url: env.HC });
+    expect(inv.hosts[0]!.vars.alerts).toEqual({
+      slack_webhook: env.SLACK,
+      discord_webhook: "https://discord.example/api/webhooks/1",
+      healthcheck_url: env.HC,
+    });
     expect([...inv.secrets].sort()).toEqual([env.HC, env.SLACK, "pw"].sort());
     const bad = { ...env, SLACK: "not a url with s3cr3tTOKEN", DB_PW: "line1\nline2-s3cr3tPW" };
     const problems = await problemsOf(loadInventory("inv.yml", { cwd: proj.dir, env: bad }));
@@ -329,11 +380,24 @@ hosts:
       "/etc/keys/id_c",
       undefined,
     ]);
-    expect(inv.hosts[3]!.ssh).toEqual({ host: "198.51.100.4", port: 22, user: "root", become: false, connect_timeout_s: 10, command_timeout_s: 600 });
+    expect(inv.hosts[3]!.ssh).toEqual({
+      host: "198.51.100.4",
+      port: 22,
+      user: "root",
+      become: false,
+      connect_timeout_s: 10,
+      command_timeout_s: 600,
+    });
   });
 
   it("keeps the inventory's host order even for integer-like names", async () => {
-    await proj.write("inv.yml", MINIMAL.replace("hosts:\n", "hosts:\n  zeta: { ssh: { host: 198.51.100.9 } }\n  10: { ssh: { host: 198.51.100.10 } }\n"));
+    await proj.write(
+      "inv.yml",
+      MINIMAL.replace(
+        "hosts:\n",
+        "hosts:\n  zeta: { ssh: { host: 198.51.100.9 } }\n  10: { ssh: { host: 198.51.100.10 } }\n",
+      ),
+    );
     const inv = await loadInventory("inv.yml", { cwd: proj.dir, env: { DB_PW: "x" } });
     expect(inv.hosts.map((h) => h.name)).toEqual(["zeta", "10", "h1"]);
   });

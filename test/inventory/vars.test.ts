@@ -129,8 +129,15 @@ hosts:
   });
 
   it("-e prefix and app re-derive the paths", async () => {
-    await proj.write("inv.yml", "environment: lab\nvars: { database: { password: { env: DB_PW } } }\nhosts:\n  a: { ssh: { host: 127.0.0.1 } }\n");
-    const inv = await loadInventory("inv.yml", { cwd: proj.dir, env: { DB_PW: "x" }, extraVars: parseExtraVars(["prefix=/tmp/x", "app=other"]) });
+    await proj.write(
+      "inv.yml",
+      "environment: lab\nvars: { database: { password: { env: DB_PW } } }\nhosts:\n  a: { ssh: { host: 127.0.0.1 } }\n",
+    );
+    const inv = await loadInventory("inv.yml", {
+      cwd: proj.dir,
+      env: { DB_PW: "x" },
+      extraVars: parseExtraVars(["prefix=/tmp/x", "app=other"]),
+    });
     expect(inv.hosts[0]!.vars.paths.backup_dir).toBe("/tmp/x/var/backups/other");
     expect(inv.hosts[0]!.vars.paths.cron_file).toBe("/tmp/x/etc/cron.d/other-backup");
   });
@@ -168,7 +175,9 @@ describe("parseExtraVars", () => {
   });
 
   it("later -e args win; maps merge", () => {
-    expect(parseExtraVars(["retention.daily_days=7", "retention.keep_min=2", "retention.daily_days=9"])).toEqual({ retention: { daily_days: 9, keep_min: 2 } });
+    expect(parseExtraVars(["retention.daily_days=7", "retention.keep_min=2", "retention.daily_days=9"])).toEqual({
+      retention: { daily_days: 9, keep_min: 2 },
+    });
   });
 
   it("keeps special characters in values verbatim", () => {
@@ -185,15 +194,30 @@ describe("parseExtraVars", () => {
   });
 
   it("rejects malformed args with an InputError", async () => {
-    for (const bad of ["noequals", "=7", "a..b=1", ".a=1", "a b=1", "__proto__.x=1", "@", "@missing.yml", "x=[unclosed", "{a: [}"]) {
+    for (const bad of [
+      "noequals",
+      "=7",
+      "a..b=1",
+      ".a=1",
+      "a b=1",
+      "__proto__.x=1",
+      "@",
+      "@missing.yml",
+      "x=[unclosed",
+      "{a: [}",
+    ]) {
       const problems = await problemsOf(() => parseExtraVars([bad], proj.dir));
       expect(problems, bad).toHaveLength(1);
       expect(problems[0], bad).toMatch(/^(-e |missing\.yml)/);
     }
     await proj.write("list.yml", "- a\n");
-    expect(await problemsOf(() => parseExtraVars(["@list.yml"], proj.dir))).toEqual(["list.yml: expected a YAML map of vars"]);
+    expect(await problemsOf(() => parseExtraVars(["@list.yml"], proj.dir))).toEqual([
+      "list.yml: expected a YAML map of vars",
+    ]);
     await proj.write("broken.yml", "a: [\n");
-    expect((await problemsOf(() => parseExtraVars(["@broken.yml"], proj.dir)))[0]).toMatch(/^broken\.yml: line \d+, column \d+: /);
+    expect((await problemsOf(() => parseExtraVars(["@broken.yml"], proj.dir)))[0]).toMatch(
+      /^broken\.yml: line \d+, column \d+: /,
+    );
   });
 
   it("rejects prototype keys, also inside values and files", async () => {
@@ -209,7 +233,11 @@ describe("mergeMaps", () => {
     const base = { database: { password: { env: "A" }, port: 1 }, media_excludes: ["a"], retention: { daily_days: 1 } };
     const over = { database: { password: { vault: "b" } }, media_excludes: ["b"], retention: { keep_min: 2 } };
     const snapshot = structuredClone(base);
-    expect(mergeMaps(base, over)).toEqual({ database: { password: { vault: "b" }, port: 1 }, media_excludes: ["b"], retention: { daily_days: 1, keep_min: 2 } });
+    expect(mergeMaps(base, over)).toEqual({
+      database: { password: { vault: "b" }, port: 1 },
+      media_excludes: ["b"],
+      retention: { daily_days: 1, keep_min: 2 },
+    });
     expect(base).toEqual(snapshot);
   });
 });

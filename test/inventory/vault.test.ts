@@ -15,7 +15,13 @@ const AGE = "/usr/bin/age";
 const AGE_KEYGEN = "/usr/bin/age-keygen";
 
 const TRICKY = `a:b\\c'd"e$f!g #h ñ 密码 {x} [y] - *z &w`;
-const MAP = { db_password: TRICKY, slack: "https://hooks.slack.example/T/B/tok", numeric: "0123", yes: "yes", multi: "line1\nline2" };
+const MAP = {
+  db_password: TRICKY,
+  slack: "https://hooks.slack.example/T/B/tok",
+  numeric: "0123",
+  yes: "yes",
+  multi: "line1\nline2",
+};
 
 let proj: Awaited<ReturnType<typeof tempProject>>;
 beforeEach(async () => {
@@ -78,9 +84,15 @@ describe("vault and the age CLI", () => {
     await createVault(vault, a.recipient, MAP);
     const wrong = await problemsOf(readVault(vault, b.identity));
     expect(wrong).toHaveLength(1);
-    expect(wrong[0]).toMatch(new RegExp(`^${vault.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: cannot decrypt the vault with the given identity`));
-    expect(await problemsOf(readVault(path.join(proj.dir, "nope.age"), a.identity))).toEqual([`${path.join(proj.dir, "nope.age")}: cannot read the vault: ENOENT`]);
-    expect(await problemsOf(readVault(vault, "not a key"))).toEqual([`${vault}: the vault identity holds no AGE-SECRET-KEY-1... key`]);
+    expect(wrong[0]).toMatch(
+      new RegExp(`^${vault.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: cannot decrypt the vault with the given identity`),
+    );
+    expect(await problemsOf(readVault(path.join(proj.dir, "nope.age"), a.identity))).toEqual([
+      `${path.join(proj.dir, "nope.age")}: cannot read the vault: ENOENT`,
+    ]);
+    expect(await problemsOf(readVault(vault, "not a key"))).toEqual([
+      `${vault}: the vault identity holds no AGE-SECRET-KEY-1... key`,
+    ]);
     // broken YAML inside: the message must not quote the line holding the secret
     const plain = await proj.write("plain.yml", 'db: "unterminated S3CRETVALUE\nother: [\n');
     await run(AGE, ["-e", "-a", "-r", a.recipient, "-o", vault, plain]);
@@ -104,7 +116,10 @@ describe("vault secrets through the loader", () => {
   async function setup(vaultSection: string) {
     const { identity, recipient } = await generateVaultIdentity();
     await proj.write("inventories/keys/vault.key", identityFileText(identity, recipient));
-    await createVault(path.join(proj.dir, "inventories/stg.vault.age"), recipient, { db_password: TRICKY, slack: "https://hooks.slack.example/T/B/tok" });
+    await createVault(path.join(proj.dir, "inventories/stg.vault.age"), recipient, {
+      db_password: TRICKY,
+      slack: "https://hooks.slack.example/T/B/tok",
+    });
     await proj.write(
       "inventories/stg.yml",
       `environment: staging
@@ -125,8 +140,16 @@ hosts:
   it("resolves { vault: key } with identity_file (relative to the inventory)", async () => {
     await setup("vault: { file: stg.vault.age, identity_file: keys/vault.key }");
     const problems = await problemsOf(loadInventory("stg", { cwd: proj.dir, env: {} }));
-    expect(problems).toEqual(["inventories/stg.yml: hosts.h2.vars.alerts.discord_webhook: vault key nope not found in inventories/stg.vault.age"]);
-    await proj.write("inventories/stg.yml", (await readFile(path.join(proj.dir, "inventories/stg.yml"), "utf8")).replace("{ vault: nope }", "{ vault: slack }"));
+    expect(problems).toEqual([
+      "inventories/stg.yml: hosts.h2.vars.alerts.discord_webhook: vault key nope not found in inventories/stg.vault.age",
+    ]);
+    await proj.write(
+      "inventories/stg.yml",
+      (await readFile(path.join(proj.dir, "inventories/stg.yml"), "utf8")).replace(
+        "{ vault: nope }",
+        "{ vault: slack }",
+      ),
+    );
     const inv = await loadInventory("stg", { cwd: proj.dir, env: {} });
     expect(inv.hosts[0]!.vars.database.password).toBe(TRICKY);
     expect(inv.hosts[1]!.vars.alerts.discord_webhook).toBe("https://hooks.slack.example/T/B/tok");
@@ -137,7 +160,13 @@ hosts:
 
   it("resolves with identity_env, and names the variable when it is missing", async () => {
     const { identity } = await setup("vault: { file: ./stg.vault.age, identity_env: STG_VAULT_KEY }");
-    await proj.write("inventories/stg.yml", (await readFile(path.join(proj.dir, "inventories/stg.yml"), "utf8")).replace("{ vault: nope }", "{ vault: slack }"));
+    await proj.write(
+      "inventories/stg.yml",
+      (await readFile(path.join(proj.dir, "inventories/stg.yml"), "utf8")).replace(
+        "{ vault: nope }",
+        "{ vault: slack }",
+      ),
+    );
     const inv = await loadInventory("stg", { cwd: proj.dir, env: { STG_VAULT_KEY: identity } });
     expect(inv.hosts[0]!.vars.database.password).toBe(TRICKY);
     expect(await problemsOf(loadInventory("stg", { cwd: proj.dir, env: {} }))).toEqual([
@@ -150,7 +179,9 @@ hosts:
     const other = await generateVaultIdentity();
     const problems = await problemsOf(loadInventory("stg", { cwd: proj.dir, env: { K: other.identity } }));
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^inventories\/stg\.yml: vault\.file: inventories\/stg\.vault\.age: cannot decrypt the vault with the given identity/);
+    expect(problems[0]).toMatch(
+      /^inventories\/stg\.yml: vault\.file: inventories\/stg\.vault\.age: cannot decrypt the vault with the given identity/,
+    );
     expect(problems[0]).not.toContain(other.identity);
   });
 
@@ -173,11 +204,17 @@ hosts:
   });
 
   it("a { vault } ref without a vault section, and a vault section without identity, are bad input", async () => {
-    await proj.write("inv.yml", "environment: lab\nvars: { database: { password: { vault: db } } }\nhosts:\n  a: { ssh: { host: 127.0.0.1 } }\n");
+    await proj.write(
+      "inv.yml",
+      "environment: lab\nvars: { database: { password: { vault: db } } }\nhosts:\n  a: { ssh: { host: 127.0.0.1 } }\n",
+    );
     expect(await problemsOf(loadInventory("inv.yml", { cwd: proj.dir, env: {} }))).toEqual([
       "inv.yml: vars.database.password: { vault: db } needs a vault section in inv.yml (vault: { file, identity_file | identity_env })",
     ]);
-    await proj.write("inv.yml", "environment: lab\nvault: { file: v.age }\nvars: { database: { password: { env: PW } } }\nhosts:\n  a: { ssh: { host: 127.0.0.1 } }\n");
+    await proj.write(
+      "inv.yml",
+      "environment: lab\nvault: { file: v.age }\nvars: { database: { password: { env: PW } } }\nhosts:\n  a: { ssh: { host: 127.0.0.1 } }\n",
+    );
     expect(await problemsOf(loadInventory("inv.yml", { cwd: proj.dir, env: { PW: "x" } }))).toEqual([
       "inv.yml: vault: expected identity_file (a path to an age identity file) or identity_env (an environment variable holding the identity)",
     ]);

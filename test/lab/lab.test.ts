@@ -8,7 +8,15 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { inventorySchema } from "../../src/inventory/schema.ts";
 import { pgpassField } from "../../src/render/quote.ts";
-import { ensureLabFor, labDbPassword, labDown, labStatus, labUp, readLabState, type LabState } from "../../src/lab/lab.ts";
+import {
+  ensureLabFor,
+  labDbPassword,
+  labDown,
+  labStatus,
+  labUp,
+  readLabState,
+  type LabState,
+} from "../../src/lab/lab.ts";
 import { COLLECTIONS, SEED_ROW_COUNTS, UPLOAD_FILES, CONFIG_FILES } from "../../src/lab/seed.ts";
 import { freePort } from "../helpers/ports.ts";
 
@@ -23,7 +31,8 @@ const alive = (pid: number | null) => {
   }
 };
 
-const labCli = (...args: string[]) => execa(process.execPath, ["--import", "tsx", "playbooks/lab.ts", ...args], { reject: false });
+const labCli = (...args: string[]) =>
+  execa(process.execPath, ["--import", "tsx", "playbooks/lab.ts", ...args], { reject: false });
 
 let dir: string;
 let state: LabState;
@@ -47,15 +56,24 @@ function ssh(port: number, user: string, knownHosts: string, command: string) {
   return execa(
     "ssh",
     [
-      "-F", "/dev/null",
-      "-i", join(dir, "id_ed25519"),
-      "-o", "IdentitiesOnly=yes",
-      "-o", "BatchMode=yes",
-      "-o", "StrictHostKeyChecking=yes",
-      "-o", `UserKnownHostsFile=${knownHosts}`,
-      "-o", "GlobalKnownHostsFile=/dev/null",
-      "-o", "ConnectTimeout=5",
-      "-p", String(port),
+      "-F",
+      "/dev/null",
+      "-i",
+      join(dir, "id_ed25519"),
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      `UserKnownHostsFile=${knownHosts}`,
+      "-o",
+      "GlobalKnownHostsFile=/dev/null",
+      "-o",
+      "ConnectTimeout=5",
+      "-p",
+      String(port),
       `${user}@127.0.0.1`,
       command,
     ],
@@ -82,7 +100,12 @@ describe("lab", () => {
     expect(inv.environment).toBe("lab");
     expect(inv.known_hosts).toBe("./known_hosts");
     expect(inv.vault).toEqual({ file: "./vault.age", identity_file: "./vault-key.txt" });
-    expect(inv.vars.database).toEqual({ host: "127.0.0.1", name: "cepcomunicacion", user: "cepcomunicacion", password: { vault: "lab_db_password" } });
+    expect(inv.vars.database).toEqual({
+      host: "127.0.0.1",
+      name: "cepcomunicacion",
+      user: "cepcomunicacion",
+      password: { vault: "lab_db_password" },
+    });
     for (const h of state.hosts) {
       const ih = inv.hosts[h.name]!;
       expect(ih.ssh).toMatchObject({ host: "127.0.0.1", port: h.sshPort, user: h.user, private_key: "./id_ed25519" });
@@ -123,20 +146,52 @@ describe("lab", () => {
   it("serves the seeded app database over TCP with the password from a pgpass file", async () => {
     const pw = await labDbPassword(dir);
     const pgpass = join(dir, "test.pgpass");
-    writeFileSync(pgpass, state.hosts.map((h) => `127.0.0.1:${h.pgPort}:cepcomunicacion:cepcomunicacion:${pgpassField(pw)}\n`).join(""), { mode: 0o600 });
+    writeFileSync(
+      pgpass,
+      state.hosts.map((h) => `127.0.0.1:${h.pgPort}:cepcomunicacion:cepcomunicacion:${pgpassField(pw)}\n`).join(""),
+      { mode: 0o600 },
+    );
     const sql = `SELECT table_name || '=' || (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text
                    FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1;
                  SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public';`;
     for (const h of state.hosts) {
-      const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", PGPASSFILE: pgpass, PGCONNECT_TIMEOUT: "5" };
-      const r = await execa("psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(h.pgPort), "-U", "cepcomunicacion", "-d", "cepcomunicacion", "-f", "-"], {
-        input: sql,
-        env,
-        extendEnv: false,
-      });
+      const env: Record<string, string> = {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        PGPASSFILE: pgpass,
+        PGCONNECT_TIMEOUT: "5",
+      };
+      const r = await execa(
+        "psql",
+        [
+          "-X",
+          "-At",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-h",
+          "127.0.0.1",
+          "-p",
+          String(h.pgPort),
+          "-U",
+          "cepcomunicacion",
+          "-d",
+          "cepcomunicacion",
+          "-f",
+          "-",
+        ],
+        {
+          input: sql,
+          env,
+          extendEnv: false,
+        },
+      );
       const lines = r.stdout.trim().split("\n");
       expect(lines.at(-1)).toBe("cepcomunicacion");
-      const counts = Object.fromEntries(lines.slice(0, -1).map((l) => l.split("=") as [string, string]).map(([t, n]) => [t, Number(n)]));
+      const counts = Object.fromEntries(
+        lines
+          .slice(0, -1)
+          .map((l) => l.split("=") as [string, string])
+          .map(([t, n]) => [t, Number(n)]),
+      );
       const withRows = Object.entries(counts).filter(([, n]) => n > 0);
       expect(withRows.length).toBeGreaterThanOrEqual(14);
       for (const c of COLLECTIONS) expect(counts[c]).toBe(SEED_ROW_COUNTS[c]);
@@ -164,7 +219,9 @@ describe("lab", () => {
     const again = await labUp({ dir, hosts: 3 });
     expect(again.hosts.map((h) => h.name)).toEqual(["lab1", "lab2", "lab3"]);
     expect(again.hosts.slice(0, 2).map((h) => [h.sshdPid, h.pgPid])).toEqual(before);
-    expect(again.hosts.slice(0, 2).map((h) => [h.sshPort, h.pgPort])).toEqual(state.hosts.map((h) => [h.sshPort, h.pgPort]));
+    expect(again.hosts.slice(0, 2).map((h) => [h.sshPort, h.pgPort])).toEqual(
+      state.hosts.map((h) => [h.sshPort, h.pgPort]),
+    );
     const lab3 = again.hosts[2]!;
     expect(alive(lab3.sshdPid) && alive(lab3.pgPid)).toBe(true);
     const r = await ssh(lab3.sshPort, lab3.user, join(dir, "known_hosts"), "true");

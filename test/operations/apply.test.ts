@@ -10,8 +10,16 @@ import { planFile } from "../../src/operations/file.ts";
 import { planDirectory } from "../../src/operations/directory.ts";
 
 const run = (script: string) => execa("bash", ["-s"], { input: script, reject: false });
-const file = (path: string, content: string, validate?: string) =>
-  ({ path, content, mode: 0o640, owner: "root", group: "root", tags: ["scripts" as const], template: "t", validate });
+const file = (path: string, content: string, validate?: string) => ({
+  path,
+  content,
+  mode: 0o640,
+  owner: "root",
+  group: "root",
+  tags: ["scripts" as const],
+  template: "t",
+  validate,
+});
 
 describe("apply script", () => {
   it("creates dirs and files, keeps the replaced file, reports success", async () => {
@@ -29,7 +37,18 @@ describe("apply script", () => {
     expect(statSync(target).mode & 0o7777).toBe(0o640);
     expect(statSync(dir).mode & 0o7777).toBe(0o750);
 
-    const r2 = await run(applyScript([planFile(file(target, "echo two\n", "bash -n {}"), { exists: true, type: "file", mode: 0o640, owner: "root", group: "root", sha256: "x" })]));
+    const r2 = await run(
+      applyScript([
+        planFile(file(target, "echo two\n", "bash -n {}"), {
+          exists: true,
+          type: "file",
+          mode: 0o640,
+          owner: "root",
+          group: "root",
+          sha256: "x",
+        }),
+      ]),
+    );
     expect(r2.exitCode).toBe(0);
     expect(readFileSync(target, "utf8")).toBe("echo two\n");
     const kept = readdirSync(dir).filter((f) => /^x\.sh\.\d{14}~$/.test(f));
@@ -41,10 +60,24 @@ describe("apply script", () => {
     const d = mkdtempSync(join(tmpdir(), "apply-"));
     const target = join(d, "z.conf");
     writeFileSync(target, "v0\n");
-    for (const old of ["20200101000001", "20200101000002", "20200101000003", "20200101000004"]) writeFileSync(`${target}.${old}~`, old);
-    const r = await run(applyScript([planFile(file(target, "v1\n"), { exists: true, type: "file", mode: 0o640, owner: "root", group: "root", sha256: "x" })]));
+    for (const old of ["20200101000001", "20200101000002", "20200101000003", "20200101000004"])
+      writeFileSync(`${target}.${old}~`, old);
+    const r = await run(
+      applyScript([
+        planFile(file(target, "v1\n"), {
+          exists: true,
+          type: "file",
+          mode: 0o640,
+          owner: "root",
+          group: "root",
+          sha256: "x",
+        }),
+      ]),
+    );
     expect(r.exitCode).toBe(0);
-    const kept = readdirSync(d).filter((f) => f.endsWith("~")).sort();
+    const kept = readdirSync(d)
+      .filter((f) => f.endsWith("~"))
+      .sort();
     expect(kept).toHaveLength(3);
     expect(kept.slice(0, 2)).toEqual(["z.conf.20200101000003~", "z.conf.20200101000004~"]);
     expect(readFileSync(join(d, kept[2]!), "utf8")).toBe("v0\n");
@@ -57,7 +90,10 @@ describe("apply script", () => {
     mkdirSync(real, { mode: 0o700 });
     writeFileSync(join(real, "old.dump"), "x");
     symlinkSync(real, join(d, "backups"));
-    const plan = planDirectory({ path: join(d, "backups"), mode: 0o700, owner: "nobody", group: "nogroup", tags: ["dirs"], recurse: true }, { exists: true, type: "directory", mode: 0o700, owner: "root", group: "root" });
+    const plan = planDirectory(
+      { path: join(d, "backups"), mode: 0o700, owner: "nobody", group: "nogroup", tags: ["dirs"], recurse: true },
+      { exists: true, type: "directory", mode: 0o700, owner: "root", group: "root" },
+    );
     const r = await run(applyScript([plan]));
     expect(r.exitCode, r.stderr).toBe(0);
     const nobody = Number((await execa("id", ["-u", "nobody"])).stdout);
@@ -70,7 +106,14 @@ describe("apply script", () => {
     const target = join(d, "backup.pgpass");
     writeFileSync(target, "h:1:*:u:old\n");
     writeFileSync(`${target}.20200101000001~`, "h:1:*:u:older\n");
-    const r = await run(applyScript([planFile({ ...file(target, "h:1:*:u:new\n"), secret: true }, { exists: true, type: "file", mode: 0o640, owner: "root", group: "root", sha256: "x" })]));
+    const r = await run(
+      applyScript([
+        planFile(
+          { ...file(target, "h:1:*:u:new\n"), secret: true },
+          { exists: true, type: "file", mode: 0o640, owner: "root", group: "root", sha256: "x" },
+        ),
+      ]),
+    );
     expect(r.exitCode).toBe(0);
     expect(readdirSync(d)).toEqual(["backup.pgpass"]);
   });
@@ -79,7 +122,14 @@ describe("apply script", () => {
     const d = mkdtempSync(join(tmpdir(), "apply-"));
     const target = join(d, "y.sh");
     writeFileSync(target, "echo good\n");
-    const bad = planFile(file(target, "if then fi (\n", "bash -n {}"), { exists: true, type: "file", mode: 0o640, owner: "root", group: "root", sha256: "x" });
+    const bad = planFile(file(target, "if then fi (\n", "bash -n {}"), {
+      exists: true,
+      type: "file",
+      mode: 0o640,
+      owner: "root",
+      group: "root",
+      sha256: "x",
+    });
     const r = await run(applyScript([bad]));
     expect(r.exitCode).not.toBe(0);
     expect(failedStep(r.stdout)).toBe(`file:${target}`);
@@ -90,7 +140,15 @@ describe("apply script", () => {
 });
 
 describe("applyOutcome", () => {
-  const op = (id: string, changed = true, error?: string) => ({ id, name: id, tags: ["dirs" as const], changed, reason: `r-${id}`, script: changed ? ":" : "", error });
+  const op = (id: string, changed = true, error?: string) => ({
+    id,
+    name: id,
+    tags: ["dirs" as const],
+    changed,
+    reason: `r-${id}`,
+    script: changed ? ":" : "",
+    error,
+  });
   const plan = [op("a"), op("b", false), op("c"), op("d")];
   const status = (o: ReturnType<typeof applyOutcome>) => o.steps.map((s) => `${s.plan.id}:${s.status}`).join(" ");
 
@@ -105,7 +163,9 @@ describe("applyOutcome", () => {
     expect(o.steps[2]!.message).toBe("r-c: boom");
   });
   it("a script that dies before its first step, or fails after its last, is never a success", () => {
-    expect(status(applyOutcome(plan, { code: 2, stdout: "", stderr: "syntax error" }))).toBe("a:skipped b:ok c:skipped d:skipped");
+    expect(status(applyOutcome(plan, { code: 2, stdout: "", stderr: "syntax error" }))).toBe(
+      "a:skipped b:ok c:skipped d:skipped",
+    );
     expect(applyOutcome(plan, { code: 2, stdout: "", stderr: "syntax error" }).error).toContain("syntax error");
     const late = applyOutcome(plan, { code: 1, stdout: "STEP|a\nSTEP|c\nSTEP|d\nAPPLY|ok\n", stderr: "late" });
     expect(late.error).toContain("late");

@@ -25,20 +25,44 @@ describe("planFile", () => {
 
   it("masks secret values in diffs and whole secret files", () => {
     const base = { path: "/x", mode: 0o600, owner: "root", group: "root", tags: ["config" as const], template: "t" };
-    const d = planFile({ ...base, content: "PW=s3cr:t\n" }, { exists: true, type: "file", mode: 0o600, owner: "root", group: "root", sha256: "0", content: "PW=old\n" }, { diff: true, secrets: ["s3cr:t"] });
+    const d = planFile(
+      { ...base, content: "PW=s3cr:t\n" },
+      { exists: true, type: "file", mode: 0o600, owner: "root", group: "root", sha256: "0", content: "PW=old\n" },
+      { diff: true, secrets: ["s3cr:t"] },
+    );
     expect(d.diff).toContain("+PW=********");
     expect(d.diff).not.toContain("s3cr:t");
-    const s = planFile({ ...base, content: "h:1:*:u:pw\n", secret: true }, { exists: true, type: "file", mode: 0o600, owner: "root", group: "root", sha256: "0", content: "h:1:*:u:old\n" }, { diff: true });
+    const s = planFile(
+      { ...base, content: "h:1:*:u:pw\n", secret: true },
+      { exists: true, type: "file", mode: 0o600, owner: "root", group: "root", sha256: "0", content: "h:1:*:u:old\n" },
+      { diff: true },
+    );
     expect(s.diff).toContain("diff masked");
     expect(s.diff).not.toContain("old");
     expect(s.script).toContain(" 0 <<'CEP_PAYLOAD_END'"); // no copy of the old secret file is kept
   });
 
   it("masks the values of secret keys on both sides, so a rotated webhook never shows", () => {
-    const base = { path: "/b.conf", mode: 0o600, owner: "root", group: "root", tags: ["config" as const], template: "t", secretKeys: ["SLACK_WEBHOOK"] };
+    const base = {
+      path: "/b.conf",
+      mode: 0o600,
+      owner: "root",
+      group: "root",
+      tags: ["config" as const],
+      template: "t",
+      secretKeys: ["SLACK_WEBHOOK"],
+    };
     const d = planFile(
       { ...base, content: "SLACK_WEBHOOK='https://hooks/NEW'\nRETENTION=9\n" },
-      { exists: true, type: "file", mode: 0o600, owner: "root", group: "root", sha256: "0", content: "SLACK_WEBHOOK='https://hooks/OLD'\nRETENTION=7\n" },
+      {
+        exists: true,
+        type: "file",
+        mode: 0o600,
+        owner: "root",
+        group: "root",
+        sha256: "0",
+        content: "SLACK_WEBHOOK='https://hooks/OLD'\nRETENTION=7\n",
+      },
       { diff: true, secrets: ["https://hooks/NEW"] },
     );
     expect(d.diff).not.toMatch(/OLD|NEW/);

@@ -19,6 +19,11 @@ describe("cron service", () => {
   });
   it("the fact sees a process that runs and one that does not", async () => {
     const { stdout } = await execa("bash", ["-s"], { input: servicesCommand(["bash", "no-such-daemon-xyz"]) });
-    expect(parseServices(stdout)).toEqual(new Map([["bash", true], ["no-such-daemon-xyz", false]]));
+    expect(parseServices(stdout)).toEqual(
+      new Map([
+        ["bash", true],
+        ["no-such-daemon-xyz", false],
+      ]),
+    );
   });
 });

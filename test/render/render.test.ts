@@ -6,7 +6,23 @@ import { join } from "node:path";
 import { shellQuote, pgpassField } from "../../src/render/quote.ts";
 import { createRenderer } from "../../src/render/render.ts";
 
-const nasty = ["", "plain", "a b", "it's", `"dq"`, "$HOME", "`id`", "a\\b", "!bang", "ñandú año", "tab\there", "*", "-n", "x;rm -rf /", "p:\\'\"$!x"];
+const nasty = [
+  "",
+  "plain",
+  "a b",
+  "it's",
+  `"dq"`,
+  "$HOME",
+  "`id`",
+  "a\\b",
+  "!bang",
+  "ñandú año",
+  "tab\there",
+  "*",
+  "-n",
+  "x;rm -rf /",
+  "p:\\'\"$!x",
+];
 
 describe("shellQuote", () => {
   it("round-trips every value through a real bash", async () => {
@@ -34,7 +50,9 @@ describe("renderer", () => {
   const r = createRenderer(dir);
   it("does not HTML-escape, quotes with q, escapes % for cron, and renders identically twice", () => {
     const a = r.render("scripts/t.sh.hbs", { name: "<a & 'b'>", path: "/x/100%" });
-    expect(a).toBe(`# Managed by cep-backup-provisioner: local changes are overwritten on the next provision.\necho '<a & '\\''b'\\''>'\nX=<<a & 'b'>>\n/x/100\\%\n`);
+    expect(a).toBe(
+      `# Managed by cep-backup-provisioner: local changes are overwritten on the next provision.\necho '<a & '\\''b'\\''>'\nX=<<a & 'b'>>\n/x/100\\%\n`,
+    );
     expect(r.render("scripts/t.sh.hbs", { name: "<a & 'b'>", path: "/x/100%" })).toBe(a);
     expect(r.scriptNames()).toEqual(["t.sh"]);
   });

@@ -1,5 +1,14 @@
 import { describe, it, expect } from "vitest";
-import { exitCode, maskedJson, newHostReport, recap, runReport, addTask, settleStatus, type HostReport } from "../../src/run/report.ts";
+import {
+  exitCode,
+  maskedJson,
+  newHostReport,
+  recap,
+  runReport,
+  addTask,
+  settleStatus,
+  type HostReport,
+} from "../../src/run/report.ts";
 
 const host = (name: string, status: HostReport["status"]): HostReport => ({ ...newHostReport(name), status });
 
@@ -29,7 +38,11 @@ describe("the JSON report", () => {
   it("masks secrets also where JSON escaping changed their spelling", () => {
     const secret = `p:\\'"$!x`;
     const r = runReport("provision", { file: "/inv.yml", environment: "lab" }, Date.now(), [
-      { ...newHostReport("h"), error: `could not log in with ${secret}`, tasks: [{ name: "t", status: "failed", message: secret }] },
+      {
+        ...newHostReport("h"),
+        error: `could not log in with ${secret}`,
+        tasks: [{ name: "t", status: "failed", message: secret }],
+      },
     ]);
     const json = maskedJson(r, [secret]);
     expect(json).not.toContain(JSON.stringify(secret).slice(1, -1));
@@ -39,7 +52,13 @@ describe("the JSON report", () => {
   });
 
   it("the recap names each host, its counts and its failed tasks", () => {
-    const h = { ...newHostReport("web1"), status: "failed" as const, failed: 1, commands: 2, tasks: [{ name: "file /x", status: "failed" as const, message: "disk full" }] };
+    const h = {
+      ...newHostReport("web1"),
+      status: "failed" as const,
+      failed: 1,
+      commands: 2,
+      tasks: [{ name: "file /x", status: "failed" as const, message: "disk full" }],
+    };
     const text = recap(runReport("provision", { file: "/inv.yml", environment: "lab" }, Date.now(), [h]));
     expect(text).toMatch(/^web1 : failed\s+ok=0 changed=0 failed=1 commands=2/m);
     expect(text).toContain("file /x: disk full");

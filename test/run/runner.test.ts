@@ -9,7 +9,10 @@ describe("batches", () => {
     expect(batches(xs, undefined)).toEqual([xs]);
     expect(batches(xs, { count: 3 })).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
     expect(batches(xs, { percent: 25 })).toEqual([[1], [2], [3], [4], [5], [6], [7]]);
-    expect(batches([1, 2, 3, 4], { percent: 50 })).toEqual([[1, 2], [3, 4]]);
+    expect(batches([1, 2, 3, 4], { percent: 50 })).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
   });
 });
 

@@ -9,7 +9,12 @@ import { testVars } from "../helpers/vars.ts";
 import type { Host } from "../../src/inventory/types.ts";
 
 const host = (prefix: string): Host =>
-  ({ name: "h", groups: [], ssh: {} as Host["ssh"], vars: testVars({ prefix, db: { port: 5433, password: "p'w" } }) }) as Host;
+  ({
+    name: "h",
+    groups: [],
+    ssh: {} as Host["ssh"],
+    vars: testVars({ prefix, db: { port: 5433, password: "p'w" } }),
+  }) as Host;
 
 describe("smoke script", () => {
   it("passes shellcheck for an awkward prefix and never carries the password", async () => {

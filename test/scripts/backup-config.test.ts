@@ -9,7 +9,12 @@ import type { ResolvedVars } from "../../src/inventory/types.ts";
 let lab: ReturnType<typeof renderOnlyLab>;
 let vars: ResolvedVars;
 const run = (args: string[] = []) =>
-  execa(join(vars.paths.scripts_dir, "backup-config.sh"), args, { reject: false, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, extendEnv: false, stdin: "ignore" });
+  execa(join(vars.paths.scripts_dir, "backup-config.sh"), args, {
+    reject: false,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    extendEnv: false,
+    stdin: "ignore",
+  });
 
 beforeAll(() => {
   lab = renderOnlyLab("config");
@@ -46,11 +51,26 @@ describe("backup-config.sh", () => {
     expect(name).toMatch(/^config_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}\.tar\.gz$/);
     expect(statSync(join(dir, name)).mode & 0o777).toBe(0o600);
     const list = (await execa("tar", ["-tzf", join(dir, name)])).stdout.split("\n").sort();
-    expect(list).toEqual([".env", "Dockerfile", "Dockerfile.prod", "docker-compose.yml", "migrations/001.sql", "nginx/other file.conf", "nginx/site.conf"]);
+    expect(list).toEqual([
+      ".env",
+      "Dockerfile",
+      "Dockerfile.prod",
+      "docker-compose.yml",
+      "migrations/001.sql",
+      "nginx/other file.conf",
+      "nginx/site.conf",
+    ]);
     expect((await execa("sha256sum", ["-c", `${name}.sha256`], { cwd: dir, reject: false })).exitCode).toBe(0);
     const m = JSON.parse(readFileSync(join(dir, `${name}.manifest.json`), "utf8"));
     expect(m.files.sort()).toEqual(list);
-    expect(m.missing).toEqual(expect.arrayContaining([".env.production", "docker-compose.prod.yml", "payload.config.ts", ".github/workflows/*.yml"]));
+    expect(m.missing).toEqual(
+      expect.arrayContaining([
+        ".env.production",
+        "docker-compose.prod.yml",
+        "payload.config.ts",
+        ".github/workflows/*.yml",
+      ]),
+    );
     const log = readFileSync(join(vars.paths.log_dir, "backup-config.log"), "utf8");
     expect(log).toMatch(/skipped, not present in .*: .*\.env\.production.*payload\.config\.ts/);
     expect(readdirSync(dir).filter((f) => f.startsWith(".") && f !== "pre-restore")).toEqual([]);
@@ -60,7 +80,10 @@ describe("backup-config.sh", () => {
     const dir = join(vars.paths.backup_dir, "config");
     const before = readdirSync(dir).sort();
     const { writeFileSync: w } = await import("node:fs");
-    const conf = readFileSync(vars.paths.config_file, "utf8").replace(/^CONFIG_FILES=\(.*\)$/m, "CONFIG_FILES=(nothing-here 'nope/*')");
+    const conf = readFileSync(vars.paths.config_file, "utf8").replace(
+      /^CONFIG_FILES=\(.*\)$/m,
+      "CONFIG_FILES=(nothing-here 'nope/*')",
+    );
     w(vars.paths.config_file, conf);
     const r = await run();
     expect(r.exitCode).toBe(1);

@@ -10,7 +10,10 @@ import { startCluster, stopCluster } from "../../src/lab/postgres.ts";
 let lab: Lab;
 let counts: Record<string, number>;
 let dbDir: string;
-const dumps = (dir: string) => readdirSync(dir).filter((f) => f.endsWith(".dump")).sort();
+const dumps = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith(".dump"))
+    .sort();
 
 beforeAll(async () => {
   lab = await startLab("dbbackup");
@@ -43,7 +46,8 @@ describe("backup-database.sh", () => {
     expect(name).toMatch(/^cepcomunicacion_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}\.dump$/);
     // Nothing partial left, everything private.
     expect(readdirSync(dbDir).filter((f) => f.startsWith("."))).toEqual([]);
-    for (const f of [name, `${name}.sha256`, `${name}.manifest.json`]) expect(statSync(join(dbDir, f)).mode & 0o777).toBe(0o600);
+    for (const f of [name, `${name}.sha256`, `${name}.manifest.json`])
+      expect(statSync(join(dbDir, f)).mode & 0o777).toBe(0o600);
     // sha256sum -c from the directory.
     const sum = readFileSync(join(dbDir, `${name}.sha256`), "utf8");
     expect(sum).toMatch(new RegExp(`^[0-9a-f]{64}  ${name.replace(/\./g, "\\.")}\\n$`));
@@ -83,7 +87,9 @@ describe("backup-database.sh", () => {
     const files = dumps(wdir);
     expect(files).toHaveLength(1);
     const isoWeek = (await execa("date", ["+%G-W%V"])).stdout;
-    expect(files[0]).toMatch(new RegExp(`^cepcomunicacion_weekly_${isoWeek}_\\d{4}-\\d{2}-\\d{2}_\\d{2}-\\d{2}-\\d{2}\\.dump$`));
+    expect(files[0]).toMatch(
+      new RegExp(`^cepcomunicacion_weekly_${isoWeek}_\\d{4}-\\d{2}-\\d{2}_\\d{2}-\\d{2}-\\d{2}\\.dump$`),
+    );
     expect((await execa("sha256sum", ["-c", `${files[0]}.sha256`], { cwd: wdir, reject: false })).exitCode).toBe(0);
     expect(JSON.parse(readFileSync(join(wdir, `${files[0]}.manifest.json`), "utf8")).type).toBe("weekly");
   });
@@ -92,7 +98,8 @@ describe("backup-database.sh", () => {
     const lock = join(lab.vars.paths.backup_dir, ".locks", "backup-database.lock");
     // One process that holds the lock itself, so killing it releases the lock at once.
     const holder = execa("bash", ["-c", 'exec 9>>"$1"; flock 9; exec sleep 30', "_", lock], { reject: false });
-    for (let i = 0; i < 100 && (await execa("flock", ["-n", lock, "true"], { reject: false })).exitCode === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && (await execa("flock", ["-n", lock, "true"], { reject: false })).exitCode === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
     const before = dumps(dbDir);
     const t0 = Date.now();
     const r = await lab.run("backup-database.sh");
@@ -139,7 +146,11 @@ describe("backup-database.sh", () => {
     const rx = await startReceiver();
     try {
       lab.install((v) => {
-        v.alerts = { slack_webhook: `${rx.url}/slack/T000/B000/SLACKSECRET`, discord_webhook: `${rx.url}/discord/123/DISCORDSECRET`, healthcheck_url: `${rx.url}/hc/HCSECRET-uuid` };
+        v.alerts = {
+          slack_webhook: `${rx.url}/slack/T000/B000/SLACKSECRET`,
+          discord_webhook: `${rx.url}/discord/123/DISCORDSECRET`,
+          healthcheck_url: `${rx.url}/hc/HCSECRET-uuid`,
+        };
       });
       const before = readdirSync(dbDir).sort();
       await stopCluster(lab.cluster);
@@ -149,7 +160,14 @@ describe("backup-database.sh", () => {
       expect(r.stderr).toMatch(/cannot connect to PostgreSQL at 127\.0\.0\.1:\d+ as cepcomunicacion/);
       expect(readdirSync(dbDir).sort()).toEqual(before);
       const paths = rx.received.map((x) => x.url.replace(/\?.*/, ""));
-      expect(paths).toEqual(expect.arrayContaining(["/hc/HCSECRET-uuid/start", "/hc/HCSECRET-uuid/fail", "/slack/T000/B000/SLACKSECRET", "/discord/123/DISCORDSECRET"]));
+      expect(paths).toEqual(
+        expect.arrayContaining([
+          "/hc/HCSECRET-uuid/start",
+          "/hc/HCSECRET-uuid/fail",
+          "/slack/T000/B000/SLACKSECRET",
+          "/discord/123/DISCORDSECRET",
+        ]),
+      );
       expect(paths).not.toContain("/hc/HCSECRET-uuid");
       const rid = (u: string) => new URL(u, "http://x").searchParams.get("rid");
       const start = rx.received.find((x) => x.url.includes("/start"))!;
@@ -167,13 +185,17 @@ describe("backup-database.sh", () => {
       expect(typeof discord.embeds[0].color).toBe("number");
       // Secrets (webhook URLs, password) never in output or the log.
       const log = readFileSync(join(lab.vars.paths.log_dir, "backup-database.log"), "utf8");
-      for (const secret of ["SLACKSECRET", "DISCORDSECRET", "HCSECRET", DB_PASSWORD]) expect(log + r.stderr + r.stdout).not.toContain(secret);
+      for (const secret of ["SLACKSECRET", "DISCORDSECRET", "HCSECRET", DB_PASSWORD])
+        expect(log + r.stderr + r.stdout).not.toContain(secret);
 
       // And a successful run pings start + success with one run id, and no alert.
       rx.received.length = 0;
       const ok = await lab.run("backup-database.sh");
       expect(ok.exitCode, ok.stderr).toBe(0);
-      expect(rx.received.map((x) => x.url.replace(/\?.*/, ""))).toEqual(["/hc/HCSECRET-uuid/start", "/hc/HCSECRET-uuid"]);
+      expect(rx.received.map((x) => x.url.replace(/\?.*/, ""))).toEqual([
+        "/hc/HCSECRET-uuid/start",
+        "/hc/HCSECRET-uuid",
+      ]);
     } finally {
       lab.install((v) => (v.alerts = {}));
       await rx.close();
@@ -189,7 +211,9 @@ describe("backup-database.sh", () => {
       expect(first.exitCode, first.stderr).toBe(0);
       const prev = readdirSync(dbDir).sort();
       const prevDump = dumps(dbDir)[0]!;
-      await lab.sql(`SET ROLE "${lab.vars.database.user}"; CREATE TABLE public.bulk AS SELECT g AS id, md5(random()::text) || md5(random()::text) AS v FROM generate_series(1, 20000) g;`);
+      await lab.sql(
+        `SET ROLE "${lab.vars.database.user}"; CREATE TABLE public.bulk AS SELECT g AS id, md5(random()::text) || md5(random()::text) AS v FROM generate_series(1, 20000) g;`,
+      );
       const r = await lab.run("backup-database.sh");
       expect(r.exitCode).not.toBe(0);
       expect(r.stderr).toMatch(/pg_dump failed|No space left/i);

@@ -10,7 +10,14 @@ import { createRenderer } from "../../src/render/render.ts";
 import { templateContext } from "../../src/backup/context.ts";
 import { backupSubdirs } from "../../src/backup/desired.ts";
 import type { ResolvedVars } from "../../src/inventory/types.ts";
-import { startCluster, createAppDatabase, stopCluster, removeCluster, psqlSuper, type PgCluster } from "../../src/lab/postgres.ts";
+import {
+  startCluster,
+  createAppDatabase,
+  stopCluster,
+  removeCluster,
+  psqlSuper,
+  type PgCluster,
+} from "../../src/lab/postgres.ts";
 import { testVars } from "../helpers/vars.ts";
 import { freePort } from "../helpers/ports.ts";
 
@@ -68,7 +75,16 @@ function renderInto(vars: ResolvedVars): void {
   const r = createRenderer();
   const ctx = templateContext(vars);
   const p = vars.paths;
-  for (const d of [...backupSubdirs(p.backup_dir), p.log_dir, p.scripts_dir, join(p.config_file, ".."), join(p.pgpass_file, ".."), join(p.status_file, ".."), p.app_dir, p.media_dir]) {
+  for (const d of [
+    ...backupSubdirs(p.backup_dir),
+    p.log_dir,
+    p.scripts_dir,
+    join(p.config_file, ".."),
+    join(p.pgpass_file, ".."),
+    join(p.status_file, ".."),
+    p.app_dir,
+    p.media_dir,
+  ]) {
     mkdirSync(d, { recursive: true });
   }
   for (const d of backupSubdirs(p.backup_dir)) chmodSync(d, 0o700);
@@ -90,7 +106,13 @@ function renderInto(vars: ResolvedVars): void {
   put(p.pgpass_file, r.render("pgpass.hbs", ctx), 0o600);
 }
 
-export const MINE = ["backup-database.sh", "backup-database-weekly.sh", "backup-config.sh", "check-backups.sh", "verify-backup-integrity.sh"];
+export const MINE = [
+  "backup-database.sh",
+  "backup-database-weekly.sh",
+  "backup-config.sh",
+  "check-backups.sh",
+  "verify-backup-integrity.sh",
+];
 
 /** A prefix tree with the rendered system and (unless db: false) a running cluster with the app database. */
 export async function startLab(name: string, opts: { patch?: (v: ResolvedVars) => void } = {}): Promise<Lab> {
@@ -131,7 +153,10 @@ export async function startLab(name: string, opts: { patch?: (v: ResolvedVars) =
 }
 
 /** The rendered system under a temp prefix without a database (library-level tests). */
-export function renderOnlyLab(name: string, patch?: (v: ResolvedVars) => void): { root: string; vars: ResolvedVars; cleanup: () => void } {
+export function renderOnlyLab(
+  name: string,
+  patch?: (v: ResolvedVars) => void,
+): { root: string; vars: ResolvedVars; cleanup: () => void } {
   const root = mkdtempSync(join(tmpdir(), `cep-${name}-`));
   const vars = testVars({ prefix: join(root, "host"), db: { port: 1, password: DB_PASSWORD } });
   if (patch) patch(vars);
@@ -159,7 +184,11 @@ export async function seedDatabase(lab: Lab, extraRows = 0): Promise<Record<stri
     END LOOP; END $$;
   `);
   const counts: Record<string, number> = {};
-  for (const line of (await lab.sql(`SELECT n.nspname || '.' || c.relname, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_toast%';`)).split("\n")) {
+  for (const line of (
+    await lab.sql(
+      `SELECT n.nspname || '.' || c.relname, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_toast%';`,
+    )
+  ).split("\n")) {
     if (!line) continue;
     const [k, v] = line.split("|");
     counts[k!] = Number(v);

@@ -1,6 +1,14 @@
 // check-backups.sh and verify-backup-integrity.sh against real backups made by the rendered jobs.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { readdirSync, readFileSync, writeFileSync, mkdirSync, symlinkSync, appendFileSync, copyFileSync } from "node:fs";
+import {
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  mkdirSync,
+  symlinkSync,
+  appendFileSync,
+  copyFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { startLab, seedDatabase, startReceiver, type Lab } from "./backup-harness.ts";
@@ -9,14 +17,22 @@ let lab: Lab;
 let rx: Awaited<ReturnType<typeof startReceiver>>;
 let dbDir: string;
 const status = () => JSON.parse(readFileSync(lab.vars.paths.status_file, "utf8"));
-const newestDump = () => readdirSync(dbDir).filter((f) => f.endsWith(".dump")).sort().at(-1)!;
+const newestDump = () =>
+  readdirSync(dbDir)
+    .filter((f) => f.endsWith(".dump"))
+    .sort()
+    .at(-1)!;
 const paths = () => rx.received.map((x) => x.url.replace(/\?.*/, ""));
 
 beforeAll(async () => {
   rx = await startReceiver();
   lab = await startLab("check", {
     patch: (v) => {
-      v.alerts = { slack_webhook: `${rx.url}/slack/hook`, discord_webhook: `${rx.url}/discord/hook`, healthcheck_url: `${rx.url}/hc/check` };
+      v.alerts = {
+        slack_webhook: `${rx.url}/slack/hook`,
+        discord_webhook: `${rx.url}/discord/hook`,
+        healthcheck_url: `${rx.url}/hc/check`,
+      };
       // Deterministic disk thresholds whatever the test machine's disk looks like.
       v.check = { ...v.check, disk_warning_percent: 100, disk_critical_percent: 101 };
     },
@@ -56,7 +72,12 @@ describe("check-backups.sh", () => {
     const r = await lab.run("check-backups.sh");
     expect(r.exitCode, r.stderr).toBe(0);
     const s = status();
-    expect(s).toMatchObject({ overall_status: "OK", critical_issues: 0, warnings: 0, checks: { database: "OK", media: "OK", config: "OK", disk_space: "OK", database_weekly: "OK" } });
+    expect(s).toMatchObject({
+      overall_status: "OK",
+      critical_issues: 0,
+      warnings: 0,
+      checks: { database: "OK", media: "OK", config: "OK", disk_space: "OK", database_weekly: "OK" },
+    });
     expect(s.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     expect(paths()).toEqual(["/hc/check/start", "/hc/check"]);
     // Written atomically: no temp file left next to it.
@@ -72,11 +93,19 @@ describe("check-backups.sh", () => {
     const fresh = f.replace(/_\d{4}-\d{2}-\d{2}_/, "_2099-01-01_");
     try {
       copyFileSync(f, fresh);
-      writeFileSync(`${fresh}.sha256`, readFileSync(`${f}.sha256`, "utf8").replace(/\s\S+\n$/, ` ${fresh.split("/").pop()}\n`));
+      writeFileSync(
+        `${fresh}.sha256`,
+        readFileSync(`${f}.sha256`, "utf8").replace(/\s\S+\n$/, ` ${fresh.split("/").pop()}\n`),
+      );
       copyFileSync(`${f}.manifest.json`, `${fresh}.manifest.json`);
       const r = await lab.run("check-backups.sh");
       expect(r.exitCode, r.stderr).toBe(1);
-      expect(status()).toMatchObject({ overall_status: "WARNING", warnings: 1, critical_issues: 0, checks: { database_weekly: "WARNING", database: "OK" } });
+      expect(status()).toMatchObject({
+        overall_status: "WARNING",
+        warnings: 1,
+        critical_issues: 0,
+        checks: { database_weekly: "WARNING", database: "OK" },
+      });
       const slack = JSON.parse(rx.received.find((x) => x.url.startsWith("/slack"))!.body);
       expect(slack.text).toMatch(/BACKUP WARNING: Warnings/);
       expect(slack.text).not.toMatch(/ALERT/);
@@ -136,7 +165,11 @@ describe("verify-backup-integrity.sh and check-backups.sh on a corrupted dump", 
     const c = await lab.run("check-backups.sh");
     expect(c.exitCode).toBe(2);
     const s = status();
-    expect(s).toMatchObject({ overall_status: "CRITICAL", critical_issues: 1, checks: { database: "CRITICAL", config: "OK", media: "OK" } });
+    expect(s).toMatchObject({
+      overall_status: "CRITICAL",
+      critical_issues: 1,
+      checks: { database: "CRITICAL", config: "OK", media: "OK" },
+    });
     expect(s.issues[0].message).toMatch(/checksum MISMATCH/);
     const slack = JSON.parse(rx.received.find((x) => x.url.startsWith("/slack"))!.body);
     expect(slack.text).toMatch(/BACKUP ALERT: Critical Issues/);

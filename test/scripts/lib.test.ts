@@ -7,11 +7,20 @@ import { renderOnlyLab } from "./backup-harness.ts";
 
 let lab: ReturnType<typeof renderOnlyLab>;
 const lib = (body: string, args: string[] = []) =>
-  execa("bash", ["-c", `set -Eeuo pipefail; source "${lab.vars.paths.scripts_dir}/backup-lib.sh"; lib_init libtest; ${body}`, "libtest", ...args], {
-    reject: false,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
-    extendEnv: false,
-  });
+  execa(
+    "bash",
+    [
+      "-c",
+      `set -Eeuo pipefail; source "${lab.vars.paths.scripts_dir}/backup-lib.sh"; lib_init libtest; ${body}`,
+      "libtest",
+      ...args,
+    ],
+    {
+      reject: false,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+      extendEnv: false,
+    },
+  );
 
 beforeAll(() => {
   lab = renderOnlyLab("lib");
@@ -20,7 +29,7 @@ afterAll(() => lab?.cleanup());
 
 describe("backup-lib.sh", () => {
   it("json_str escapes quotes, backslashes and control characters", async () => {
-    const r = await lib(`json_str "$1"`, ['a"b\\c\nd\te\x01f'] );
+    const r = await lib(`json_str "$1"`, ['a"b\\c\nd\te\x01f']);
     expect(JSON.parse(r.stdout)).toBe('a"b\\c\nd\te\x01f');
   });
 
@@ -30,7 +39,10 @@ describe("backup-lib.sh", () => {
     writeFileSync(join(d, "a.dump"), "aaa");
     writeFileSync(join(d, "b.dump"), "aaa");
     // b.dump.sha256 names a.dump: `sha256sum -c` would check the wrong file, so it is not a valid sum.
-    const r = await lib(`cd "$1"; write_checksum a.dump; checksum_status a.dump; cp a.dump.sha256 b.dump.sha256; checksum_status b.dump; echo more >> a.dump; checksum_status a.dump`, [d]);
+    const r = await lib(
+      `cd "$1"; write_checksum a.dump; checksum_status a.dump; cp a.dump.sha256 b.dump.sha256; checksum_status b.dump; echo more >> a.dump; checksum_status a.dump`,
+      [d],
+    );
     expect(r.stdout.split("\n")).toEqual(["OK", "MISSING_SUM", "MISMATCH"]);
   });
 
@@ -47,8 +59,16 @@ describe("backup-lib.sh", () => {
       [d],
     );
     expect(r.exitCode, r.stderr).toBe(0);
-    const left = readdirSync(d).filter((f) => f.endsWith(".dump")).sort();
-    expect(left).toEqual(["app_2020-01-04.dump", "app_2020-01-05.dump", "app_2020-01-06.dump", "app_2020-02-01.dump", "app_2020-02-02.dump"]);
+    const left = readdirSync(d)
+      .filter((f) => f.endsWith(".dump"))
+      .sort();
+    expect(left).toEqual([
+      "app_2020-01-04.dump",
+      "app_2020-01-05.dump",
+      "app_2020-01-06.dump",
+      "app_2020-02-01.dump",
+      "app_2020-02-02.dump",
+    ]);
     expect(readdirSync(d)).not.toContain("app_orphan.dump.sha256");
     expect(r.stderr).toMatch(/keeping unverified backup app_2020-02-01\.dump/);
   });

@@ -2,7 +2,19 @@
 // previous one (same inode for unchanged files), exclusions, non-ASCII names, manifest and
 // checksum list, atomic `latest`, no partial left (also after a failure), lock, retention.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, readlinkSync, existsSync, utimesSync, cpSync, rmSync, lstatSync } from "node:fs";
+import {
+  mkdirSync,
+  writeFileSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  readlinkSync,
+  existsSync,
+  utimesSync,
+  cpSync,
+  rmSync,
+  lstatSync,
+} from "node:fs";
 import { join } from "node:path";
 import { execa, type Result } from "execa";
 import { renderOnlyLab } from "./backup-harness.ts";
@@ -26,7 +38,9 @@ function run(args: string[] = [], env: Record<string, string> = {}): Promise<Res
 }
 
 function snapshots(): string[] {
-  return readdirSync(dest).filter((f) => STAMP.test(f)).sort();
+  return readdirSync(dest)
+    .filter((f) => STAMP.test(f))
+    .sort();
 }
 
 function leftovers(): string[] {
@@ -76,16 +90,28 @@ describe("backup-media.sh", () => {
     expect(leftovers()).toEqual([]);
 
     expect(readFileSync(join(dir, "2025", "10", NON_ASCII), "utf8")).toBe("ñ\n");
-    for (const excluded of [".DS_Store", "2025/Thumbs.db", "2025/10/upload.tmp"]) expect(existsSync(join(dir, excluded)), excluded).toBe(false);
+    for (const excluded of [".DS_Store", "2025/Thumbs.db", "2025/10/upload.tmp"])
+      expect(existsSync(join(dir, excluded)), excluded).toBe(false);
 
     const manifest = JSON.parse(readFileSync(join(dest, `${snap}.manifest.json`), "utf8"));
-    expect(manifest).toMatchObject({ kind: "media", snapshot: snap, source: media, previous: null, full_copy: true, files: 4, dirs: 2 });
+    expect(manifest).toMatchObject({
+      kind: "media",
+      snapshot: snap,
+      source: media,
+      previous: null,
+      full_copy: true,
+      files: 4,
+      dirs: 2,
+    });
     expect(manifest.bytes).toBe(1400 + 10 + 10 + Buffer.byteLength("ñ\n"));
     // The per-file list checks out with sha256sum -c from inside the snapshot (non-ASCII name included).
     const sums = readFileSync(join(dest, `${snap}.sha256`), "utf8");
     expect(sums.trim().split("\n")).toHaveLength(4);
     expect(sums).toContain(NON_ASCII);
-    const check = await execa("sha256sum", ["-c", "--strict", join(dest, `${snap}.sha256`)], { cwd: dir, reject: false });
+    const check = await execa("sha256sum", ["-c", "--strict", join(dest, `${snap}.sha256`)], {
+      cwd: dir,
+      reject: false,
+    });
     expect(check.exitCode, String(check.stdout) + String(check.stderr)).toBe(0);
 
     const log = readFileSync(logFile(), "utf8");
@@ -145,8 +171,17 @@ describe("backup-media.sh", () => {
     expect(sums).toContain(`${createHash("sha256").update("changed again\n").digest("hex")}  2025/new.txt`);
     expect(sums.trim().split("\n")).toHaveLength(4);
     // Put the true checksum back: verification of the third snapshot passes with sha256sum -c.
-    writeFileSync(join(dest, `${third}.sha256`), sums.replace(`${"0".repeat(64)}  unchanged.png`, `${createHash("sha256").update("never changes\n".repeat(100)).digest("hex")}  unchanged.png`));
-    const check = await execa("sha256sum", ["-c", "--quiet", join(dest, `${third}.sha256`)], { cwd: join(dest, third), reject: false });
+    writeFileSync(
+      join(dest, `${third}.sha256`),
+      sums.replace(
+        `${"0".repeat(64)}  unchanged.png`,
+        `${createHash("sha256").update("never changes\n".repeat(100)).digest("hex")}  unchanged.png`,
+      ),
+    );
+    const check = await execa("sha256sum", ["-c", "--quiet", join(dest, `${third}.sha256`)], {
+      cwd: join(dest, third),
+      reject: false,
+    });
     expect(check.exitCode, check.stdout).toBe(0);
   });
 
@@ -154,12 +189,18 @@ describe("backup-media.sh", () => {
     await nextSecond();
     const before = snapshots().at(-1)!;
     const prevSums = join(dest, `${before}.sha256`);
-    writeFileSync(prevSums, readFileSync(prevSums, "utf8").replace(/^[0-9a-f]{64}(  unchanged\.png)$/m, `${"0".repeat(64)}$1`));
+    writeFileSync(
+      prevSums,
+      readFileSync(prevSums, "utf8").replace(/^[0-9a-f]{64}(  unchanged\.png)$/m, `${"0".repeat(64)}$1`),
+    );
     const r = await run();
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(String(r.stderr)).toContain("a reused checksum of");
     const latest = snapshots().at(-1)!;
-    const check = await execa("sha256sum", ["-c", "--quiet", join(dest, `${latest}.sha256`)], { cwd: join(dest, latest), reject: false });
+    const check = await execa("sha256sum", ["-c", "--quiet", join(dest, `${latest}.sha256`)], {
+      cwd: join(dest, latest),
+      reject: false,
+    });
     expect(check.exitCode, check.stdout).toBe(0);
   });
 
@@ -197,7 +238,11 @@ describe("backup-media.sh", () => {
     // when a file cannot be read or the disk fills up.
     const bin = join(lab.root, "fakebin");
     mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, "rsync"), '#!/bin/bash\n/usr/bin/rsync "$@"\necho "rsync: some files could not be transferred" >&2\nexit 23\n', { mode: 0o755 });
+    writeFileSync(
+      join(bin, "rsync"),
+      '#!/bin/bash\n/usr/bin/rsync "$@"\necho "rsync: some files could not be transferred" >&2\nexit 23\n',
+      { mode: 0o755 },
+    );
     const before = snapshots();
     const latest = readlinkSync(join(dest, "latest"));
     await nextSecond();

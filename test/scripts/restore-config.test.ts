@@ -2,7 +2,17 @@
 // (no terminal, bad or missing checksum) change nothing; a restore takes a pre-restore archive of
 // the files it replaces, extracts, verifies against the archive and makes .env files 0600.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, chmodSync, copyFileSync, rmSync, existsSync } from "node:fs";
+import {
+  mkdirSync,
+  writeFileSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  chmodSync,
+  copyFileSync,
+  rmSync,
+  existsSync,
+} from "node:fs";
 import { join, basename } from "node:path";
 import { execa, type Result } from "execa";
 import { renderOnlyLab } from "./backup-harness.ts";
@@ -38,7 +48,11 @@ function read(dir: string): Record<string, string> {
 }
 
 function preArchives(): string[] {
-  return existsSync(preDir()) ? readdirSync(preDir()).filter((f) => f.endsWith(".tar.gz")).sort() : [];
+  return existsSync(preDir())
+    ? readdirSync(preDir())
+        .filter((f) => f.endsWith(".tar.gz"))
+        .sort()
+    : [];
 }
 
 beforeAll(async () => {
@@ -153,7 +167,10 @@ describe("restore-config.sh", () => {
   });
 
   it("the rendered script passes shellcheck", async () => {
-    const r = await execa("shellcheck", ["-x", "restore-config.sh"], { cwd: lab.vars.paths.scripts_dir, reject: false });
+    const r = await execa("shellcheck", ["-x", "restore-config.sh"], {
+      cwd: lab.vars.paths.scripts_dir,
+      reject: false,
+    });
     expect(r.stdout + r.stderr).toBe("");
   });
 });

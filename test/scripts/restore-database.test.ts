@@ -45,7 +45,11 @@ async function changeData(): Promise<void> {
 }
 
 function preRestoreDumps(): string[] {
-  return existsSync(preDir()) ? readdirSync(preDir()).filter((f) => f.endsWith(".dump")).sort() : [];
+  return existsSync(preDir())
+    ? readdirSync(preDir())
+        .filter((f) => f.endsWith(".dump"))
+        .sort()
+    : [];
 }
 
 beforeAll(async () => {
@@ -99,7 +103,11 @@ describe("restore-database.sh", () => {
     const before = await countsOf("cepcomunicacion");
     const script = join(lab.vars.paths.scripts_dir, "restore-database.sh");
     // `script` gives the restore a pseudo-terminal; "no" is typed at the prompt.
-    const r = await execa("script", ["-qec", `${script} ${dump}`, "/dev/null"], { input: "no\n", reject: false, env: { LC_ALL: "C.UTF-8" } });
+    const r = await execa("script", ["-qec", `${script} ${dump}`, "/dev/null"], {
+      input: "no\n",
+      reject: false,
+      env: { LC_ALL: "C.UTF-8" },
+    });
     expect(r.exitCode).not.toBe(0);
     expect(r.stdout).toContain('Type "yes" to continue');
     expect(r.stdout).toContain("restore cancelled");
@@ -107,7 +115,11 @@ describe("restore-database.sh", () => {
     expect(preRestoreDumps()).toEqual([]);
 
     // "yes" at the terminal goes ahead (into a scratch database).
-    const yes = await execa("script", ["-qec", `${script} ${dump} --target-db scratch_tty`, "/dev/null"], { input: "yes\n", reject: false, env: { LC_ALL: "C.UTF-8" } });
+    const yes = await execa("script", ["-qec", `${script} ${dump} --target-db scratch_tty`, "/dev/null"], {
+      input: "yes\n",
+      reject: false,
+      env: { LC_ALL: "C.UTF-8" },
+    });
     expect(yes.exitCode, String(yes.stdout)).toBe(0);
     expect(yes.stdout).toContain("Status: SUCCESS");
     expect(await countsOf("scratch_tty")).toEqual(seeded);
@@ -169,8 +181,13 @@ describe("restore-database.sh", () => {
     expect(r.stdout).toContain("Status: SUCCESS");
     expect(r.stdout).toContain(`Restored From: ${basename(dump)}`);
     expect(r.stdout).toContain("Pre-Restore Backup: none (database scratch_restore did not exist)");
-    expect(r.stdout).toMatch(new RegExp(`Verified: ${Object.keys(seeded).length} tables and \\d+ rows match the manifest`));
-    const owner = await psqlSuper(lab.cluster, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'scratch_restore';");
+    expect(r.stdout).toMatch(
+      new RegExp(`Verified: ${Object.keys(seeded).length} tables and \\d+ rows match the manifest`),
+    );
+    const owner = await psqlSuper(
+      lab.cluster,
+      "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'scratch_restore';",
+    );
     expect(owner.trim()).toBe(lab.vars.database.user);
     const log = readFileSync(logFile(), "utf8");
     expect(log).toContain("checksum OK");
@@ -185,7 +202,19 @@ describe("restore-database.sh", () => {
     // An application session that stays connected: the restore must end it.
     const session = execa(
       "psql",
-      ["-X", "-h", "127.0.0.1", "-p", String(lab.cluster.port), "-U", lab.vars.database.user, "-d", "cepcomunicacion", "-c", "SELECT pg_sleep(60)"],
+      [
+        "-X",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(lab.cluster.port),
+        "-U",
+        lab.vars.database.user,
+        "-d",
+        "cepcomunicacion",
+        "-c",
+        "SELECT pg_sleep(60)",
+      ],
       { env: { PGPASSFILE: lab.vars.paths.pgpass_file }, reject: false },
     );
     await new Promise((r) => setTimeout(r, 500));
@@ -204,7 +233,9 @@ describe("restore-database.sh", () => {
     // The pre-restore dump verifies (sha256sum -c from its directory) and its manifest holds the changed counts.
     const check = await execa("sha256sum", ["-c", `${pre[0]}.sha256`], { cwd: preDir(), reject: false });
     expect(check.exitCode, check.stdout).toBe(0);
-    const manifest = JSON.parse(readFileSync(join(preDir(), `${pre[0]}.manifest.json`), "utf8")) as { tables: { schema: string; name: string; rows: number }[] };
+    const manifest = JSON.parse(readFileSync(join(preDir(), `${pre[0]}.manifest.json`), "utf8")) as {
+      tables: { schema: string; name: string; rows: number }[];
+    };
     const fromManifest = Object.fromEntries(manifest.tables.map((t) => [`${t.schema}.${t.name}`, Number(t.rows)]));
     expect(fromManifest).toEqual(changed);
 
@@ -219,7 +250,9 @@ describe("restore-database.sh", () => {
     const copy = join(dbDir(), "cepcomunicacion_2000-01-03_00-00-00.dump");
     copyFileSync(dump, copy);
     writeFileSync(`${copy}.sha256`, readFileSync(`${dump}.sha256`, "utf8").replace(basename(dump), basename(copy)));
-    const m = JSON.parse(readFileSync(`${dump}.manifest.json`, "utf8")) as { tables: { schema: string; name: string; rows: number }[] };
+    const m = JSON.parse(readFileSync(`${dump}.manifest.json`, "utf8")) as {
+      tables: { schema: string; name: string; rows: number }[];
+    };
     const users = m.tables.find((t) => t.name === "users")!;
     users.rows = Number(users.rows) + 1;
     writeFileSync(`${copy}.manifest.json`, JSON.stringify(m));

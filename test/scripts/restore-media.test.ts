@@ -3,7 +3,18 @@
 // over the live media a pre-restore copy is taken first; refusals and a tampered snapshot leave
 // the target untouched.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, readlinkSync, existsSync, chownSync, chmodSync, rmSync } from "node:fs";
+import {
+  mkdirSync,
+  writeFileSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  readlinkSync,
+  existsSync,
+  chownSync,
+  chmodSync,
+  rmSync,
+} from "node:fs";
 import { join, relative } from "node:path";
 import { createHash } from "node:crypto";
 import { execa, type Result } from "execa";
@@ -57,7 +68,11 @@ function allPaths(dir: string): string[] {
 
 function preRestoreCopies(): string[] {
   const d = join(dest, "pre-restore");
-  return existsSync(d) ? readdirSync(d).filter((f) => /^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d$/.test(f)).sort() : [];
+  return existsSync(d)
+    ? readdirSync(d)
+        .filter((f) => /^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d$/.test(f))
+        .sort()
+    : [];
 }
 
 beforeAll(async () => {
@@ -212,8 +227,17 @@ describe("restore-media.sh", () => {
     mkdirSync(bin, { recursive: true });
     writeFileSync(join(bin, "rsync"), `#!/bin/sh\necho "$*" >> '${marker}'\nexit 99\n`, { mode: 0o755 });
     const parentOfApp = join(lab.vars.paths.app_dir, "..");
-    for (const t of ["/", "//", lab.vars.paths.backup_dir, join(lab.vars.paths.backup_dir, "media", "x"), lab.root, parentOfApp]) {
-      const r = await run("restore-media.sh", [snapshot, "--force", "--target", t], { PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` });
+    for (const t of [
+      "/",
+      "//",
+      lab.vars.paths.backup_dir,
+      join(lab.vars.paths.backup_dir, "media", "x"),
+      lab.root,
+      parentOfApp,
+    ]) {
+      const r = await run("restore-media.sh", [snapshot, "--force", "--target", t], {
+        PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+      });
       expect(r.exitCode, t).toBe(1);
       expect(r.stderr, t).toMatch(/refusing to restore into/);
     }

@@ -26,11 +26,18 @@ describe("shellcheck", () => {
 
   // Values with spaces and quotes, so quoting mistakes in templates show up as findings.
   const ctx = templateContext(
-    testVars({ prefix: "/tmp/odd prefix/it's", db: { port: 5432, password: "p'w\"$x" }, overrides: { alerts: { slack_webhook: "https://hooks.example/a b" } } }),
+    testVars({
+      prefix: "/tmp/odd prefix/it's",
+      db: { port: 5432, password: "p'w\"$x" },
+      overrides: { alerts: { slack_webhook: "https://hooks.example/a b" } },
+    }),
   );
   it.each(scripts)("%s has no findings", async (script) => {
     for (const s of scripts) writeFileSync(join(dir, s), renderer.render(`scripts/${s}.hbs`, ctx));
-    const r = await execa("/usr/bin/shellcheck", ["-x", "-S", "style", "-s", "bash", "-P", "SCRIPTDIR", script], { cwd: dir, reject: false });
+    const r = await execa("/usr/bin/shellcheck", ["-x", "-S", "style", "-s", "bash", "-P", "SCRIPTDIR", script], {
+      cwd: dir,
+      reject: false,
+    });
     expect(r.stdout + r.stderr).toBe("");
     expect(r.exitCode).toBe(0);
   });
@@ -38,7 +45,10 @@ describe("shellcheck", () => {
   it("backup.conf (sourced by the library) has no findings and holds no password", async () => {
     const conf = renderer.render("backup.conf.hbs", ctx);
     writeFileSync(join(dir, "backup.conf"), conf);
-    const r = await execa("/usr/bin/shellcheck", ["-S", "style", "-s", "bash", "backup.conf"], { cwd: dir, reject: false });
+    const r = await execa("/usr/bin/shellcheck", ["-S", "style", "-s", "bash", "backup.conf"], {
+      cwd: dir,
+      reject: false,
+    });
     expect(r.stdout).toBe("");
     expect(conf).not.toContain("p'w");
     expect((await execa("bash", ["-n", join(dir, "backup.conf")], { reject: false })).exitCode).toBe(0);
