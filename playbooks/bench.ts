@@ -16,17 +16,8 @@ import { execa } from "execa";
 import YAML from "yaml";
 import { labDown, labUp, type LabHost, type LabState } from "../src/lab/lab.ts";
 import { freePort } from "../test/helpers/ports.ts";
-import {
-  fmtBytes,
-  fmtMs,
-  median,
-  nextSecond,
-  stat,
-  textTable,
-  timed,
-  type RunResult,
-  type Stat,
-} from "../src/bench/measure.ts";
+import { median, nextSecond, stat, timed, type RunResult, type Stat } from "../src/bench/measure.ts";
+import { formatBytes, formatMs, textTable } from "../src/format.ts";
 import { ansibleAvailable, runAnsible, setupAnsible, type AnsibleSetup } from "../src/bench/ansible.ts";
 import {
   changeFiles,
@@ -310,7 +301,7 @@ async function main(): Promise<void> {
   const upT0 = performance.now();
   const lab = await labUp({ dir: labDir, hosts: HOSTS, sshBasePort: await freePort(), pgBasePort: await freePort() });
   const labUpMs = performance.now() - upT0;
-  say(`lab up in ${fmtMs(labUpMs)}`);
+  say(`lab up in ${formatMs(labUpMs)}`);
   const h1 = lab.hosts[0]!;
   const allPids = lab.hosts.map((h) => h.sshdPid).filter((p): p is number => p !== null);
   const pidsOf = (hs: LabHost[]) => hs.map((h) => h.sshdPid).filter((p): p is number => p !== null);
@@ -341,7 +332,7 @@ async function main(): Promise<void> {
   // The rest of the fleet, once (not measured), then every no-op set must be a no-op.
   say(`provisioning all ${HOSTS} hosts once`);
   const warm = provisionSample(await provisionRun(invs.get(HOSTS)!, ["--skip-smoke"], allPids));
-  say(`  ${warm.changed_hosts} hosts changed in ${fmtMs(warm.wall_ms)}`);
+  say(`  ${warm.changed_hosts} hosts changed in ${formatMs(warm.wall_ms)}`);
 
   let ans: AnsibleSetup | undefined;
   if (ansibleVersion) {
@@ -514,7 +505,7 @@ async function main(): Promise<void> {
     const rN = med(noopKey(HOSTS)) / base;
     targets.push({
       target: `${HOSTS} hosts ≤ 2× one host (wall, no-op, default forks)`,
-      measured: `${fmtMs(med(noopKey(HOSTS)))} vs ${fmtMs(base)}; in-process (report duration_ms) ${ratio(med(noopKey(HOSTS), "run_ms") / med(noopKey(1), "run_ms"))}`,
+      measured: `${formatMs(med(noopKey(HOSTS)))} vs ${formatMs(base)}; in-process (report duration_ms) ${ratio(med(noopKey(HOSTS), "run_ms") / med(noopKey(1), "run_ms"))}`,
       ratio: rN,
       limit: 2,
       pass: rN <= 2,
@@ -524,7 +515,7 @@ async function main(): Promise<void> {
     const r10 = med(noopKey(10)) / base;
     targets.push({
       target: "10 hosts ≤ 1.5× one host (wall; DESIGN.md)",
-      measured: `${fmtMs(med(noopKey(10)))} vs ${fmtMs(base)}`,
+      measured: `${formatMs(med(noopKey(10)))} vs ${formatMs(base)}`,
       ratio: r10,
       limit: 1.5,
       pass: r10 <= 1.5,
@@ -538,7 +529,7 @@ async function main(): Promise<void> {
     const r = med(noop) / denom;
     targets.push({
       target: `no-op of 1 host ≤ 1.5× (CLI start + ssh host true), launched with ${l}`,
-      measured: `${fmtMs(med(noop))} vs ${fmtMs(med(start))} + ${fmtMs(med("ssh_true"))} = ${fmtMs(denom)}`,
+      measured: `${formatMs(med(noop))} vs ${formatMs(med(start))} + ${formatMs(med("ssh_true"))} = ${formatMs(denom)}`,
       ratio: r,
       limit: 1.5,
       pass: r <= 1.5,
@@ -549,7 +540,7 @@ async function main(): Promise<void> {
     const vsChanged = large.incremental.bytes_transferred / large.incremental.changed_bytes;
     targets.push({
       target: "media backup after a 1% change copies ~1% of the bytes",
-      measured: `${fmtBytes(large.incremental.bytes_transferred)} of ${fmtBytes(large.media.bytes)} copied (${pct(share)}; ${ratio(vsChanged)} the bytes changed); extra disk ${fmtBytes(large.incremental.extra_disk_bytes)}`,
+      measured: `${formatBytes(large.incremental.bytes_transferred)} of ${formatBytes(large.media.bytes)} copied (${pct(share)}; ${ratio(vsChanged)} the bytes changed); extra disk ${formatBytes(large.incremental.extra_disk_bytes)}`,
       ratio: vsChanged,
       limit: 1.5,
       pass: vsChanged <= 1.5,
@@ -558,7 +549,7 @@ async function main(): Promise<void> {
     const tr = large.incremental.wall_ms / large.first_backup.wall_ms;
     targets.push({
       target: "media backup after a 1% change takes a small fraction (≤ 20%) of the first backup's time",
-      measured: `${fmtMs(large.incremental.wall_ms)} vs ${fmtMs(large.first_backup.wall_ms)} (no change at all: ${fmtMs(large.unchanged.wall_ms)}; hashing the tree alone: ${fmtMs(large.hash_tree_ms)})`,
+      measured: `${formatMs(large.incremental.wall_ms)} vs ${formatMs(large.first_backup.wall_ms)} (no change at all: ${formatMs(large.unchanged.wall_ms)}; hashing the tree alone: ${formatMs(large.hash_tree_ms)})`,
       ratio: tr,
       limit: 0.2,
       pass: tr <= 0.2,
@@ -600,72 +591,73 @@ async function main(): Promise<void> {
     let note = "";
     if (k === "ssh_true") note = "baseline";
     if (k.startsWith("noop_") && k !== "noop_1_node") {
-      note = `${ratio(c.wall_ms.median / med("noop_1"))} 1 host; per-host ${fmtMs(med(k, "host_ms_median"))}`;
+      note = `${ratio(c.wall_ms.median / med("noop_1"))} 1 host; per-host ${formatMs(med(k, "host_ms_median"))}`;
       // All of the lab's hosts share this machine's CPUs: the CPU used on both sides over the
       // CPUs there are is a floor for the wall time that a real fleet (a CPU per host) does not have.
-      if (k !== "noop_1") note += `; CPU floor ${fmtMs((c.cpu_ms.median + c.host_cpu_ms.median) / Number(info.nproc))}`;
+      if (k !== "noop_1")
+        note += `; CPU floor ${formatMs((c.cpu_ms.median + c.host_cpu_ms.median) / Number(info.nproc))}`;
     }
     if (k === "noop_1_node") note = `vs npx: ${ratio(c.wall_ms.median / med("noop_1"))}`;
-    if (k === "first_1") note = `${fmtMs(med(k, "host_ms_median"))} on the host, ${s0[0]!.tasks_per_host} tasks`;
+    if (k === "first_1") note = `${formatMs(med(k, "host_ms_median"))} on the host, ${s0[0]!.tasks_per_host} tasks`;
     if (k === "smoke_1")
-      note = `smoke ${fmtMs(med(k, "smoke_ms"))}: ${Object.entries(smokeParts)
-        .map(([n, xs]) => `${n} ${fmtMs(median(xs))}`)
+      note = `smoke ${formatMs(med(k, "smoke_ms"))}: ${Object.entries(smokeParts)
+        .map(([n, xs]) => `${n} ${formatMs(median(xs))}`)
         .join(", ")}`;
-    if (k === "backup_media") note = `${s0[0]!.files} files, ${fmtBytes(s0[0]!.bytes)}`;
+    if (k === "backup_media") note = `${s0[0]!.files} files, ${formatBytes(s0[0]!.bytes)}`;
     if (k === "ansible_noop")
       note = `ours (1 host, ${cases.noop_1?.samples[0]?.tasks_per_host} tasks) is ${ratio(med("noop_1") / c.wall_ms.median)} its time`;
     rows.push([
       c.label,
-      fmtMs(c.wall_ms.median),
-      `${fmtMs(c.wall_ms.min)}–${fmtMs(c.wall_ms.max)}`,
-      fmtMs(c.cpu_ms.median),
-      Number.isFinite(c.host_cpu_ms.median) && c.host_cpu_ms.median > 0 ? fmtMs(c.host_cpu_ms.median) : "-",
+      formatMs(c.wall_ms.median),
+      `${formatMs(c.wall_ms.min)}–${formatMs(c.wall_ms.max)}`,
+      formatMs(c.cpu_ms.median),
+      Number.isFinite(c.host_cpu_ms.median) && c.host_cpu_ms.median > 0 ? formatMs(c.host_cpu_ms.median) : "-",
       has("commands_max") ? `${median(s0.map((s) => s.commands_max!))}` : "-",
-      has("bytes_max") ? fmtBytes(median(s0.map((s) => s.bytes_max!))) : "-",
+      has("bytes_max") ? formatBytes(median(s0.map((s) => s.bytes_max!))) : "-",
       note,
     ]);
   }
   const out: string[] = [];
   out.push("");
   out.push(
-    `Benchmarks (${REPS} reps, medians; ${info.nproc} CPUs ${info.cpu_model}, ${info.memory_gib} GiB; lab of ${HOSTS} hosts up in ${fmtMs(labUpMs)})`,
+    `Benchmarks (${REPS} reps, medians; ${info.nproc} CPUs ${info.cpu_model}, ${info.memory_gib} GiB; lab of ${HOSTS} hosts up in ${formatMs(labUpMs)})`,
   );
-  out.push(textTable(rows));
+  out.push(textTable(rows, { alignNumbers: true }));
   if (large) {
     out.push("");
     out.push(
-      `Large scale on ${h1.name}: ${large.media.files} files, ${fmtBytes(large.media.bytes)} of media; ${large.db.rows} rows (${fmtBytes(large.db.table_bytes)} table, database ${fmtBytes(large.db.db_bytes)})`,
+      `Large scale on ${h1.name}: ${large.media.files} files, ${formatBytes(large.media.bytes)} of media; ${large.db.rows} rows (${formatBytes(large.db.table_bytes)} table, database ${formatBytes(large.db.db_bytes)})`,
     );
     const lr: string[][] = [["step", "time", "copied", "disk (real)", "apparent", "note"]];
-    lr.push(["generate media (not part of the backup)", fmtMs(large.media.ms), "-", "-", "-", ""]);
-    lr.push(["generate rows (not part of the backup)", fmtMs(large.db.ms), "-", "-", "-", ""]);
+    lr.push(["generate media (not part of the backup)", formatMs(large.media.ms), "-", "-", "-", ""]);
+    lr.push(["generate rows (not part of the backup)", formatMs(large.db.ms), "-", "-", "-", ""]);
     lr.push([
       "first media backup (full copy of the new tree)",
-      fmtMs(large.first_backup.wall_ms),
-      fmtBytes(large.first_backup.bytes_transferred),
-      fmtBytes(large.first_backup.disk_after),
-      fmtBytes(large.first_backup.apparent_after),
+      formatMs(large.first_backup.wall_ms),
+      formatBytes(large.first_backup.bytes_transferred),
+      formatBytes(large.first_backup.disk_after),
+      formatBytes(large.first_backup.apparent_after),
       `rsync ${large.first_backup.rsync_seconds} s`,
     ]);
     lr.push([
       `media backup after ${large.incremental.changed_files} files changed (1%), median of ${large.incremental.n}`,
-      fmtMs(large.incremental.wall_ms),
-      fmtBytes(large.incremental.bytes_transferred),
-      `+${fmtBytes(large.incremental.extra_disk_bytes)}`,
-      `+${fmtBytes(large.incremental.extra_apparent_bytes)}`,
-      `changed ${fmtBytes(large.incremental.changed_bytes)}; as full copies: +${fmtBytes(large.incremental.snapshot_apparent_bytes)}`,
+      formatMs(large.incremental.wall_ms),
+      formatBytes(large.incremental.bytes_transferred),
+      `+${formatBytes(large.incremental.extra_disk_bytes)}`,
+      `+${formatBytes(large.incremental.extra_apparent_bytes)}`,
+      `changed ${formatBytes(large.incremental.changed_bytes)}; as full copies: +${formatBytes(large.incremental.snapshot_apparent_bytes)}`,
     ]);
     lr.push([
       "media backup with nothing changed",
-      fmtMs(large.unchanged.wall_ms),
-      fmtBytes(large.unchanged.bytes_transferred),
-      `+${fmtBytes(large.unchanged.extra_disk_bytes)}`,
+      formatMs(large.unchanged.wall_ms),
+      formatBytes(large.unchanged.bytes_transferred),
+      `+${formatBytes(large.unchanged.extra_disk_bytes)}`,
       "-",
       "",
     ]);
     lr.push([
       "sha256 of every file of one snapshot (part of every backup)",
-      fmtMs(large.hash_tree_ms),
+      formatMs(large.hash_tree_ms),
       "-",
       "-",
       "-",
@@ -673,23 +665,23 @@ async function main(): Promise<void> {
     ]);
     lr.push([
       `backup-database.sh, ${large.db.rows} rows, median of ${large.db_backup.n}`,
-      fmtMs(large.db_backup.wall_ms),
+      formatMs(large.db_backup.wall_ms),
       "-",
-      fmtBytes(large.db_backup.dump_bytes),
+      formatBytes(large.db_backup.dump_bytes),
       "-",
       "dump size",
     ]);
     lr.push([
       `restore-database.sh --force --target-db (scratch), median of ${large.restore.n}`,
-      fmtMs(large.restore.wall_ms),
+      formatMs(large.restore.wall_ms),
       "-",
       "-",
       "-",
       "then dropped",
     ]);
-    out.push(textTable(lr));
+    out.push(textTable(lr, { alignNumbers: true }));
     out.push(
-      `Media backup dir over the run: ${large.disk_series.map((d) => `${d.label} ${fmtBytes(d.real)} real / ${fmtBytes(d.as_full_copies)} as full copies`).join("; ")}`,
+      `Media backup dir over the run: ${large.disk_series.map((d) => `${d.label} ${formatBytes(d.real)} real / ${formatBytes(d.as_full_copies)} as full copies`).join("; ")}`,
     );
   }
   out.push("");
@@ -705,10 +697,10 @@ async function main(): Promise<void> {
     "Anchors: Ansible ~4.6 s for a 10-task no-op play, 1 loopback host, pipelining (issue 5, this machine class);",
   );
   out.push(
-    `         pyinfra (published, 2024) 1.27 s / 2.24 s / 6.54 s for 1/25/100 hosts. Ours: ${sets.map((n) => `${fmtMs(med(noopKey(n)))} for ${n}`).join(", ")}.`,
+    `         pyinfra (published, 2024) 1.27 s / 2.24 s / 6.54 s for 1/25/100 hosts. Ours: ${sets.map((n) => `${formatMs(med(noopKey(n)))} for ${n}`).join(", ")}.`,
   );
   out.push(
-    `Note: every remote command (ours, OpenSSH's, Ansible's) runs root's ~/.bashrc, which inits pyenv: ${fmtMs(med("bashrc"))} here.`,
+    `Note: every remote command (ours, OpenSSH's, Ansible's) runs root's ~/.bashrc, which inits pyenv: ${formatMs(med("bashrc"))} here.`,
   );
   out.push(
     `      The lab's hosts share this machine's ${info.nproc} CPUs with the controller (load average at the start: ${info.loadavg_at_start}, now ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}).`,
@@ -771,7 +763,7 @@ async function largeScale(host: LabHost, backupDir: string) {
   };
   try {
     say(
-      `large: writing ~${fmtBytes(LARGE_BYTES)} of random bytes in ${LARGE_FILES} files under ${host.name}'s uploads`,
+      `large: writing ~${formatBytes(LARGE_BYTES)} of random bytes in ${LARGE_FILES} files under ${host.name}'s uploads`,
     );
     const media = generateMedia(src, LARGE_BYTES, LARGE_FILES);
     say(`large: generating ${LARGE_ROWS} rows`);
@@ -813,7 +805,9 @@ async function largeScale(host: LabHost, backupDir: string) {
     }[] = [];
     for (let rep = 0; rep < REPS; rep++) {
       const changed = changeFiles(media.files, 0.01);
-      say(`large: media backup after changing ${changed.files} files (${fmtBytes(changed.bytes)}), ${rep + 1}/${REPS}`);
+      say(
+        `large: media backup after changing ${changed.files} files (${formatBytes(changed.bytes)}), ${rep + 1}/${REPS}`,
+      );
       const b = await disk(`before incremental ${rep + 1}`);
       const r = await backupMedia("incremental");
       const d = await disk(`after incremental ${rep + 1}`);

@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 import { relative } from "node:path";
 import { DEFAULT_LAB_DIR, LabError, labDown, labStatus, labUp, type LabHostStatus } from "../src/lab/lab.ts";
+import { textTable } from "../src/format.ts";
 
 const USAGE = `Usage: npm run lab -- <command> [options]
 
@@ -31,7 +32,6 @@ function show(p: string): string {
 }
 
 function table(rows: LabHostStatus[]): string {
-  const head = ["host", "ssh", "postgres", "sshd", "pg", "prefix"];
   const body = rows.map((h) => [
     h.name,
     `127.0.0.1:${h.sshPort}`,
@@ -40,11 +40,7 @@ function table(rows: LabHostStatus[]): string {
     h.postgres ? "up" : "DOWN",
     show(h.prefix),
   ]);
-  const widths = head.map((_, i) => Math.max(head[i]!.length, ...body.map((r) => r[i]!.length)));
-  return (
-    [head, ...body].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")).join("\n") +
-    "\n"
-  );
+  return textTable([["host", "ssh", "postgres", "sshd", "pg", "prefix"], ...body]) + "\n";
 }
 
 async function run(): Promise<number> {

@@ -117,35 +117,4 @@ export async function nextSecond(after: number = Date.now()): Promise<void> {
   if (wait > 0) await sleep(wait + 5);
 }
 
-export function fmtMs(ms: number | undefined): string {
-  if (ms === undefined || !Number.isFinite(ms)) return "-";
-  return ms >= 10_000
-    ? `${(ms / 1000).toFixed(1)} s`
-    : ms >= 1000
-      ? `${(ms / 1000).toFixed(2)} s`
-      : `${Math.round(ms)} ms`;
-}
-
-export function fmtBytes(n: number | undefined): string {
-  if (n === undefined || !Number.isFinite(n)) return "-";
-  const units = ["B", "KiB", "MiB", "GiB"];
-  let v = n;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
-}
-
 /** A plain text table: the first row is the header; numbers-looking cells are right-aligned. */
-export function textTable(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  const numeric = (c: string) => /^[-+~]?[\d.,]+( ?[a-zA-Z%×]+)?$/.test(c) || c === "-";
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => (i > 0 && numeric(c) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-      .join("  ")
-      .trimEnd();
-  return [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n");
-}

@@ -32,6 +32,7 @@ import {
   readKnownHosts,
   verifyHostKey,
 } from "./known_hosts.js";
+import { formatMs } from "../format.ts";
 
 export interface ConnectOptions {
   /** Inventory name of the host (used in messages and as Connection.host). */
@@ -63,10 +64,6 @@ export function wrapScript(script: string): string {
 
 function expandHome(p: string): string {
   return p === "~" ? homedir() : p.startsWith("~/") ? `${homedir()}${p.slice(1)}` : p;
-}
-
-function fmtMs(ms: number): string {
-  return ms >= 1000 ? `${+(ms / 1000).toFixed(1)}s` : `${Math.round(ms)}ms`;
 }
 
 function signalNumber(name: string | undefined): number {
@@ -311,7 +308,7 @@ class SshConnection implements Connection {
       const hasTimeout = Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs < 2 ** 31;
       const timeoutError = () =>
         new HostFailure(
-          `command timed out after ${fmtMs(timeoutMs)} on host ${this.host} (${this.#addr}) and was killed` +
+          `command timed out after ${formatMs(timeoutMs)} on host ${this.host} (${this.#addr}) and was killed` +
             ` (raise ssh.command_timeout_s if it needs longer)`,
         );
       const timer = hasTimeout

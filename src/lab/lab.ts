@@ -29,6 +29,7 @@ import { PG_BIN, clusterPid, createAppDatabase, startCluster, type PgCluster } f
 import { ensureKeyPair, sshdPid, startSshd } from "./sshd.ts";
 import { seedDatabase, seedHostTree } from "./seed.ts";
 import { signal, waitGone } from "./process.ts";
+import { pool } from "../pool.ts";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 /** Where the lab lives unless told otherwise: `<repo>/.lab` (git-ignored). */
@@ -253,24 +254,6 @@ async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   } finally {
     rmSync(lock, { force: true });
   }
-}
-
-async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<PromiseSettledResult<void>[]> {
-  const results: PromiseSettledResult<void>[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      try {
-        await fn(items[i] as T);
-        results[i] = { status: "fulfilled", value: undefined };
-      } catch (reason) {
-        results[i] = { status: "rejected", reason };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 /** When root, the clusters run as `postgres`: it must be able to reach the state dir. */
@@ -537,7 +520,12 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     const hosts = [...byIndex.values()].sort((a, b) => a.index - b.index);
 
     const limit = opts.concurrency ?? Math.max(4, availableParallelism() * 2);
-    const results = await pool(hosts, limit, (h) => ensureHost(h, { clientKeyPub, password, log, taken, fresh }));
+    const results = await pool(hosts, limit, (h) =>
+      ensureHost(h, { clientKeyPub, password, log, taken, fresh }).then(
+        (): PromiseSettledResult<void> => ({ status: "fulfilled", value: undefined }),
+        (reason: unknown): PromiseSettledResult<void> => ({ status: "rejected", reason }),
+      ),
+    );
 
     const state: LabState = {
       version: 1,

@@ -31,6 +31,7 @@ import {
 } from "./report.ts";
 import { hostConnector, onHost, longJobTimeoutMs } from "./connect.ts";
 import { plainUi, type Ui } from "./ui.ts";
+import { formatAge, formatBytes, formatMs, textTable } from "../format.ts";
 
 export const DRILL_COMPONENTS = ["database", "media", "config"] as const;
 export type DrillComponentName = (typeof DRILL_COMPONENTS)[number];
@@ -313,42 +314,11 @@ export function inventoryName(inventory: string): string {
 
 // ---- reports -----------------------------------------------------------------------------------
 
-export function humanBytes(n: number | null): string {
-  if (n === null) return "-";
-  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < u.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${u[i]}`;
-}
-
-export function humanAge(seconds: number | null): string {
-  if (seconds === null) return "-";
-  const s = Math.round(seconds);
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (d) return `${d}d ${h}h`;
-  if (h) return `${h}h ${m}m`;
-  if (m) return `${m}m ${s % 60}s`;
-  return `${s}s`;
-}
-
-export function humanMs(ms: number | null): string {
-  if (ms === null) return "-";
-  return ms >= 60_000
-    ? `${Math.floor(ms / 60_000)}m ${((ms % 60_000) / 1000).toFixed(0)}s`
-    : `${(ms / 1000).toFixed(2)}s`;
-}
-
 function restoredText(name: string, c: DrillComponent): string {
   if (name === "database" && c.restored.tables !== undefined)
     return `${c.restored.tables} tables, ${c.restored.rows} rows (manifest ${c.manifest.tables} / ${c.manifest.rows})`;
   if (name === "media" && c.restored.files !== undefined)
-    return `${c.restored.files} files, ${humanBytes(c.restored.bytes ?? null)} (manifest ${c.manifest.files} / ${humanBytes(c.manifest.bytes ?? null)})`;
+    return `${c.restored.files} files, ${formatBytes(c.restored.bytes ?? null)} (manifest ${c.manifest.files} / ${formatBytes(c.manifest.bytes ?? null)})`;
   if (name === "config" && c.restored.files !== undefined)
     return `${c.restored.files} files (manifest ${c.manifest.files})`;
   return "-";
@@ -363,12 +333,12 @@ export function drillMarkdown(report: DrillRunReport): string {
   L.push("| | |", "|---|---|");
   L.push(`| Verdict | **${d.verdict}**: ${d.hosts_passed} of ${report.hosts.length} hosts passed |`);
   L.push(`| Started | ${report.started_at} (UTC) |`);
-  L.push(`| Duration | ${humanMs(report.duration_ms)} |`);
+  L.push(`| Duration | ${formatMs(report.duration_ms)} |`);
   L.push(`| Inventory | ${cell(report.inventory)} |`);
   L.push(
-    `| Worst RPO | ${d.worst_rpo ? `${humanAge(d.worst_rpo.seconds)} (${d.worst_rpo.host} ${d.worst_rpo.component})` : "-"} |`,
+    `| Worst RPO | ${d.worst_rpo ? `${formatAge(d.worst_rpo.seconds)} (${d.worst_rpo.host} ${d.worst_rpo.component})` : "-"} |`,
   );
-  L.push(`| Worst RTO | ${d.worst_rto ? `${humanMs(d.worst_rto.ms)} (${d.worst_rto.host}, all components)` : "-"} |`);
+  L.push(`| Worst RTO | ${d.worst_rto ? `${formatMs(d.worst_rto.ms)} (${d.worst_rto.host}, all components)` : "-"} |`);
   L.push("");
   L.push(
     "RPO is the age of the restored backup at drill time (from the backup's own timestamp): the data a restore now would lose. " +
@@ -390,14 +360,14 @@ export function drillMarkdown(report: DrillRunReport): string {
       if (!c) continue;
       const backup = c.backup ? `${basename(c.backup)}${c.kind ? ` (${c.kind})` : ""}` : "-";
       L.push(
-        `| ${h.name} | ${name} | ${c.status === "passed" ? "passed" : "**FAILED**"} | ${cell(backup)} | ${c.backup_time ?? "-"} | ${humanAge(c.rpo_seconds)} | ${humanMs(c.rto_ms)} | ${humanBytes(c.size_bytes)} | ${cell(restoredText(name, c))} | ${cell(c.details)} |`,
+        `| ${h.name} | ${name} | ${c.status === "passed" ? "passed" : "**FAILED**"} | ${cell(backup)} | ${c.backup_time ?? "-"} | ${formatAge(c.rpo_seconds)} | ${formatMs(c.rto_ms)} | ${formatBytes(c.size_bytes)} | ${cell(restoredText(name, c))} | ${cell(c.details)} |`,
       );
     }
     L.push(
       `| ${h.name} | cleanup | ${dr.cleanup.status === "passed" ? "passed" : "**FAILED**"} | - | - | - | - | - | - | ${cell(`scratch database ${dr.cleanup.scratch_db}; temporary folder ${dr.cleanup.workdir}`)} |`,
     );
     L.push(
-      `| ${h.name} | **host** | ${dr.verdict === "PASSED" ? "**PASSED**" : "**FAILED**"} | - | - | ${humanAge(dr.rpo_seconds_max)} | ${humanMs(dr.rto_ms_total)} | - | - | - |`,
+      `| ${h.name} | **host** | ${dr.verdict === "PASSED" ? "**PASSED**" : "**FAILED**"} | - | - | ${formatAge(dr.rpo_seconds_max)} | ${formatMs(dr.rto_ms_total)} | - | - | - |`,
     );
   }
   const failures = report.hosts.flatMap((h) =>
@@ -411,7 +381,7 @@ export function drillMarkdown(report: DrillRunReport): string {
   L.push("", "## Hosts", "");
   for (const h of report.hosts) {
     L.push(
-      `- ${h.name}: ${h.status}, ${h.commands} remote command(s), ${humanMs(h.duration_ms)}${h.drill?.workdir ? `, temporary folder ${h.drill.workdir}` : ""}${h.drill?.scratch_db ? `, scratch database ${h.drill.scratch_db}` : ""}${h.drill?.stale_removed ? `, ${h.drill.stale_removed} leftover(s) of an earlier drill removed` : ""}`,
+      `- ${h.name}: ${h.status}, ${h.commands} remote command(s), ${formatMs(h.duration_ms)}${h.drill?.workdir ? `, temporary folder ${h.drill.workdir}` : ""}${h.drill?.scratch_db ? `, scratch database ${h.drill.scratch_db}` : ""}${h.drill?.stale_removed ? `, ${h.drill.stale_removed} leftover(s) of an earlier drill removed` : ""}`,
     );
   }
   return L.join("\n") + "\n";
@@ -465,9 +435,9 @@ export function drillSummary(report: DrillRunReport, cwd: string): string {
           h.name,
           name,
           c.status === "passed" ? "passed" : "FAILED",
-          humanAge(c.rpo_seconds),
-          humanMs(c.rto_ms),
-          humanBytes(c.size_bytes),
+          formatAge(c.rpo_seconds),
+          formatMs(c.rto_ms),
+          formatBytes(c.size_bytes),
           c.status === "passed" ? restoredText(name, c) : c.details,
         ]);
     }
@@ -481,17 +451,11 @@ export function drillSummary(report: DrillRunReport, cwd: string): string {
       `scratch database ${h.drill.cleanup.scratch_db}; temporary folder ${h.drill.cleanup.workdir}`,
     ]);
   }
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) =>
-    r
-      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!)))
-      .join("  ")
-      .trimEnd(),
-  );
+  const lines = textTable(rows).split("\n");
   const d = report.drill;
   lines.push(
     "",
-    `DRILL ${d.verdict}: ${d.hosts_passed} of ${report.hosts.length} hosts passed in ${humanMs(report.duration_ms)}`,
+    `DRILL ${d.verdict}: ${d.hosts_passed} of ${report.hosts.length} hosts passed in ${formatMs(report.duration_ms)}`,
   );
   if (d.report_files) lines.push(`Report: ${relative(cwd, d.report_files.markdown)} (and .json)`);
   return lines.join("\n");

@@ -3,6 +3,7 @@
 // failing or unreachable host never stops the others in its batch.
 import type { Host } from "../inventory/types.ts";
 import { newHostReport, type HostReport } from "./report.ts";
+import { pool } from "../pool.ts";
 
 export interface RunOptions {
   forks: number;
@@ -16,20 +17,6 @@ export function batches<T>(items: T[], serial: RunOptions["serial"]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
-}
-
-/** Run `work` over items with at most `limit` at once, results in input order. */
-export async function pool<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return results;
 }
 
 export type BatchRunner = (

@@ -16,7 +16,9 @@ import { selectHosts } from "../inventory/limit.ts";
 import { templateContext } from "../backup/context.ts";
 import { createRenderer, type Renderer } from "../render/render.ts";
 import { maskSecrets } from "../operations/mask.ts";
-import { runHosts, pool, type BatchRunner } from "./runner.ts";
+import { runHosts, type BatchRunner } from "./runner.ts";
+import { pool } from "../pool.ts";
+import { formatAge, textTable } from "../format.ts";
 import { addTask, newHostReport, runReport, writeJsonReport, type HostReport, type RunReport } from "./report.ts";
 import { hostConnector, onHost } from "./connect.ts";
 
@@ -172,26 +174,6 @@ export async function statusHost(
 
 // ---- the table ---------------------------------------------------------------------------------
 
-export function formatAge(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
-  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
-}
-
 export function statusTable(hosts: StatusHostReport[]): string {
   const rows = [
     ["HOST", "OVERALL", "DATABASE", "WEEKLY", "MEDIA", "CONFIG", "DISK", "NEWEST DUMP", "DISK USED", "ISSUES"],
@@ -225,7 +207,7 @@ export function statusTable(hosts: StatusHostReport[]): string {
     ]);
     if (s.issues.length > 1) for (const i of s.issues) notes.push(`  ${h.name}: ${i.level} ${i.check}: ${i.message}`);
   }
-  return table(rows) + (notes.length ? `\n\nIssues:\n${notes.join("\n")}` : "");
+  return textTable(rows) + (notes.length ? `\n\nIssues:\n${notes.join("\n")}` : "");
 }
 
 // ---- the job -----------------------------------------------------------------------------------

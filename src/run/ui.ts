@@ -3,7 +3,7 @@
 import { Listr } from "listr2";
 import type { Host } from "../inventory/types.ts";
 import type { HostReport } from "./report.ts";
-import { pool } from "./runner.ts";
+import { pool } from "../pool.ts";
 
 export interface Ui {
   runBatch(batch: Host[], forks: number, work: (h: Host) => Promise<HostReport>): Promise<HostReport[]>;

@@ -1,5 +1,5 @@
 import { describe, it, expect } from "vitest";
-import { batches, pool, runHosts } from "../../src/run/runner.ts";
+import { batches, runHosts } from "../../src/run/runner.ts";
 import { newHostReport } from "../../src/run/report.ts";
 import type { Host } from "../../src/inventory/types.ts";
 
@@ -13,22 +13,6 @@ describe("batches", () => {
       [1, 2],
       [3, 4],
     ]);
-  });
-});
-
-describe("pool", () => {
-  it("never runs more than the limit at once and keeps order", async () => {
-    let running = 0;
-    let peak = 0;
-    const out = await pool([5, 1, 4, 2, 3], 2, async (x) => {
-      running++;
-      peak = Math.max(peak, running);
-      await new Promise((r) => setTimeout(r, x * 3));
-      running--;
-      return x * 10;
-    });
-    expect(out).toEqual([50, 10, 40, 20, 30]);
-    expect(peak).toBe(2);
   });
 });
 
