@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import YAML from "yaml";
 import { labDown, labUp, type LabHost, type LabState } from "../src/lab/lab.ts";
-import { freePort } from "../test/helpers/ports.ts";
+import { freePort } from "../src/lab/ports.ts";
 import { median, nextSecond, stat, timed, type RunResult, type Stat } from "../src/bench/measure.ts";
 import { formatBytes, formatMs, textTable } from "../src/format.ts";
 import { ansibleAvailable, runAnsible, setupAnsible, type AnsibleSetup } from "../src/bench/ansible.ts";

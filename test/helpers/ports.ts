@@ -1,18 +1,8 @@
-// Free loopback TCP ports for test servers (sshd, PostgreSQL, webhook receivers).
+// Test-only network helpers; free ports come from the lab's module.
 import { createServer } from "node:net";
+import { freePort } from "../../src/lab/ports.ts";
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** A loopback TCP listener that only counts connections: proves a run contacted no host. */
 export async function connectionCounter(): Promise<{ port: number; count: () => number; close: () => void }> {

@@ -1,0 +1,16 @@
+// Free loopback TCP ports for servers the lab, the bench and the tests start (sshd, PostgreSQL,
+// S3, SMTP, webhook receivers).
+import { createServer } from "node:net";
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
