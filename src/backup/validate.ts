@@ -1,16 +1,13 @@
 // Local checks of rendered files, before anything is written to any host (bad input → exit 1).
-import { basename } from "node:path";
 import { CronExpressionParser } from "cron-parser";
+import { cronFileNameProblem } from "../inventory/rules.ts";
 import type { DesiredState } from "./desired.ts";
 
-/** cron.d rules (Debian cron(8)): file name without dots, env lines or 5 fields + user + command, final newline. */
+/** cron.d rules (Debian cron(8)): the file name (the inventory's one rule), env lines or 5 fields + user + command, final newline. */
 export function cronFileProblems(path: string, content: string): string[] {
   const problems: string[] = [];
-  const name = basename(path);
-  if (!/^[A-Za-z0-9_-]+$/.test(name))
-    problems.push(
-      `${path}: cron ignores files in cron.d whose names contain anything but letters, digits, _ and - (got "${name}")`,
-    );
+  const badName = cronFileNameProblem(path);
+  if (badName) problems.push(`${path}: ${badName}`);
   if (!content.endsWith("\n")) problems.push(`${path}: the last line must end with a newline or cron ignores it`);
   content.split("\n").forEach((line, i) => {
     const t = line.trim();

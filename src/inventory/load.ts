@@ -19,9 +19,11 @@ import {
 } from "./schema.ts";
 import { SecretResolver, type VaultSource } from "./secrets.ts";
 import type { Host, Inventory, ResolvedVars } from "./types.ts";
-import { issuesToProblems, joinKey, keyPath, mergeHostVars, type VarsLayerLike, type VarsSource } from "./vars.ts";
+import type { VarsLayerLike } from "./extra-vars.ts";
+import { isMap, mergeHostVars, type VarsSource } from "./merge.ts";
+import { issuesToProblems, joinKey, keyPath } from "./problems.ts";
 
-export type { VarsLayerLike } from "./vars.ts";
+export type { VarsLayerLike } from "./extra-vars.ts";
 
 export interface LoadOptions {
   /** Directory names and relative paths are resolved against (the project root). */
@@ -31,8 +33,6 @@ export interface LoadOptions {
   /** Where `{ env: NAME }` secrets and `identity_env` are read from; default process.env. */
   env?: NodeJS.ProcessEnv;
 }
-
-const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /**
  * Where an inventory name or path points: `lab` → .lab/inventory.yml, a bare name `prod` →

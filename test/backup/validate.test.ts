@@ -5,7 +5,10 @@ describe("cron.d file checks", () => {
   const good = "SHELL=/bin/bash\n# c\n0 2 * * * root /x/backup-database.sh >> /l 2>&1\n";
   it("accepts a well-formed file", () => expect(cronFileProblems("/etc/cron.d/app-backup", good)).toEqual([]));
   it("rejects dots in the file name, a missing newline, bad expressions and a missing user", () => {
-    expect(cronFileProblems("/etc/cron.d/app.backup", good)[0]).toContain("names contain");
+    // the inventory's one file-name rule (src/inventory/rules.ts), with the path in front
+    expect(cronFileProblems("/etc/cron.d/app.backup", good)).toEqual([
+      "/etc/cron.d/app.backup: expected a file name of letters, digits, _ and - only (cron ignores cron.d files with other names, e.g. with a dot)",
+    ]);
     expect(cronFileProblems("/etc/cron.d/a", good.trimEnd())[0]).toContain("newline");
     expect(cronFileProblems("/etc/cron.d/a", "61 2 * * * root /x\n")[0]).toContain("invalid cron expression");
     expect(cronFileProblems("/etc/cron.d/a", "0 2 * * * /x/y.sh\n")[0]).toContain('expected "min hour');

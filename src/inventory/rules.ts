@@ -1,0 +1,93 @@
+// Cross-field rules: what the per-field schema cannot express, checked on the merged and validated
+// vars of one host. Each problem blames the value set last (the likelier mistake) and says where
+// the other value came from.
+import path from "node:path";
+import type { Provenance, VarsSource } from "./merge.ts";
+import type { Vars } from "./schema.ts";
+
+/**
+ * cron(8) silently skips /etc/cron.d files whose names hold anything but letters, digits, _ and -
+ * (a dot, say): the one rule for a cron file's name, checked on the vars at load and on the
+ * rendered file before it is written (src/backup/validate.ts).
+ */
+export function cronFileNameProblem(file: string): string | undefined {
+  return /^[A-Za-z0-9_-]+$/.test(path.posix.basename(file))
+    ? undefined
+    : "expected a file name of letters, digits, _ and - only (cron ignores cron.d files with other names, e.g. with a dot)";
+}
+
+/** "the built-in default", "set with -e", "from groups.web.vars" ... for messages about another value. */
+export function describeOrigin(src: VarsSource | undefined, varPath = ""): string {
+  if (!src && varPath.startsWith("paths.")) return "derived from app and prefix";
+  if (!src || src.keyPrefix === "defaults") return "the built-in default";
+  if (src.keyPrefix === "-e") return "set with -e";
+  return `from ${src.keyPrefix}`;
+}
+
+/** Rules the per-field schema cannot express, as "file: key.path: message" problems. */
+export function crossFieldProblems(v: Vars, { origin, where }: Provenance): string[] {
+  const out: string[] = [];
+  const at = (p: string, msg: string) => {
+    const w = where(p);
+    out.push(`${w.file}: ${w.key}: ${msg}`);
+  };
+  // The later layer (higher precedence) is the one that introduced the conflict.
+  const rank = (p: string) => {
+    const o = origin(p);
+    if (!o || o.keyPrefix === "defaults") return 0;
+    if (o.keyPrefix === "-e") return 4;
+    if (o.keyPrefix.startsWith("hosts.")) return 3;
+    if (o.keyPrefix.startsWith("groups.")) return 2;
+    return 1;
+  };
+  const blame = (a: string, b: string) => (rank(b) > rank(a) ? ([b, a] as const) : ([a, b] as const));
+
+  if (v.check.disk_warning_percent >= v.check.disk_critical_percent) {
+    const w = "check.disk_warning_percent";
+    const c = "check.disk_critical_percent";
+    const [mine] = blame(w, c);
+    if (mine === w)
+      at(
+        w,
+        `expected less than ${c} (${v.check.disk_critical_percent}, ${describeOrigin(origin(c), c)}), got ${v.check.disk_warning_percent}`,
+      );
+    else
+      at(
+        c,
+        `expected more than ${w} (${v.check.disk_warning_percent}, ${describeOrigin(origin(w), w)}), got ${v.check.disk_critical_percent}`,
+      );
+  }
+  if (v.offsite.enabled && !v.offsite.bucket) {
+    at("offsite.enabled", "expected offsite.bucket (an s3://bucket[/prefix] URL) to be set when offsite is enabled");
+  }
+  // Backups must not be inside what they back up, nor the reverse (each run would copy itself).
+  const inside = (a: string, b: string) => a === b || a.startsWith(b.endsWith("/") ? b : `${b}/`);
+  const { backup_dir, media_dir, app_dir, log_dir } = v.paths;
+  for (const [other, name] of [
+    [media_dir, "media_dir"],
+    [app_dir, "app_dir"],
+  ] as const) {
+    if (inside(backup_dir, other) || inside(other, backup_dir)) {
+      const [mine, them] = blame("paths.backup_dir", `paths.${name}`);
+      at(
+        mine,
+        `expected paths.backup_dir and paths.${name} not to contain one another (${them} is ${describeOrigin(origin(them), them).replace(/^from /, "set in ")})`,
+      );
+    }
+  }
+  if (inside(log_dir, backup_dir)) {
+    const [mine] = blame("paths.log_dir", "paths.backup_dir");
+    at(mine, "expected paths.log_dir outside paths.backup_dir");
+  }
+  const files = ["config_file", "pgpass_file", "status_file", "cron_file", "logrotate_file"] as const;
+  for (let i = 0; i < files.length; i++)
+    for (let j = i + 1; j < files.length; j++) {
+      if (v.paths[files[i]!] === v.paths[files[j]!]) {
+        const [mine, them] = blame(`paths.${files[i]}`, `paths.${files[j]}`);
+        at(mine, `expected a different file than ${them}`);
+      }
+    }
+  const cronName = cronFileNameProblem(v.paths.cron_file);
+  if (cronName) at("paths.cron_file", cronName);
+  return out;
+}
