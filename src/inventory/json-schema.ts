@@ -2,7 +2,8 @@
 // squiggles while writing inventories/*.yml. Generated from the zod schema; the committed
 // inventories/inventory.schema.json is checked against this by a test, so it never drifts.
 //
-//   npx tsx src/inventory/json-schema.ts > inventories/inventory.schema.json
+//   npm run schema      (tsx src/inventory/json-schema.ts inventories/inventory.schema.json)
+import { renameSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { inventorySchema } from "./schema.ts";
@@ -29,6 +30,13 @@ export function inventoryJsonSchemaText(): string {
   return `${JSON.stringify(inventoryJsonSchema(), null, 2)}\n`;
 }
 
+// Run as a script: write the file named by the argument (atomically), or print to stdout.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.stdout.write(inventoryJsonSchemaText());
+  const out = process.argv[2];
+  if (out === undefined) process.stdout.write(inventoryJsonSchemaText());
+  else {
+    writeFileSync(`${out}.tmp`, inventoryJsonSchemaText());
+    renameSync(`${out}.tmp`, out);
+    process.stdout.write(`wrote ${out}\n`);
+  }
 }
