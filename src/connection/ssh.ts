@@ -22,16 +22,16 @@ import { connect as netConnect, type Socket } from "node:net";
 import { readFile } from "node:fs/promises";
 import { constants as osConstants, homedir } from "node:os";
 import { performance } from "node:perf_hooks";
-import { HostFailure, HostKeyError, UnreachableError } from "../errors.js";
-import type { SshConfig } from "../inventory/schema.js";
-import type { Connection, ExecOptions, ExecResult } from "./types.js";
+import { HostFailure, HostKeyError, UnreachableError } from "../errors.ts";
+import type { SshConfig } from "../inventory/schema.ts";
+import type { Connection, ExecOptions, ExecResult } from "./types.ts";
 import {
   knownKeyTypes,
   parseKnownHosts,
   preferredHostKeyAlgorithms,
   readKnownHosts,
   verifyHostKey,
-} from "./known_hosts.js";
+} from "./known_hosts.ts";
 import { formatMs } from "../format.ts";
 
 export interface ConnectOptions {

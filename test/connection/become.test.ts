@@ -7,10 +7,10 @@ import { join } from "node:path";
 import { userInfo } from "node:os";
 import { createHash, randomBytes } from "node:crypto";
 import { execa } from "execa";
-import { connect } from "../../src/connection/ssh.js";
-import type { Connection } from "../../src/connection/types.js";
-import { HostFailure } from "../../src/errors.js";
-import { pidAlive, startTestSshd, waitFor, type TestSshd } from "./setup.js";
+import { connect } from "../../src/connection/ssh.ts";
+import type { Connection } from "../../src/connection/types.ts";
+import { HostFailure } from "../../src/errors.ts";
+import { pidAlive, startTestSshd, waitFor, type TestSshd } from "./setup.ts";
 
 const isRoot = userInfo().uid === 0;
 const tag = randomBytes(3).toString("hex");

@@ -2,7 +2,7 @@
 // through the same bash the hosts have (no SSH needed for these properties).
 import { describe, it, expect } from "vitest";
 import { execa } from "execa";
-import { remoteCommandLine, sudoFailure, wrapScript } from "../../src/connection/ssh.js";
+import { remoteCommandLine, sudoFailure, wrapScript } from "../../src/connection/ssh.ts";
 
 describe("remote command line", () => {
   it("is fixed text: no script, no data", () => {

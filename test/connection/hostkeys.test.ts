@@ -4,11 +4,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { connect, type ConnectOptions } from "../../src/connection/ssh.js";
-import { HostKeyError } from "../../src/errors.js";
-import { ensureKeyPair } from "../../src/lab/sshd.js";
-import { freePort } from "../helpers/ports.js";
-import { startTestSshd, type TestSshd } from "./setup.js";
+import { connect, type ConnectOptions } from "../../src/connection/ssh.ts";
+import { HostKeyError } from "../../src/errors.ts";
+import { ensureKeyPair } from "../../src/lab/sshd.ts";
+import { freePort } from "../helpers/ports.ts";
+import { startTestSshd, type TestSshd } from "./setup.ts";
 
 let work: string;
 let lab: TestSshd;

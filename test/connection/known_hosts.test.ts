@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { execa } from "execa";
-import { ensureKeyPair } from "../../src/lab/sshd.js";
-import { HostKeyError } from "../../src/errors.js";
+import { ensureKeyPair } from "../../src/lab/sshd.ts";
+import { HostKeyError } from "../../src/errors.ts";
 import {
   checkHostKey,
   entryMatchesHost,
@@ -21,7 +21,7 @@ import {
   preferredHostKeyAlgorithms,
   verifyHostKey,
   wildcardMatch,
-} from "../../src/connection/known_hosts.js";
+} from "../../src/connection/known_hosts.ts";
 
 let dir: string;
 let keyA: { line: string; type: string; b64: string; blob: Buffer };

@@ -2,9 +2,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureKeyPair, startSshd, stopSshd, type Sshd } from "../../src/lab/sshd.js";
-import type { SshConfig } from "../../src/inventory/schema.js";
-import { freePort } from "../helpers/ports.js";
+import { ensureKeyPair, startSshd, stopSshd, type Sshd } from "../../src/lab/sshd.ts";
+import type { SshConfig } from "../../src/inventory/schema.ts";
+import { freePort } from "../helpers/ports.ts";
 
 export interface TestSshd {
   dir: string;

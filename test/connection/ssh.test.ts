@@ -6,12 +6,12 @@ import { createServer, type Server, type Socket } from "node:net";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { connect } from "../../src/connection/ssh.js";
-import type { Connection, ExecResult } from "../../src/connection/types.js";
-import { HostFailure, UnreachableError } from "../../src/errors.js";
-import { ensureKeyPair } from "../../src/lab/sshd.js";
-import { freePort } from "../helpers/ports.js";
-import { pidAlive, startTestSshd, waitFor, type TestSshd } from "./setup.js";
+import { connect } from "../../src/connection/ssh.ts";
+import type { Connection, ExecResult } from "../../src/connection/types.ts";
+import { HostFailure, UnreachableError } from "../../src/errors.ts";
+import { ensureKeyPair } from "../../src/lab/sshd.ts";
+import { freePort } from "../helpers/ports.ts";
+import { pidAlive, startTestSshd, waitFor, type TestSshd } from "./setup.ts";
 
 let lab: TestSshd;
 
