@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import type { LabHost, LabState } from "../lab/lab.ts";
-import { timed, type RunResult } from "./measure.ts";
+import { check, timed, type RunResult } from "./measure.ts";
 
 export interface AnsibleSetup {
   playbook: string;
@@ -97,4 +97,13 @@ export async function runAnsible(a: AnsibleSetup, hostPids: number[]): Promise<A
     unreachable: Number(m?.[3] ?? 0),
     failed: Number(m?.[4] ?? (r.code === 0 ? 0 : 1)),
   };
+}
+
+/** Converge the play, then prove it is a 10-task no-op (what the bench measures is its no-op run). */
+export async function convergeAnsible(a: AnsibleSetup, hostPids: number[]): Promise<void> {
+  check(await runAnsible(a, hostPids), "ansible-playbook (first run)");
+  const again = await runAnsible(a, hostPids);
+  check(again, "ansible-playbook (second run)");
+  if (again.changed !== 0 || again.ok !== 10)
+    throw new Error(`the Ansible play is not a 10-task no-op: ok=${again.ok} changed=${again.changed}`);
 }

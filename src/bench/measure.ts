@@ -117,4 +117,8 @@ export async function nextSecond(after: number = Date.now()): Promise<void> {
   if (wait > 0) await sleep(wait + 5);
 }
 
-/** A plain text table: the first row is the header; numbers-looking cells are right-aligned. */
+/** Throw unless the command exited with one of `okCodes`; the error carries the end of its output. */
+export function check(r: RunResult, what: string, okCodes = [0]): void {
+  if (!okCodes.includes(r.code))
+    throw new Error(`${what} exited ${r.code}:\n${(r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n")}`);
+}

@@ -1,0 +1,102 @@
+// The provision CLI as the bench runs it: a separate process (as an operator launches it), with a
+// JSON report per run; what a sample of it is (wall, CPU, and per host what the report says).
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import YAML from "yaml";
+import type { LabState } from "../lab/lab.ts";
+import { median, timed, type RunResult } from "./measure.ts";
+import type { CaseSample } from "./results.ts";
+
+export const LAUNCHERS = {
+  npx: { cmd: "npx", pre: ["tsx"], label: "npx tsx" },
+  node: { cmd: "node", pre: ["--import", "tsx"], label: "node --import tsx" },
+} as const;
+export type Launcher = keyof typeof LAUNCHERS;
+
+export interface ProvisionRun extends RunResult {
+  report: any;
+}
+
+export type ProvisionRunner = (
+  inventory: string,
+  args: string[],
+  hostPids: number[],
+  launcher?: Launcher,
+  forksOverride?: number,
+) => Promise<ProvisionRun>;
+
+/**
+ * Runs `playbooks/provision.ts` from `repo`, each run writing its JSON report under `workDir`;
+ * `forks` (when given) is passed to every run unless a run overrides it. A failed run throws.
+ */
+export function provisionRunner(repo: string, workDir: string, forks?: number): ProvisionRunner {
+  let reportNo = 0;
+  return async (inventory, args, hostPids, launcher = "npx", forksOverride) => {
+    const l = LAUNCHERS[launcher];
+    const json = join(workDir, "reports", `${++reportNo}.json`);
+    mkdirSync(dirname(json), { recursive: true });
+    const f = forksOverride ?? forks;
+    const forkArgs = f === undefined ? [] : ["--forks", String(f)];
+    const r = await timed(
+      l.cmd,
+      [...l.pre, join(repo, "playbooks/provision.ts"), inventory, ...args, ...forkArgs, "--json", json],
+      { cwd: repo, hostPids },
+    );
+    let report: any;
+    try {
+      report = JSON.parse(readFileSync(json, "utf8"));
+    } catch {
+      report = undefined;
+    }
+    if (r.code !== 0 || !report)
+      throw new Error(
+        `provision ${relative(workDir, inventory)} ${args.join(" ")} exited ${r.code}:\n${(r.stderr || r.stdout).trim().split("\n").slice(-20).join("\n")}`,
+      );
+    return { ...r, report };
+  };
+}
+
+/** One sample of a provision run: wall and CPU, plus what the JSON report says per host. */
+export function provisionSample(r: ProvisionRun): CaseSample {
+  const hosts: any[] = r.report.hosts;
+  const cmds = hosts.map((h) => h.commands as number);
+  const bytes = hosts.map((h) => h.bytes_uploaded as number);
+  return {
+    wall_ms: r.wall_ms,
+    cpu_ms: r.cpu_ms,
+    host_cpu_ms: r.host_cpu_ms,
+    run_ms: r.report.duration_ms,
+    host_ms_median: median(hosts.map((h) => h.duration_ms)),
+    host_ms_max: Math.max(...hosts.map((h) => h.duration_ms)),
+    hosts: hosts.length,
+    commands_max: Math.max(...cmds),
+    commands_mean: cmds.reduce((x, y) => x + y, 0) / cmds.length,
+    bytes_max: Math.max(...bytes),
+    bytes_mean: bytes.reduce((x, y) => x + y, 0) / bytes.length,
+    changed_hosts: hosts.filter((h) => h.status === "changed").length,
+    failed_hosts: hosts.filter((h) => h.status === "failed" || h.status === "unreachable").length,
+    changed_tasks: hosts.reduce((n, h) => n + h.changed, 0),
+    tasks_per_host: hosts[0]?.tasks?.length ?? 0,
+  };
+}
+
+/**
+ * What a no-op run changed (nothing, normally): "host: status: task" per task not ok. A template
+ * edited in the working tree while the bench runs shows up here: run the bench from a clean
+ * checkout for figures to publish.
+ */
+export function noopChanges(r: ProvisionRun): string[] {
+  return (r.report.hosts as any[]).flatMap((h) =>
+    (h.tasks as any[]).filter((t) => t.status !== "ok").map((t) => `${h.name}: ${t.status}: ${t.name}`),
+  );
+}
+
+/** An inventory of some of the lab's hosts (the lab's own inventory, its hosts filtered). */
+export function writeSubsetInventory(lab: LabState, name: string, hosts: string[]): string {
+  const inv = YAML.parse(readFileSync(lab.files.inventory, "utf8"));
+  inv.hosts = Object.fromEntries(Object.entries(inv.hosts).filter(([h]) => hosts.includes(h)));
+  inv.groups = { lab: { hosts } };
+  const f = join(dirname(lab.files.inventory), `bench-${name}.yml`);
+  writeFileSync(f, YAML.stringify(inv));
+  return f;
+}

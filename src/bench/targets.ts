@@ -1,0 +1,170 @@
+// The bench's targets as data: what each needs measured, its limit, and a pure function from the
+// figures to its ratio and explanation. A target whose figures are missing says so ("not
+// measured") instead of passing or failing. Goals for the benchmark, never timed assertions in tests.
+import { formatBytes, formatMs } from "../format.ts";
+import type { LargeResult } from "./large.ts";
+import { med, noopKey, noopSets, type Cases } from "./results.ts";
+
+/** One target's verdict, as printed and written to the JSON. */
+export interface Target {
+  target: string;
+  measured: string;
+  ratio: number | null;
+  limit: number | null;
+  /** null: not measured. */
+  pass: boolean | null;
+  note?: string;
+}
+
+/** What the targets are computed from. */
+export interface Figures {
+  /** The lab's size (--hosts). */
+  hosts: number;
+  cases: Cases;
+  large?: LargeResult | null;
+}
+
+export interface TargetDef {
+  target: (f: Figures) => string;
+  /** False when this run was not set up for it at all (e.g. fewer than 10 hosts): then it is left out. */
+  applies?: (f: Figures) => boolean;
+  /** Case keys whose medians it needs; "large" for the --scale large results. */
+  needs: (f: Figures) => string[];
+  limit: number;
+  /** The ratio to compare with the limit, what was measured in words, and any other condition of passing. */
+  measure: (f: Figures, large: LargeResult) => { ratio: number; measured: string; alsoRequired?: boolean };
+  note?: string;
+  /** Targets of one group that are all unmeasured for the same reason are listed as this one line. */
+  group?: string;
+}
+
+export const ratio = (x: number): string => `${x.toFixed(2)}×`;
+const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 2 : 1)}%`;
+const LARGE = "large";
+const MEDIA_1PCT = "media backup after a 1% change: ~1% of the bytes, a small fraction of the first backup's time";
+
+export const TARGETS: TargetDef[] = [
+  {
+    target: () => "no-op re-provision: ≤ 3 remote commands per host, 0 bytes uploaded",
+    needs: (f) => noopSets(f.hosts).map(noopKey),
+    limit: 1,
+    measure: (f) => {
+      const samples = noopSets(f.hosts).flatMap((n) => f.cases[noopKey(n)]!.samples);
+      const maxCmds = Math.max(...samples.map((s) => s.commands_max!));
+      const maxBytes = Math.max(...samples.map((s) => s.bytes_max!));
+      const changed = samples.reduce((m, s) => m + s.changed_tasks!, 0);
+      return {
+        ratio: maxCmds / 3,
+        measured: `max ${maxCmds} command(s)/host, max ${maxBytes} bytes uploaded, ${changed} tasks changed (all no-op runs, ${noopSets(f.hosts).join("/")} hosts)`,
+        alsoRequired: maxBytes === 0 && changed === 0,
+      };
+    },
+  },
+  {
+    target: (f) => `${f.hosts} hosts ≤ 2× one host (wall, no-op, default forks)`,
+    applies: (f) => f.hosts > 1,
+    needs: (f) => [noopKey(1), noopKey(f.hosts)],
+    limit: 2,
+    measure: ({ cases, hosts }) => {
+      const [one, n] = [noopKey(1), noopKey(hosts)];
+      return {
+        ratio: med(cases, n) / med(cases, one),
+        measured: `${formatMs(med(cases, n))} vs ${formatMs(med(cases, one))}; in-process (report duration_ms) ${ratio(med(cases, n, "run_ms") / med(cases, one, "run_ms"))}`,
+      };
+    },
+  },
+  {
+    target: () => "10 hosts ≤ 1.5× one host (wall; DESIGN.md)",
+    applies: (f) => f.hosts >= 10,
+    needs: () => [noopKey(1), noopKey(10)],
+    limit: 1.5,
+    measure: ({ cases }) => ({
+      ratio: med(cases, noopKey(10)) / med(cases, noopKey(1)),
+      measured: `${formatMs(med(cases, noopKey(10)))} vs ${formatMs(med(cases, noopKey(1)))}`,
+    }),
+  },
+  ...(
+    [
+      ["noop_1", "start_npx", "npx tsx"],
+      ["noop_1_node", "start_node", "node --import tsx"],
+    ] as const
+  ).map(([noop, start, launcher]): TargetDef => ({
+    target: () => `no-op of 1 host ≤ 1.5× (CLI start + ssh host true), launched with ${launcher}`,
+    needs: () => [noop, start, "ssh_true"],
+    limit: 1.5,
+    measure: ({ cases }) => {
+      const denom = med(cases, start) + med(cases, "ssh_true");
+      return {
+        ratio: med(cases, noop) / denom,
+        measured: `${formatMs(med(cases, noop))} vs ${formatMs(med(cases, start))} + ${formatMs(med(cases, "ssh_true"))} = ${formatMs(denom)}`,
+      };
+    },
+  })),
+  {
+    target: () => "media backup after a 1% change copies ~1% of the bytes",
+    needs: () => [LARGE],
+    limit: 1.5,
+    measure: (_, large) => {
+      const vsChanged = large.incremental.bytes_transferred / large.incremental.changed_bytes;
+      return {
+        ratio: vsChanged,
+        measured: `${formatBytes(large.incremental.bytes_transferred)} of ${formatBytes(large.media.bytes)} copied (${pct(large.incremental.bytes_transferred / large.media.bytes)}; ${ratio(vsChanged)} the bytes changed); extra disk ${formatBytes(large.incremental.extra_disk_bytes)}`,
+      };
+    },
+    note: "ratio: bytes copied / bytes changed",
+    group: MEDIA_1PCT,
+  },
+  {
+    target: () => "media backup after a 1% change takes a small fraction (≤ 20%) of the first backup's time",
+    needs: () => [LARGE],
+    limit: 0.2,
+    measure: (_, large) => ({
+      ratio: large.incremental.wall_ms / large.first_backup.wall_ms,
+      measured: `${formatMs(large.incremental.wall_ms)} vs ${formatMs(large.first_backup.wall_ms)} (no change at all: ${formatMs(large.unchanged.wall_ms)}; hashing the tree alone: ${formatMs(large.hash_tree_ms)})`,
+    }),
+    group: MEDIA_1PCT,
+  },
+];
+
+/** Why a target cannot be judged: what it needs and this run lacks ("" when nothing is missing). */
+function missing(def: TargetDef, f: Figures): string {
+  const needs = def.needs(f);
+  if (needs.includes(LARGE) && !f.large) return "needs --scale large";
+  const absent = needs.filter((k) => k !== LARGE && !Number.isFinite(med(f.cases, k)));
+  return absent.length ? `no figures for ${absent.join(", ")}` : "";
+}
+
+/** Every target that applies to this run, judged on its figures (in TARGETS' order). */
+export function evaluateTargets(f: Figures, defs: TargetDef[] = TARGETS): Target[] {
+  const out: Target[] = [];
+  const listed = new Set<string>();
+  const applicable = defs.filter((d) => d.applies?.(f) ?? true);
+  for (const d of applicable) {
+    const why = missing(d, f);
+    if (why === "") {
+      const m = d.measure(f, f.large!);
+      out.push({
+        target: d.target(f),
+        measured: m.measured,
+        ratio: m.ratio,
+        limit: d.limit,
+        pass: m.ratio <= d.limit && (m.alsoRequired ?? true),
+        ...(d.note ? { note: d.note } : {}),
+      });
+      continue;
+    }
+    const group = d.group;
+    const wholeGroup =
+      group !== undefined && applicable.filter((x) => x.group === group).every((x) => missing(x, f) === why);
+    if (wholeGroup && listed.has(group)) continue;
+    if (wholeGroup) listed.add(group);
+    out.push({
+      target: wholeGroup ? group : d.target(f),
+      measured: `not measured (${why})`,
+      ratio: null,
+      limit: null,
+      pass: null,
+    });
+  }
+  return out;
+}

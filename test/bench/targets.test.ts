@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import { record, type Cases, type CaseSample } from "../../src/bench/results.ts";
+import { evaluateTargets, TARGETS } from "../../src/bench/targets.ts";
+
+/** A no-op provision sample as provisionSample() makes it. */
+const noop = (wall_ms: number, more: Partial<CaseSample> = {}): CaseSample => ({
+  wall_ms,
+  run_ms: wall_ms - 500,
+  commands_max: 1,
+  bytes_max: 0,
+  changed_tasks: 0,
+  ...more,
+});
+
+function cases(entries: Record<string, CaseSample[]>): Cases {
+  const c: Cases = {};
+  for (const [key, samples] of Object.entries(entries)) for (const s of samples) record(c, key, key, s);
+  return c;
+}
+
+/** Two hosts, every case the small run measures, medians chosen by hand. */
+const twoHosts = (over: Record<string, CaseSample[]> = {}) =>
+  cases({
+    ssh_true: [{ wall_ms: 300 }],
+    start_npx: [{ wall_ms: 800 }, { wall_ms: 900 }, { wall_ms: 1000 }],
+    start_node: [{ wall_ms: 500 }],
+    noop_1: [noop(1000), noop(1200), noop(5000)],
+    noop_2: [noop(1800)],
+    noop_1_node: [noop(1500)],
+    ...over,
+  });
+
+const byTitle = (hosts: number, c: Cases) =>
+  Object.fromEntries(evaluateTargets({ hosts, cases: c }).map((t) => [t.target, t]));
+
+describe("evaluateTargets", () => {
+  it("a met target: its ratio of the medians, under its limit, and the figures in words", () => {
+    const t = byTitle(2, twoHosts())["no-op of 1 host ≤ 1.5× (CLI start + ssh host true), launched with npx tsx"]!;
+    // median no-op 1.2 s over (median start 900 ms + ssh 300 ms)
+    expect(t).toEqual({
+      target: "no-op of 1 host ≤ 1.5× (CLI start + ssh host true), launched with npx tsx",
+      measured: "1.2s vs 900ms + 300ms = 1.2s",
+      ratio: 1,
+      limit: 1.5,
+      pass: true,
+    });
+  });
+
+  it("a missed target: over its limit", () => {
+    const t = byTitle(2, twoHosts())[
+      "no-op of 1 host ≤ 1.5× (CLI start + ssh host true), launched with node --import tsx"
+    ]!;
+    expect(t.ratio).toBeCloseTo(1500 / 800);
+    expect(t.pass).toBe(false);
+    expect(t.measured).toBe("1.5s vs 500ms + 300ms = 800ms");
+  });
+
+  it("the no-op target fails on a changed task or an upload even with few commands", () => {
+    const ok = byTitle(2, twoHosts())["no-op re-provision: ≤ 3 remote commands per host, 0 bytes uploaded"]!;
+    expect(ok.pass).toBe(true);
+    expect(ok.ratio).toBeCloseTo(1 / 3);
+    const changed = byTitle(2, twoHosts({ noop_2: [noop(1800, { changed_tasks: 1 })] }));
+    const t = changed["no-op re-provision: ≤ 3 remote commands per host, 0 bytes uploaded"]!;
+    expect(t.pass).toBe(false);
+    expect(t.measured).toBe("max 1 command(s)/host, max 0 bytes uploaded, 1 tasks changed (all no-op runs, 1/2 hosts)");
+    const uploaded = byTitle(2, twoHosts({ noop_1: [noop(1000, { bytes_max: 10 })] }));
+    expect(uploaded["no-op re-provision: ≤ 3 remote commands per host, 0 bytes uploaded"]!.pass).toBe(false);
+  });
+
+  it("a missing measurement is 'not measured', neither passed nor failed", () => {
+    const c = twoHosts();
+    delete c.ssh_true;
+    const t = byTitle(2, c)["no-op of 1 host ≤ 1.5× (CLI start + ssh host true), launched with npx tsx"]!;
+    expect(t).toEqual({
+      target: "no-op of 1 host ≤ 1.5× (CLI start + ssh host true), launched with npx tsx",
+      measured: "not measured (no figures for ssh_true)",
+      ratio: null,
+      limit: null,
+      pass: null,
+    });
+    // the others are still judged
+    expect(byTitle(2, c)["2 hosts ≤ 2× one host (wall, no-op, default forks)"]!.pass).toBe(true);
+  });
+
+  it("without --scale large the media targets are one 'not measured' line", () => {
+    const ts = evaluateTargets({ hosts: 2, cases: twoHosts() });
+    const media = ts.filter((t) => t.target.startsWith("media backup"));
+    expect(media).toEqual([
+      {
+        target: "media backup after a 1% change: ~1% of the bytes, a small fraction of the first backup's time",
+        measured: "not measured (needs --scale large)",
+        ratio: null,
+        limit: null,
+        pass: null,
+      },
+    ]);
+  });
+
+  it("leaves out what the lab's size cannot measure (10 hosts on a 2-host lab, N hosts on 1)", () => {
+    expect(evaluateTargets({ hosts: 2, cases: twoHosts() }).map((t) => t.target)).not.toContain(
+      "10 hosts ≤ 1.5× one host (wall; DESIGN.md)",
+    );
+    const one = evaluateTargets({ hosts: 1, cases: twoHosts() }).map((t) => t.target);
+    expect(one.some((t) => t.includes("≤ 2× one host"))).toBe(false);
+    expect(one).toEqual([
+      "no-op re-provision: ≤ 3 remote commands per host, 0 bytes uploaded",
+      "no-op of 1 host ≤ 1.5× (CLI start + ssh host true), launched with npx tsx",
+      "no-op of 1 host ≤ 1.5× (CLI start + ssh host true), launched with node --import tsx",
+      "media backup after a 1% change: ~1% of the bytes, a small fraction of the first backup's time",
+    ]);
+    expect(TARGETS).toHaveLength(7);
+  });
+});
