@@ -2,21 +2,17 @@
 // npm run config -- <inventory> [options]: shorthand for `provision --tags config --skip-smoke`:
 // roll out the files rendered from inventory vars (backup.conf, pgpass, cron, logrotate).
 // Add --check --diff to preview, --serial/--max-fail-percent to roll out in batches.
+import { chalk } from "zx/core";
 import { main } from "../src/cli/main.ts";
-import { parseCommonArgs, USAGE_OPTIONS } from "../src/cli/options.ts";
-import { provision } from "../src/run/provision.ts";
+import { parseJobArgs } from "../src/cli/commands.ts";
 import { ensureLabIfNamed } from "../src/cli/lab-inventory.ts";
-import { defaultUi } from "../src/run/ui.ts";
-
-const USAGE = `Usage: npm run config -- <inventory> [options]   (provision --tags config --skip-smoke)\n\n${USAGE_OPTIONS}`;
+import { runFleetJob } from "../src/run/job.ts";
+import { configJob } from "../src/run/provision.ts";
 
 await main(async () => {
-  const opts = parseCommonArgs(process.argv.slice(2), USAGE);
-  const cwd = process.cwd();
-  await ensureLabIfNamed(opts.inventory, cwd);
-  const report = await provision(
-    { ...opts, tags: opts.tags ?? ["config"], skipSmoke: true },
-    { cwd, ui: opts.json ? undefined : defaultUi() },
-  );
+  const opts = parseJobArgs(process.argv.slice(2), configJob);
+  await ensureLabIfNamed(opts.inventory, process.cwd());
+  const style = { good: chalk.green, bad: chalk.bold.red };
+  const report = await runFleetJob(configJob, opts, { cwd: process.cwd(), style });
   return report.summary.exit_code;
 });

@@ -2,34 +2,17 @@
 // npm run status -- <inventory> [options]: run the backup health check on every host and print one
 // table of backup health across the fleet. Exit 0 all OK (WARNINGs are shown, not failed), 2 a host
 // is CRITICAL/UNKNOWN/failed, 4 unreachable, 1 bad input.
+import { chalk } from "zx/core";
 import { main } from "../src/cli/main.ts";
-import { parseCommonArgs } from "../src/cli/options.ts";
-import { status } from "../src/run/status.ts";
+import { parseJobArgs } from "../src/cli/commands.ts";
 import { ensureLabIfNamed } from "../src/cli/lab-inventory.ts";
-import { listrUi } from "../src/run/ui.ts";
-
-const USAGE = `Usage: npm run status -- <inventory> [options]
-
-Runs the installed check-backups.sh --no-alert on every host (as the backup user) and prints its
-status JSON as one table: overall, database/weekly/media/config/disk checks, age of the newest
-database dump, disk used, issues.
-
-Exit: 0 every host OK or WARNING, 2 a host CRITICAL, UNKNOWN or failed, 4 unreachable, 1 bad input.
-
-Options:
-  --limit <host|group|glob,...>   only these hosts (!pattern excludes)
-  --forks N                        hosts at once (default 10)
-  --json FILE                      machine-readable report (hosts[].backup_status)
-  -e key=value                     extra vars
-  --accept-new-host-keys           record unknown host keys (a changed key always fails)`;
+import { runFleetJob } from "../src/run/job.ts";
+import { statusJob } from "../src/status/job.ts";
 
 await main(async () => {
-  const opts = parseCommonArgs(process.argv.slice(2), USAGE);
-  const cwd = process.cwd();
-  await ensureLabIfNamed(opts.inventory, cwd);
-  const report = await status(opts, {
-    cwd,
-    runBatch: process.stdout.isTTY && !opts.json ? listrUi().runBatch : undefined,
-  });
+  const opts = parseJobArgs(process.argv.slice(2), statusJob);
+  await ensureLabIfNamed(opts.inventory, process.cwd());
+  const style = { good: chalk.green, bad: chalk.bold.red };
+  const report = await runFleetJob(statusJob, opts, { cwd: process.cwd(), style });
   return report.summary.exit_code;
 });

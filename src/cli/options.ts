@@ -23,19 +23,73 @@ export interface CommonOptions {
   rest: string[];
 }
 
-export const USAGE_OPTIONS = `Options:
-  --limit <host|group|glob,...>   only these hosts (!pattern excludes)
-  --tags <t,...> / --skip-tags <t,...>   ${TAGS.join(", ")}
-  --check                          change nothing, report what would change
-  --diff                           unified diff of every file that would change (secrets masked)
-  --forks N                        hosts at once (default 10)
-  --serial N|N%                    rolling batches
-  --max-fail-percent N             stop after a batch whose failed share exceeds N
-  --json FILE                      machine-readable report
-  -e key=value                     extra vars (dotted keys nest: -e retention.daily_days=7)
-  --accept-new-host-keys           record unknown host keys (a changed key always fails)
-  --skip-smoke                     no smoke backup / test restore
-  --verbose                        more output`;
+/** The options a job may or may not take: each job lists the ones it supports (its `supports`). */
+export const JOB_OPTIONS = [
+  "check",
+  "diff",
+  "tags",
+  "skipTags",
+  "serial",
+  "maxFailPercent",
+  "force",
+  "skipSmoke",
+  "verbose",
+] as const;
+export type JobOption = (typeof JOB_OPTIONS)[number];
+
+export const FLAGS: Record<JobOption, string> = {
+  check: "--check",
+  diff: "--diff",
+  tags: "--tags",
+  skipTags: "--skip-tags",
+  serial: "--serial",
+  maxFailPercent: "--max-fail-percent",
+  force: "--force",
+  skipSmoke: "--skip-smoke",
+  verbose: "--verbose",
+};
+
+/** The job options given on the command line (a default is not "given"). */
+export function givenOptions(opts: CommonOptions): JobOption[] {
+  return JOB_OPTIONS.filter((k) => (typeof opts[k] === "boolean" ? opts[k] : opts[k] !== undefined));
+}
+
+/** Every option given that a job does not take, as bad input (before anything is contacted). */
+export function refuseUnsupported(
+  job: { name: string; supports: readonly JobOption[]; refuses?: string },
+  opts: CommonOptions,
+): void {
+  const refused = givenOptions(opts).filter((o) => !job.supports.includes(o));
+  if (refused.length)
+    throw new InputError(
+      refused.map(
+        (o) => `arguments: ${FLAGS[o]}: not supported by ${job.name}${job.refuses ? ` (${job.refuses})` : ""}`,
+      ),
+    );
+}
+
+/** Help lines: every job takes the untagged ones; the others only where the job supports them. */
+const HELP: [JobOption | undefined, string][] = [
+  [undefined, "  --limit <host|group|glob,...>    only these hosts (!pattern excludes)"],
+  ["tags", `  --tags <t,...>                   only these tags: ${TAGS.join(", ")}`],
+  ["skipTags", "  --skip-tags <t,...>              all but these tags"],
+  ["check", "  --check                          change nothing, report what would change"],
+  ["diff", "  --diff                           unified diff of every file that would change (secrets masked)"],
+  ["force", "  --force                          do not ask for confirmation (needed without a terminal)"],
+  [undefined, "  --forks N                        hosts at once (default 10)"],
+  ["serial", "  --serial N|N%                    rolling batches"],
+  ["maxFailPercent", "  --max-fail-percent N             stop after a batch whose failed share exceeds N"],
+  [undefined, "  --json FILE                      machine-readable report"],
+  [undefined, "  -e key=value | -e @vars.yml      extra vars (dotted keys nest: -e retention.daily_days=7)"],
+  [undefined, "  --accept-new-host-keys           record unknown host keys (a changed key always fails)"],
+  ["skipSmoke", "  --skip-smoke                     no smoke backup / test restore"],
+  ["verbose", "  --verbose                        also list what needed no change, and why"],
+];
+
+/** The options block of a job's usage text: only what it takes. */
+export function optionsUsage(supports: readonly JobOption[]): string {
+  return ["Options:", ...HELP.filter(([k]) => k === undefined || supports.includes(k)).map(([, l]) => l)].join("\n");
+}
 
 function positiveInt(name: string, v: string | undefined, min = 1): number | undefined {
   if (v === undefined) return undefined;

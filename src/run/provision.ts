@@ -1,38 +1,22 @@
-// The provision job: load and check everything locally (exit 1 before any connection), then every
-// selected host in parallel: facts → plan → apply → smoke; recap, diffs, --json report.
+// The provision and config jobs: render and check every host's desired state locally (exit 1 before
+// any connection), then per host facts → plan → apply → smoke test; diffs and the recap at the end.
+// config is provision limited to the rendered files (--tags config unless given) without smoke test.
 import { InputError } from "../errors.ts";
-import type { CommonOptions } from "../cli/options.ts";
-import { loadInventory } from "../inventory/load.ts";
-import { parseExtraVars } from "../inventory/vars.ts";
-import { selectHosts } from "../inventory/limit.ts";
 import { createRenderer } from "../render/render.ts";
 import { desiredState, type DesiredState } from "../backup/desired.ts";
 import { stateProblems } from "../backup/validate.ts";
-import { runHosts } from "./runner.ts";
+import { recapHosts, recapTotals, type HostReport } from "./report.ts";
 import { provisionHost } from "./host.ts";
-import { recap, runReport, writeJsonReport, type RunReport } from "./report.ts";
-import { maskSecrets } from "../operations/mask.ts";
 import { smokeTest } from "./smoke.ts";
-import { plainUi, type Ui } from "./ui.ts";
-import { hostConnector } from "./connect.ts";
+import type { FleetJob, JobRun } from "./job.ts";
 
-export interface ProvisionDeps {
-  cwd: string;
-  env?: NodeJS.ProcessEnv;
-  out?: (line: string) => void;
-  ui?: Ui;
+interface ProvisionState {
+  states: Map<string, DesiredState>;
+  smoke: boolean;
 }
 
-export async function provision(opts: CommonOptions, deps: ProvisionDeps): Promise<RunReport> {
-  const started = Date.now();
-  const out = deps.out ?? ((l: string) => process.stdout.write(`${l}\n`));
-  const ui = deps.ui ?? plainUi(out);
-  const inv = await loadInventory(opts.inventory, {
-    cwd: deps.cwd,
-    extraVars: parseExtraVars(opts.extraVars, deps.cwd),
-    env: deps.env,
-  });
-  const hosts = selectHosts(inv, opts.limit);
+/** Every host's desired state, rendered once per run; every problem of every host at once. */
+function prepare({ opts, hosts, mask }: JobRun<undefined>): ProvisionState {
   const renderer = createRenderer();
   const states = new Map<string, DesiredState>();
   const problems: string[] = [];
@@ -45,36 +29,40 @@ export async function provision(opts: CommonOptions, deps: ProvisionDeps): Promi
       problems.push(`${h.name}: rendering failed: ${(e as Error).message}`);
     }
   }
-  if (problems.length) throw new InputError(problems.map((p) => maskSecrets(p, inv.secrets)));
-
+  if (problems.length) throw new InputError(problems.map(mask));
   const smoke =
     !opts.check &&
     !opts.skipSmoke &&
     (!opts.tags?.length || opts.tags.includes("smoke")) &&
     !opts.skipTags?.includes("smoke");
-  const reports = await runHosts(
-    hosts,
-    opts,
-    (h) =>
-      provisionHost(h, states.get(h.name)!, {
-        check: opts.check,
-        diff: opts.diff,
-        verbose: opts.verbose,
-        tags: opts.tags?.filter((t) => t !== "smoke"),
-        skipTags: opts.skipTags,
-        secrets: inv.secrets,
-        connect: hostConnector(inv, opts),
-        after: smoke ? (conn, host, report) => smokeTest(conn, host, report, inv.secrets) : undefined,
-        log: (host, line) => ui.log(host, line),
-      }),
-    ui.runBatch,
-  );
-  if (opts.diff) {
-    for (const r of reports)
-      for (const t of r.tasks) if (t.diff) out(maskSecrets(`[${r.name}] ${t.diff}`, inv.secrets));
-  }
-  const report = runReport("provision", inv, started, reports, opts.check);
-  out(recap(report));
-  if (opts.json) writeJsonReport(opts.json, report, inv.secrets);
-  return report;
+  return { states, smoke };
 }
+
+export const provisionJob: FleetJob<HostReport, ProvisionState> = {
+  name: "provision",
+  supports: ["check", "diff", "tags", "skipTags", "serial", "maxFailPercent", "skipSmoke", "verbose"],
+  prepare,
+  perHost: (conn, host, report, { opts, inv, state, log }) =>
+    provisionHost(conn, host, state.states.get(host.name)!, report, {
+      check: opts.check,
+      diff: opts.diff,
+      verbose: opts.verbose,
+      tags: opts.tags?.filter((t) => t !== "smoke"),
+      skipTags: opts.skipTags,
+      secrets: inv.secrets,
+      after: state.smoke ? (c, h, r) => smokeTest(c, h, r, inv.secrets) : undefined,
+      log,
+    }),
+  finish(report, { opts }) {
+    const diffs = opts.diff
+      ? report.hosts.flatMap((r) => r.tasks.flatMap((t) => (t.diff ? [`[${r.name}] ${t.diff}`] : [])))
+      : [];
+    return { text: [...diffs, recapHosts(report)].join("\n"), verdict: recapTotals(report) };
+  },
+};
+
+export const configJob: FleetJob<HostReport, ProvisionState> = {
+  ...provisionJob,
+  name: "config",
+  implies: (opts) => ({ ...opts, tags: opts.tags ?? ["config"], skipSmoke: true }),
+};

@@ -35,14 +35,14 @@ export interface HostReport {
   error?: string;
 }
 
-export interface RunReport {
+export interface RunReport<H extends HostReport = HostReport> {
   playbook: string;
   inventory: string;
   environment: string;
   check: boolean;
   started_at: string;
   duration_ms: number;
-  hosts: HostReport[];
+  hosts: H[];
   summary: Record<HostStatus, number> & { hosts: number; exit_code: number };
 }
 
@@ -93,7 +93,8 @@ export function summarize(hosts: HostReport[]): RunReport["summary"] {
   };
 }
 
-export function recap(report: RunReport): string {
+/** The recap's header and one entry per host: counts, commands, time, smoke results, what failed. */
+export function recapHosts(report: RunReport): string {
   const width = Math.max(4, ...report.hosts.map((h) => h.name.length));
   const lines = [`RECAP (${report.playbook}${report.check ? ", check mode" : ""}) ${"*".repeat(40)}`];
   for (const h of report.hosts) {
@@ -111,21 +112,27 @@ export function recap(report: RunReport): string {
           .join(""),
     );
   }
-  const s = report.summary;
-  lines.push(
-    `${s.hosts} hosts: ${s.ok} ok, ${s.changed} changed, ${s.failed} failed, ${s.unreachable} unreachable, ${s.skipped} skipped in ${(report.duration_ms / 1000).toFixed(2)}s`,
-  );
   return lines.join("\n");
 }
 
+/** The recap's last line: hosts by status and the run's time. */
+export function recapTotals(report: RunReport): string {
+  const s = report.summary;
+  return `${s.hosts} hosts: ${s.ok} ok, ${s.changed} changed, ${s.failed} failed, ${s.unreachable} unreachable, ${s.skipped} skipped in ${(report.duration_ms / 1000).toFixed(2)}s`;
+}
+
+export function recap(report: RunReport): string {
+  return `${recapHosts(report)}\n${recapTotals(report)}`;
+}
+
 /** The fields every playbook's report starts with. */
-export function runReport(
+export function runReport<H extends HostReport>(
   playbook: string,
   inv: { file: string; environment: string },
   started: number,
-  hosts: HostReport[],
+  hosts: H[],
   check = false,
-): RunReport {
+): RunReport<H> {
   return {
     playbook,
     inventory: inv.file,

@@ -1,5 +1,6 @@
-// Progress: listr2 (one line per host, updated live) on a terminal, plain prefixed lines otherwise
-// (CI, pipes, --json runs). The runner hands each batch to `runBatch`.
+// Progress, the one wiring every job uses: listr2 (one line per host, updated live) on a terminal,
+// plain prefixed lines otherwise (CI, pipes, --json runs), or none for a job whose output is meant
+// for pipes (status prints only its table). The runner hands each batch to `runBatch`.
 import { Listr } from "listr2";
 import type { Host } from "../inventory/types.ts";
 import type { HostReport } from "./report.ts";
@@ -48,4 +49,11 @@ export function listrUi(): Ui {
   };
 }
 
-export const defaultUi = (): Ui => (process.stdout.isTTY ? listrUi() : plainUi());
+/** No progress: the hosts run --forks at once, quietly. */
+export const quietUi: Ui = { runBatch: (batch, forks, work) => pool(batch, forks, work), log: () => undefined };
+
+/** The progress display of a run: listr2 on a terminal (unless --json), else lines or, if `quiet`, nothing. */
+export function jobUi(opts: { json?: string; quiet?: boolean }, out: (line: string) => void): Ui {
+  if (process.stdout.isTTY && !opts.json) return listrUi();
+  return opts.quiet ? quietUi : plainUi(out);
+}

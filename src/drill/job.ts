@@ -1,0 +1,115 @@
+// The restore drill (`npm run drill -- <inventory>`), the spec's "test restores quarterly": per host,
+// one remote command restores the newest database dump (daily or weekly), media snapshot and config
+// archive with the installed restore scripts into scratch space; verify.ts checks the result against
+// the backups' manifests. Never on production: the inventory file is refused before its secrets are
+// resolved, then every selected host is checked; a yes at a terminal or --force is needed. Writes
+// reports/drills/<inventory>-<UTC time>.{md,json}.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, isAbsolute, join, relative } from "node:path";
+import YAML from "yaml";
+import { InputError } from "../errors.ts";
+import { resolveInventoryPath } from "../inventory/load.ts";
+import { maskSecrets } from "../operations/mask.ts";
+import { addTask, maskedJson } from "../run/report.ts";
+import { longJobTimeoutMs } from "../run/connect.ts";
+import type { FleetJob } from "../run/job.ts";
+import { drillScript } from "./script.ts";
+import { verifyDrill } from "./verify.ts";
+import {
+  drillMarkdown,
+  drillSection,
+  drillTable,
+  drillVerdictLine,
+  reportBaseName,
+  type DrillHostReport,
+  type DrillRunReport,
+  type DrillSection,
+} from "./report.ts";
+
+/**
+ * Refuse a production inventory before anything else (before secrets are resolved, before any
+ * connection): reads the file's `environment` first; once loaded, prepare checks every host's.
+ */
+export function refuseProduction(inventory: string, cwd: string): void {
+  const { file, shown } = resolveInventoryPath(inventory, cwd);
+  let env: unknown;
+  try {
+    env = (YAML.parse(readFileSync(file, "utf8")) as { environment?: unknown } | null)?.environment;
+  } catch {
+    return; // unreadable or invalid: loadInventory reports it properly
+  }
+  if (env === "production") throw productionError(shown);
+}
+
+function productionError(shown: string): InputError {
+  return new InputError([
+    `${shown}: environment: production: restore drills never run against production. ` +
+      "Run them against staging (or the lab), which holds copies of production's backups: npm run drill -- staging",
+  ]);
+}
+
+/** The name reports are filed under: `staging` for `staging`, `inventory` for .lab/inventory.yml. */
+export function inventoryName(inventory: string): string {
+  const bare = /^[\p{L}\p{N}_][\p{L}\p{N}._-]*$/u.test(inventory) && !/\.ya?ml$/i.test(inventory);
+  const name = bare ? inventory : basename(inventory).replace(/\.ya?ml$/i, "");
+  return name.replace(/[^\p{L}\p{N}._-]/gu, "_") || "inventory";
+}
+
+/** Write reports/drills/<name>-<UTC stamp>.{md,json} under cwd (a numbered name if taken). */
+export function writeDrillReports(
+  cwd: string,
+  report: DrillRunReport,
+  secrets: readonly string[],
+): { markdown: string; json: string } {
+  const dir = join(cwd, "reports", "drills");
+  mkdirSync(dir, { recursive: true });
+  let base = reportBaseName(report);
+  for (let i = 2; existsSync(join(dir, `${base}.md`)) || existsSync(join(dir, `${base}.json`)); i++)
+    base = `${base.replace(/-\d+$/, "")}-${i}`;
+  const files = { markdown: join(dir, `${base}.md`), json: join(dir, `${base}.json`) };
+  report.drill.report_files = files;
+  writeFileSync(files.markdown, maskSecrets(drillMarkdown(report), [...secrets]));
+  writeFileSync(files.json, maskedJson(report, secrets));
+  return files;
+}
+
+export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSection }> = {
+  name: "drill",
+  supports: ["serial", "maxFailPercent", "force"],
+  refuses: "it changes no managed file; it restores into scratch space and reports",
+  preflight: (opts, deps) => refuseProduction(opts.inventory, deps.cwd),
+  async prepare({ opts, inv, hosts, deps }) {
+    const rel = relative(deps.cwd, inv.file);
+    const shown = rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : inv.file;
+    if (inv.environment === "production") throw productionError(shown);
+    const prod = hosts.filter((h) => h.vars.environment === "production").map((h) => h.name);
+    if (prod.length)
+      throw new InputError([
+        `${shown}: hosts ${prod.join(", ")} have environment production: restore drills never run against production`,
+      ]);
+    if (opts.force) return;
+    const q =
+      `Restore drill on ${hosts.length} host(s) of ${shown} (${inv.environment}): ${hosts.map((h) => h.name).join(", ")}. ` +
+      "The newest backups are restored into a scratch database and temporary folders (live data is not touched), which needs their size in free space and loads the hosts.";
+    if (!deps.ask)
+      throw new InputError([`drill: refusing to run without --force: there is no terminal to confirm on. ${q}`]);
+    const answer = await deps.ask(`${q}\nType "yes" to run the drill: `);
+    if (answer.trim() !== "yes") throw new InputError(['drill: cancelled (the answer was not "yes")']);
+  },
+  async perHost(conn, host, report, { mask }) {
+    // A real restore of every component: the long-job timeout, not the command timeout.
+    const r = await conn.exec(drillScript(host), { timeoutMs: longJobTimeoutMs(host) });
+    const { drill, tasks } = verifyDrill({ code: r.code, stdout: mask(r.stdout), stderr: mask(r.stderr) });
+    report.drill = drill;
+    for (const t of tasks) addTask(report, t);
+  },
+  section: (report, { opts }) => ({ drill: drillSection(report, inventoryName(opts.inventory)) }),
+  finish(report, { deps, inv }) {
+    const files = writeDrillReports(deps.cwd, report, inv.secrets);
+    return {
+      text: `${drillTable(report)}\n`,
+      verdict: drillVerdictLine(report),
+      note: `Report: ${relative(deps.cwd, files.markdown)} (and .json)`,
+    };
+  },
+};

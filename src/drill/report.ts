@@ -1,0 +1,174 @@
+// The drill's report, pure: the run's `drill` section (verdict, worst RPO and RTO), the Markdown
+// file and the console table, from the host reports. Secrets are masked by whoever writes them.
+import { basename } from "node:path";
+import type { HostReport, RunReport } from "../run/report.ts";
+import { formatAge, formatBytes, formatMs, textTable } from "../format.ts";
+import { DRILL_COMPONENTS, type DrillComponent, type DrillHost } from "./verify.ts";
+
+export interface DrillHostReport extends HostReport {
+  drill?: DrillHost;
+}
+
+export interface DrillSection {
+  inventory_name: string;
+  verdict: "PASSED" | "FAILED" | "INCOMPLETE";
+  hosts_passed: number;
+  worst_rpo: { host: string; component: string; seconds: number } | null;
+  worst_rto: { host: string; ms: number } | null;
+  report_files: { markdown: string; json: string } | null;
+}
+
+export type DrillRunReport = RunReport<DrillHostReport> & { drill: DrillSection };
+
+/** The run's verdict: FAILED when a host failed (or was skipped), INCOMPLETE when one was unreachable. */
+export function drillSection(report: RunReport<DrillHostReport>, inventoryName: string): DrillSection {
+  let worstRpo: DrillSection["worst_rpo"] = null;
+  let worstRto: DrillSection["worst_rto"] = null;
+  for (const h of report.hosts) {
+    for (const [component, c] of Object.entries(h.drill?.components ?? {})) {
+      if (c.rpo_seconds !== null && (!worstRpo || c.rpo_seconds > worstRpo.seconds))
+        worstRpo = { host: h.name, component, seconds: c.rpo_seconds };
+    }
+    const t = h.drill?.rto_ms_total;
+    if (t !== null && t !== undefined && (!worstRto || t > worstRto.ms)) worstRto = { host: h.name, ms: t };
+  }
+  const s = report.summary;
+  return {
+    inventory_name: inventoryName,
+    verdict: s.failed > 0 || s.skipped > 0 ? "FAILED" : s.unreachable > 0 ? "INCOMPLETE" : "PASSED",
+    hosts_passed: report.hosts.filter((h) => h.status === "ok" && h.drill?.verdict === "PASSED").length,
+    worst_rpo: worstRpo,
+    worst_rto: worstRto,
+    report_files: null,
+  };
+}
+
+function restoredText(name: string, c: DrillComponent): string {
+  if (name === "database" && c.restored.tables !== undefined)
+    return `${c.restored.tables} tables, ${c.restored.rows} rows (manifest ${c.manifest.tables} / ${c.manifest.rows})`;
+  if (name === "media" && c.restored.files !== undefined)
+    return `${c.restored.files} files, ${formatBytes(c.restored.bytes ?? null)} (manifest ${c.manifest.files} / ${formatBytes(c.manifest.bytes ?? null)})`;
+  if (name === "config" && c.restored.files !== undefined)
+    return `${c.restored.files} files (manifest ${c.manifest.files})`;
+  return "-";
+}
+
+const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+export function drillMarkdown(report: DrillRunReport): string {
+  const d = report.drill;
+  const L: string[] = [];
+  L.push(`# Restore drill: ${d.inventory_name} (${report.environment})`, "");
+  L.push("| | |", "|---|---|");
+  L.push(`| Verdict | **${d.verdict}**: ${d.hosts_passed} of ${report.hosts.length} hosts passed |`);
+  L.push(`| Started | ${report.started_at} (UTC) |`);
+  L.push(`| Duration | ${formatMs(report.duration_ms)} |`);
+  L.push(`| Inventory | ${cell(report.inventory)} |`);
+  L.push(
+    `| Worst RPO | ${d.worst_rpo ? `${formatAge(d.worst_rpo.seconds)} (${d.worst_rpo.host} ${d.worst_rpo.component})` : "-"} |`,
+  );
+  L.push(`| Worst RTO | ${d.worst_rto ? `${formatMs(d.worst_rto.ms)} (${d.worst_rto.host}, all components)` : "-"} |`);
+  L.push("");
+  L.push(
+    "RPO is the age of the restored backup at drill time (from the backup's own timestamp): the data a restore now would lose. " +
+      "RTO is how long the installed restore script took (checksum check, restore, its own verification); a host's RTO is the sum of its components. " +
+      "Every restore went into a scratch database or a temporary folder, never over live data.",
+  );
+  L.push("", "## Results", "");
+  L.push("| Host | Component | Result | Backup | Taken (UTC) | RPO | RTO | Size | Restored | Verified |");
+  L.push("|---|---|---|---|---|---|---|---|---|---|");
+  for (const h of report.hosts) {
+    const dr = h.drill;
+    if (!dr || dr.error) {
+      const what = h.status === "unreachable" ? "UNREACHABLE" : "FAILED";
+      L.push(`| ${h.name} | - | ${what} | - | - | - | - | - | - | ${cell(dr?.error ?? h.error ?? "")} |`);
+      continue;
+    }
+    for (const name of DRILL_COMPONENTS) {
+      const c = dr.components[name];
+      if (!c) continue;
+      const backup = c.backup ? `${basename(c.backup)}${c.kind ? ` (${c.kind})` : ""}` : "-";
+      L.push(
+        `| ${h.name} | ${name} | ${c.status === "passed" ? "passed" : "**FAILED**"} | ${cell(backup)} | ${c.backup_time ?? "-"} | ${formatAge(c.rpo_seconds)} | ${formatMs(c.rto_ms)} | ${formatBytes(c.size_bytes)} | ${cell(restoredText(name, c))} | ${cell(c.details)} |`,
+      );
+    }
+    L.push(
+      `| ${h.name} | cleanup | ${dr.cleanup.status === "passed" ? "passed" : "**FAILED**"} | - | - | - | - | - | - | ${cell(`scratch database ${dr.cleanup.scratch_db}; temporary folder ${dr.cleanup.workdir}`)} |`,
+    );
+    L.push(
+      `| ${h.name} | **host** | ${dr.verdict === "PASSED" ? "**PASSED**" : "**FAILED**"} | - | - | ${formatAge(dr.rpo_seconds_max)} | ${formatMs(dr.rto_ms_total)} | - | - | - |`,
+    );
+  }
+  const failures = report.hosts.flatMap((h) =>
+    h.status === "unreachable" || h.drill?.error || (!h.drill && h.error)
+      ? [`- ${h.name}: ${h.status === "unreachable" ? "unreachable: " : ""}${h.drill?.error ?? h.error ?? ""}`]
+      : h.tasks
+          .filter((t) => t.status === "failed")
+          .map((t) => `- ${h.name} ${t.name.replace(/^drill /, "")}: ${t.message}`),
+  );
+  if (failures.length) L.push("", "## Failures", "", ...failures);
+  L.push("", "## Hosts", "");
+  for (const h of report.hosts) {
+    L.push(
+      `- ${h.name}: ${h.status}, ${h.commands} remote command(s), ${formatMs(h.duration_ms)}${h.drill?.workdir ? `, temporary folder ${h.drill.workdir}` : ""}${h.drill?.scratch_db ? `, scratch database ${h.drill.scratch_db}` : ""}${h.drill?.stale_removed ? `, ${h.drill.stale_removed} leftover(s) of an earlier drill removed` : ""}`,
+    );
+  }
+  return L.join("\n") + "\n";
+}
+
+/** The console table: one line per host and component. */
+export function drillTable(report: DrillRunReport): string {
+  const rows: string[][] = [["HOST", "COMPONENT", "RESULT", "RPO", "RTO", "SIZE", "RESTORED"]];
+  for (const h of report.hosts) {
+    if (!h.drill || h.drill.error) {
+      rows.push([
+        h.name,
+        "-",
+        h.status === "unreachable" ? "UNREACHABLE" : "FAILED",
+        "-",
+        "-",
+        "-",
+        (h.drill?.error ?? h.error ?? "").split("\n")[0]!,
+      ]);
+      continue;
+    }
+    for (const name of DRILL_COMPONENTS) {
+      const c = h.drill.components[name];
+      if (c)
+        rows.push([
+          h.name,
+          name,
+          c.status === "passed" ? "passed" : "FAILED",
+          formatAge(c.rpo_seconds),
+          formatMs(c.rto_ms),
+          formatBytes(c.size_bytes),
+          c.status === "passed" ? restoredText(name, c) : c.details,
+        ]);
+    }
+    rows.push([
+      h.name,
+      "cleanup",
+      h.drill.cleanup.status === "passed" ? "passed" : "FAILED",
+      "",
+      "",
+      "",
+      `scratch database ${h.drill.cleanup.scratch_db}; temporary folder ${h.drill.cleanup.workdir}`,
+    ]);
+  }
+  return textTable(rows);
+}
+
+/** The verdict line under the table. */
+export function drillVerdictLine(report: DrillRunReport): string {
+  const d = report.drill;
+  return `DRILL ${d.verdict}: ${d.hosts_passed} of ${report.hosts.length} hosts passed in ${formatMs(report.duration_ms)}`;
+}
+
+/** `<name>-<UTC stamp>`: the base name of the report files (20261201T101418Z). */
+export function reportBaseName(report: DrillRunReport): string {
+  const stamp = new Date(Date.parse(report.started_at))
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  return `${report.drill.inventory_name}-${stamp}`;
+}

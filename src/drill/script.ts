@@ -1,0 +1,26 @@
+// The drill's remote script: one command per host that restores the newest backups into scratch
+// space with the installed restore scripts, prints `DRILL|component|field|value` lines (read by
+// verify.ts) and removes its scratch database and folder whatever happens.
+import { randomBytes } from "node:crypto";
+import type { Host } from "../inventory/types.ts";
+import { templateContext } from "../backup/context.ts";
+import { createRenderer, type Renderer } from "../render/render.ts";
+
+let renderer: Renderer | undefined;
+
+/** Scratch names: <db, cut to 40>_drill_<8 hex>; leftovers of killed drills match scratchRe. */
+export function scratchNames(
+  dbName: string,
+  suffix = randomBytes(4).toString("hex"),
+): { scratch_db: string; scratch_re: string } {
+  const base = dbName.slice(0, 40);
+  return { scratch_db: `${base}_drill_${suffix}`, scratch_re: `^${base}_drill_[0-9a-f]{8}$` };
+}
+
+export function drillScript(host: Host, suffix?: string): string {
+  renderer ??= createRenderer();
+  return renderer.render("drill.sh.hbs", {
+    ...templateContext(host.vars),
+    ...scratchNames(host.vars.database.name, suffix),
+  });
+}

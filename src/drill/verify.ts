@@ -1,0 +1,223 @@
+// Drill verification, pure: the drill script's recorded output (`DRILL|component|field|value` lines,
+// its exit code and stderr) → one result per component checked against the backup's own manifest,
+// the cleanup's outcome and the host's verdict. Tested on recorded outputs (test/drill/cases/).
+import type { TaskReport } from "../run/report.ts";
+
+export const DRILL_COMPONENTS = ["database", "media", "config"] as const;
+export type DrillComponentName = (typeof DRILL_COMPONENTS)[number];
+
+export interface DrillComponent {
+  status: "passed" | "failed";
+  /** The backup restored (path on the host). */
+  backup: string | null;
+  /** database: daily or weekly. */
+  kind?: "daily" | "weekly";
+  /** When the backup was taken (its manifest's started_at/created_at, else its name). */
+  backup_time: string | null;
+  /** RPO: age of the backup at drill time, in seconds. */
+  rpo_seconds: number | null;
+  /** RTO: how long the installed restore script took (verify checksum, restore, its own checks). */
+  rto_ms: number | null;
+  /** The drill's own verification after the restore (diff -r, file-by-file compare). */
+  verify_ms: number | null;
+  size_bytes: number | null;
+  /** What the manifest recorded and what the restore produced (tables/rows, files/bytes). */
+  manifest: Record<string, number>;
+  restored: Record<string, number>;
+  /** What was verified, or why it failed. */
+  details: string;
+}
+
+export interface DrillHost {
+  verdict: "PASSED" | "FAILED";
+  drilled_at: string | null;
+  components: Partial<Record<DrillComponentName, DrillComponent>>;
+  /** Sum of the components' RTOs: restoring this host's data one component after the other. */
+  rto_ms_total: number | null;
+  /** The oldest backup restored: the data this host would lose. */
+  rpo_seconds_max: number | null;
+  scratch_db: string;
+  workdir: string | null;
+  cleanup: { status: "passed" | "failed"; scratch_db: string; workdir: string };
+  stale_removed: number;
+  error?: string;
+}
+
+/** What the drill script left: its stdout (already masked), exit code and stderr. */
+export interface DrillOutput {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+type Fields = Map<string, string[]>;
+
+/** `DRILL|component|field|value` lines → component → field → values (in order). */
+export function parseDrillLines(stdout: string): Map<string, Fields> {
+  const out = new Map<string, Fields>();
+  for (const line of stdout.split("\n")) {
+    if (!line.startsWith("DRILL|")) continue;
+    const [, comp, field, ...rest] = line.split("|");
+    if (!comp || !field) continue;
+    const f = out.get(comp) ?? new Map<string, string[]>();
+    out.set(comp, f);
+    f.set(field, [...(f.get(field) ?? []), rest.join("|")]);
+  }
+  return out;
+}
+
+const one = (f: Fields | undefined, k: string): string | undefined => f?.get(k)?.[0];
+const num = (f: Fields | undefined, k: string): number | null => {
+  const v = one(f, k);
+  return v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : null;
+};
+
+function manifestOf(f: Fields | undefined): any {
+  const b = one(f, "manifest_b64");
+  if (!b) return undefined;
+  try {
+    return JSON.parse(Buffer.from(b, "base64").toString("utf8"));
+  } catch {
+    return null;
+  }
+}
+
+/** One component's result: what the script measured, checked against the backup's manifest. */
+export function componentResult(name: DrillComponentName, f: Fields | undefined, now: number): DrillComponent {
+  const epoch = num(f, "backup_epoch");
+  const c: DrillComponent = {
+    status: "failed",
+    backup: one(f, "backup") ?? null,
+    backup_time: epoch !== null ? new Date(epoch * 1000).toISOString() : null,
+    rpo_seconds: epoch !== null ? Math.max(0, now - epoch) : null,
+    rto_ms: num(f, "rto_ms"),
+    verify_ms: num(f, "verify_ms"),
+    size_bytes: num(f, "size_bytes"),
+    manifest: {},
+    restored: {},
+    details: "",
+  };
+  if (name === "database") {
+    const k = one(f, "kind");
+    if (k === "daily" || k === "weekly") c.kind = k;
+  }
+  const fail = (why: string): DrillComponent => ((c.details = why), c);
+  const err = one(f, "error");
+  if (!f) return fail("no result: the drill script stopped before this component");
+  if (err) return fail(err);
+  const m = manifestOf(f);
+  if (m === undefined) return fail(`no manifest next to ${c.backup}: nothing to verify the restore against`);
+  if (m === null) return fail(`the manifest of ${c.backup} is not valid JSON`);
+  if (one(f, "restored") !== "ok") return fail("no result: the drill script stopped during this component");
+
+  if (name === "database") {
+    c.manifest = { tables: Number(m.table_count), rows: Number(m.total_rows) };
+    if (typeof m.size_bytes === "number") c.manifest.size_bytes = m.size_bytes;
+    const v = one(f, "verified") ?? "";
+    const vm = /^(\d+) tables and (\d+) rows match the manifest/.exec(v);
+    if (!vm)
+      return fail(`restore-database.sh did not verify the restore against the manifest: "${v || "no Verified line"}"`);
+    c.restored = { tables: Number(vm[1]), rows: Number(vm[2]) };
+    if (c.restored.tables !== c.manifest.tables || c.restored.rows !== c.manifest.rows)
+      return fail(
+        `restored ${c.restored.tables} tables / ${c.restored.rows} rows, manifest says ${c.manifest.tables} / ${c.manifest.rows}`,
+      );
+    if (c.size_bytes !== null && c.manifest.size_bytes !== undefined && c.size_bytes !== c.manifest.size_bytes)
+      return fail(`dump is ${c.size_bytes} bytes, manifest says ${c.manifest.size_bytes}`);
+    c.status = "passed";
+    c.details = `checksum verified; ${c.restored.tables} tables and ${c.restored.rows} rows match the manifest (restore-database.sh)${one(f, "dropped") !== undefined ? "; scratch database dropped" : ""}`;
+    return c;
+  }
+  if (name === "media") {
+    c.manifest = { files: Number(m.files), bytes: Number(m.bytes) };
+    c.size_bytes = c.manifest.bytes ?? null;
+    c.restored = { files: num(f, "restored_files") ?? -1, bytes: num(f, "restored_bytes") ?? -1 };
+    if (c.restored.files !== c.manifest.files || c.restored.bytes !== c.manifest.bytes)
+      return fail(
+        `restored ${c.restored.files} files / ${c.restored.bytes} bytes, manifest says ${c.manifest.files} / ${c.manifest.bytes}`,
+      );
+    const diff = one(f, "diff");
+    if (diff !== "identical")
+      return fail(`restored files differ from the snapshot (diff -r): ${diff ?? "no diff result"}`);
+    c.status = "passed";
+    c.details = `${c.restored.files} files, ${c.restored.bytes} bytes match the manifest; diff -r identical to the snapshot`;
+    return c;
+  }
+  // config: the restored files, one by one, are the manifest's file list.
+  const listed: string[] = Array.isArray(m.files) ? m.files.map(String).filter((x: string) => !x.endsWith("/")) : [];
+  const restored = f.get("restored_file") ?? [];
+  c.manifest = { files: listed.length };
+  c.restored = { files: restored.length };
+  const missing = listed.filter((x) => !restored.includes(x));
+  const extra = restored.filter((x) => !listed.includes(x));
+  if (missing.length || extra.length)
+    return fail(
+      `restored files differ from the manifest's list:${missing.length ? ` missing ${missing.join(", ")}` : ""}${extra.length ? ` not in the manifest ${extra.join(", ")}` : ""}`,
+    );
+  if (listed.length === 0) return fail("the manifest lists no files");
+  c.status = "passed";
+  c.details = `${restored.length} files restored, each identical to the archive and listed in the manifest`;
+  return c;
+}
+
+/**
+ * The host's drill from the script's output: every component verified, the cleanup confirmed, the
+ * tasks for the host's report (a failed task fails the host) and the verdict. `now` (seconds) is the
+ * fallback drill time when the script did not say (it normally prints its own clock).
+ */
+export function verifyDrill(
+  r: DrillOutput,
+  now = Math.floor(Date.now() / 1000),
+): { drill: DrillHost; tasks: TaskReport[] } {
+  const lines = parseDrillLines(r.stdout);
+  const d = lines.get("drill");
+  const at = num(d, "now") ?? now;
+  const cl = lines.get("cleanup");
+  const tasks: TaskReport[] = [];
+  const drill: DrillHost = {
+    verdict: "FAILED",
+    drilled_at: new Date(at * 1000).toISOString(),
+    components: {},
+    rto_ms_total: null,
+    rpo_seconds_max: null,
+    scratch_db: one(d, "scratch_db") ?? "",
+    workdir: one(d, "workdir") ?? null,
+    cleanup: {
+      status: one(cl, "status") === "passed" ? "passed" : "failed",
+      scratch_db: one(cl, "scratch_db") ?? "not confirmed",
+      workdir: one(cl, "workdir") ?? (one(d, "workdir") ? "not confirmed" : "none"),
+    },
+    stale_removed: num(d, "stale_removed") ?? 0,
+  };
+  const tail = r.stderr.trim().split("\n").slice(-3).join(" ");
+  const error = one(d, "error") ?? (d ? undefined : `the drill script did not run (exit ${r.code}): ${tail}`);
+  if (error) {
+    drill.error = error;
+    if (!cl) drill.cleanup = { status: "passed", scratch_db: "never created", workdir: "none" };
+    tasks.push({ name: "drill", status: "failed", message: error });
+    return { drill, tasks };
+  }
+  for (const name of DRILL_COMPONENTS) {
+    const c = componentResult(name, lines.get(name), at);
+    if (c.status === "failed" && r.code !== 0 && c.details.startsWith("no result"))
+      c.details += ` (exit ${r.code}: ${tail})`;
+    drill.components[name] = c;
+    tasks.push({
+      name: `drill ${name}`,
+      status: c.status === "passed" ? "ok" : "failed",
+      message: `${c.status}: ${c.details}`,
+    });
+  }
+  if (!cl) drill.cleanup.status = "failed";
+  tasks.push({
+    name: "drill cleanup",
+    status: drill.cleanup.status === "passed" ? "ok" : "failed",
+    message: `scratch database ${drill.cleanup.scratch_db}; temporary folder ${drill.cleanup.workdir}`,
+  });
+  const comps = Object.values(drill.components);
+  drill.rto_ms_total = comps.every((c) => c.rto_ms !== null) ? comps.reduce((s, c) => s + (c.rto_ms ?? 0), 0) : null;
+  const rpos = comps.map((c) => c.rpo_seconds).filter((x): x is number => x !== null);
+  drill.rpo_seconds_max = rpos.length ? Math.max(...rpos) : null;
+  drill.verdict = tasks.some((t) => t.status === "failed") ? "FAILED" : "PASSED";
+  return { drill, tasks };
+}

@@ -1,0 +1,34 @@
+// The status job (`npm run status -- <inventory>`): per host, one remote command runs the installed
+// check-backups.sh --no-alert as the backup user and reads the status JSON it wrote; one table for
+// the fleet; `backup_status` per host and `backup_summary` in the --json report.
+//
+// Exit codes (the contract's): 0 every host OK or WARNING; 2 a host is CRITICAL, UNKNOWN (the check
+// could not run or left no fresh status) or failed; 4 unreachable hosts and no failure. A WARNING
+// (a backup past its max age but within twice it, disk above the warning level) is shown and
+// counted but does not fail the run: the backups are there, and check-backups already alerted.
+import type { FleetJob } from "../run/job.ts";
+import { addTask } from "../run/report.ts";
+import { statusScript } from "./script.ts";
+import { failsHost, statusResult } from "./parse.ts";
+import { backupSummary, statusTable, summaryLine, type BackupSummary, type StatusHostReport } from "./table.ts";
+
+export const statusJob: FleetJob<StatusHostReport, undefined, { backup_summary: BackupSummary }> = {
+  name: "status",
+  supports: [],
+  refuses: "it only reads each host's backup status",
+  // The table is the output, also in a pipe: no progress lines before it.
+  quiet: true,
+  async perHost(conn, host, report, { mask }) {
+    const s = statusResult(await conn.exec(statusScript(host)));
+    for (const i of s.issues) i.message = mask(i.message);
+    report.backup_status = s;
+    const detail = s.issues.map((i) => `${i.level} ${i.check}: ${i.message}`).join("; ");
+    addTask(report, {
+      name: "check-backups",
+      status: failsHost(s) ? "failed" : "ok",
+      message: `${s.overall_status}${detail ? `: ${detail}` : ""}`,
+    });
+  },
+  section: (report) => ({ backup_summary: backupSummary(report.hosts) }),
+  finish: (report) => ({ text: `${statusTable(report.hosts)}\n`, verdict: summaryLine(report) }),
+};

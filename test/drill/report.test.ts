@@ -1,0 +1,96 @@
+// The drill's report sections and renderings (pure), from recorded drill outputs (cases/).
+import { describe, it, expect } from "vitest";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { verifyDrill } from "../../src/drill/verify.ts";
+import {
+  drillMarkdown,
+  drillSection,
+  drillTable,
+  drillVerdictLine,
+  reportBaseName,
+  type DrillHostReport,
+  type DrillRunReport,
+} from "../../src/drill/report.ts";
+import { addTask, newHostReport, runReport, settleStatus } from "../../src/run/report.ts";
+
+/** A host's report as the drill job builds it, from a recorded case. */
+function host(name: string, caseName: string): DrillHostReport {
+  const c = JSON.parse(readFileSync(join(import.meta.dirname, "cases", `${caseName}.json`), "utf8"));
+  const { drill, tasks } = verifyDrill({ code: c.code, stderr: c.stderr, stdout: c.stdout.join("\n") });
+  const r: DrillHostReport = { ...newHostReport(name), drill, commands: 1, duration_ms: 2500 };
+  for (const t of tasks) addTask(r, t);
+  r.status = settleStatus(r);
+  return r;
+}
+
+function report(hosts: DrillHostReport[]): DrillRunReport {
+  const head = runReport(
+    "drill",
+    { file: "/inv/staging.yml", environment: "staging" },
+    Date.parse("2026-12-01T10:14:19Z"),
+    hosts,
+  );
+  return { ...head, duration_ms: 3100, drill: drillSection(head, "staging") };
+}
+
+describe("drill section", () => {
+  it("PASSED when every host passed; worst RPO and RTO named by host", () => {
+    const r = report([host("web1", "pass"), host("web2", "pass")]);
+    expect(r.drill).toMatchObject({ verdict: "PASSED", hosts_passed: 2, report_files: null });
+    expect(r.drill.worst_rpo).toEqual({ host: "web1", component: "database", seconds: 1 });
+    expect(r.drill.worst_rto).toEqual({ host: "web1", ms: 728 + 208 + 114 });
+  });
+  it("FAILED when a host failed; INCOMPLETE when one was unreachable and none failed", () => {
+    expect(report([host("web1", "pass"), host("web2", "media-file-count-off")]).drill).toMatchObject({
+      verdict: "FAILED",
+      hosts_passed: 1,
+    });
+    const gone = { ...newHostReport("web2"), status: "unreachable" as const, error: "connect ECONNREFUSED" };
+    expect(report([host("web1", "pass"), gone]).drill).toMatchObject({ verdict: "INCOMPLETE", hosts_passed: 1 });
+  });
+});
+
+describe("drill renderings", () => {
+  const r = report([host("web1", "pass"), host("web2", "config-file-corrupted"), host("web3", "not-installed")]);
+
+  it("Markdown: verdict, one row per component with RPO/RTO/size/counts, the failures, the hosts", () => {
+    const md = drillMarkdown(r);
+    expect(md).toMatch(/^# Restore drill: staging \(staging\)\n/);
+    expect(md).toContain("| Verdict | **FAILED**: 1 of 3 hosts passed |");
+    expect(md).toContain("| Worst RPO | 1s (web1 database) |");
+    expect(md).toContain(
+      "| web1 | database | passed | cepcomunicacion_2026-12-01_10-14-18.dump (daily) | 2026-12-01T10:14:18.000Z | 1s | 728ms | 64.6 KiB | 16 tables, 580 rows (manifest 16 / 580) |",
+    );
+    expect(md).toContain(
+      "| web1 | media | passed | 2026-12-01_10-14-18 | 2026-12-01T10:14:18.000Z | 1s | 208ms | 150 KiB | 49 files, 150 KiB (manifest 49 / 150 KiB) |",
+    );
+    expect(md).toMatch(/\| web1 \| \*\*host\*\* \| \*\*PASSED\*\* \| - \| - \| 1s \| 1\.05s \|/);
+    expect(md).toMatch(
+      /\| web2 \| config \| \*\*FAILED\*\* \| config_2026-12-01_10-14-18\.tar\.gz \|.*\| differs from the archive: payload\.config\.ts \|/,
+    );
+    expect(md).toMatch(
+      /\| web3 \| - \| FAILED \| .*\| the restore scripts are not installed in .* \(run provision first\) \|/,
+    );
+    expect(md).toContain(
+      "## Failures\n\n- web2 config: failed: differs from the archive: payload.config.ts\n- web3: the restore scripts are not installed",
+    );
+    expect(md).toMatch(
+      /## Hosts\n\n- web1: ok, 1 remote command\(s\), 2\.5s, temporary folder .*-drill-9lB0QP, scratch database cepcomunicacion_drill_6c27ded4\n/,
+    );
+  });
+
+  it("console table and verdict line", () => {
+    const lines = drillTable(r).split("\n");
+    expect(lines[0]).toMatch(/^HOST\s+COMPONENT\s+RESULT\s+RPO\s+RTO\s+SIZE\s+RESTORED$/);
+    expect(lines[1]).toMatch(
+      /^web1\s+database\s+passed\s+1s\s+728ms\s+64\.6 KiB\s+16 tables, 580 rows \(manifest 16 \/ 580\)$/,
+    );
+    expect(lines.find((l) => l.startsWith("web2") && l.includes("config"))).toMatch(
+      /FAILED .*differs from the archive: payload\.config\.ts$/,
+    );
+    expect(lines.find((l) => l.startsWith("web3"))).toMatch(/^web3\s+-\s+FAILED\s+-\s+-\s+-\s+the restore scripts/);
+    expect(drillVerdictLine(r)).toBe("DRILL FAILED: 1 of 3 hosts passed in 3.1s");
+    expect(reportBaseName(r)).toBe("staging-20261201T101419Z");
+  });
+});
