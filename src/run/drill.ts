@@ -16,8 +16,7 @@ import { InputError } from "../errors.ts";
 import { loadInventory, resolveInventoryPath } from "../inventory/load.ts";
 import { parseExtraVars } from "../inventory/vars.ts";
 import { selectHosts } from "../inventory/limit.ts";
-import { templateContext } from "../backup/context.ts";
-import { createRenderer, type Renderer } from "../render/render.ts";
+import { jobScript } from "../render/remote.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { runHosts } from "./runner.ts";
 import {
@@ -92,8 +91,6 @@ export interface DrillRunReport extends Omit<RunReport, "hosts"> {
 
 // ---- the remote script -------------------------------------------------------------------------
 
-let renderer: Renderer | undefined;
-
 /** Scratch names: <db, cut to 40>_drill_<8 hex>; leftovers of killed drills match scratchRe. */
 export function scratchNames(
   dbName: string,
@@ -104,11 +101,8 @@ export function scratchNames(
 }
 
 export function drillScript(host: Host, suffix?: string): string {
-  renderer ??= createRenderer();
-  return renderer.render("drill.sh.hbs", {
-    ...templateContext(host.vars),
-    ...scratchNames(host.vars.database.name, suffix),
-  });
+  const { scratch_db, scratch_re } = scratchNames(host.vars.database.name, suffix);
+  return jobScript("drill.sh", host.vars, { SCRATCH_DB: scratch_db, SCRATCH_RE: scratch_re });
 }
 
 type Fields = Map<string, string[]>;

@@ -13,8 +13,7 @@ import type { Host } from "../inventory/types.ts";
 import { loadInventory } from "../inventory/load.ts";
 import { parseExtraVars } from "../inventory/vars.ts";
 import { selectHosts } from "../inventory/limit.ts";
-import { templateContext } from "../backup/context.ts";
-import { createRenderer, type Renderer } from "../render/render.ts";
+import { jobScript } from "../render/remote.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { runHosts, type BatchRunner } from "./runner.ts";
 import { pool } from "../pool.ts";
@@ -55,11 +54,8 @@ export interface StatusRunReport extends Omit<RunReport, "hosts"> {
   backup_summary: Record<Overall | "unreachable", number>;
 }
 
-let renderer: Renderer | undefined;
-
 export function statusScript(host: Host): string {
-  renderer ??= createRenderer();
-  return renderer.render("status.sh.hbs", templateContext(host.vars));
+  return jobScript("status.sh", host.vars);
 }
 
 function unknown(message: string, partial: Partial<BackupStatus> = {}): BackupStatus {
