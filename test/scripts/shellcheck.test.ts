@@ -37,8 +37,10 @@ describe("shellcheck", () => {
     expect(scripts.filter((s) => !s.startsWith("lib/")).length).toBeGreaterThanOrEqual(6);
   });
 
-  it("templates/scripts: `shellcheck -x *.sh lib/*.sh` has no findings", async () => {
-    const r = await shellcheck(["-x", "*.sh", "lib/*.sh"], join(TEMPLATES_DIR, "scripts"));
+  // What `cd templates/scripts && shellcheck -x *.sh lib/*.sh` runs, one file per test (each
+  // follows the library, which makes the whole run too long for one test on a busy machine).
+  it.each(scripts)("templates/scripts: `shellcheck -x %s` has no findings", async (script) => {
+    const r = await shellcheck(["-x", script], join(TEMPLATES_DIR, "scripts"));
     expect(r.stdout + r.stderr).toBe("");
     expect(r.exitCode).toBe(0);
   });
