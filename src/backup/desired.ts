@@ -1,10 +1,13 @@
-// The backup system as desired state: which packages, user, directories and files (rendered from
-// which templates, with which modes and owners, validated how) a host must have. Pure: vars in,
-// state out; the operations compare it with facts.
+// The backup system as desired state: which packages, user, directories and files (the installed
+// scripts copied byte for byte from templates/scripts, the config rendered from templates/*.hbs,
+// with which modes and owners, validated how) a host must have. Pure: vars in, state out; the
+// operations compare it with facts.
 import { dirname } from "node:path";
 import type { ResolvedVars } from "../inventory/types.ts";
 import { templateContext } from "./context.ts";
 import type { Renderer } from "../render/render.ts";
+import { installedScripts, MANAGED_BY } from "../render/files.ts";
+import { shellAssignments } from "../render/quote.ts";
 
 /** Tags select parts of a run (`--tags` / `--skip-tags`). */
 export const TAGS = ["packages", "user", "dirs", "scripts", "config", "cron", "logrotate", "smoke"] as const;
@@ -35,7 +38,7 @@ export interface DesiredFile {
   secret?: boolean;
   /** `KEY=value` lines whose values are secrets: masked on both sides of a diff. */
   secretKeys?: string[];
-  /** Template it was rendered from (for messages). */
+  /** Where it comes from (for messages): a templates/ path, or "generated". */
   template: string;
 }
 
@@ -79,6 +82,7 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
     ...backupSubdirs(p.backup_dir).map((d) => ({ ...dir(d, 0o700, u), recurse: d === p.backup_dir })),
     { ...dir(p.log_dir, 0o755, u), recurse: true },
     dir(p.scripts_dir, 0o755, "root"),
+    dir(`${p.scripts_dir}/lib`, 0o755, "root"),
     dir(dirname(p.config_file), 0o755, "root"),
   ];
   // Directories that files land in must exist; system ones (/etc/cron.d, /var/run) are created only
@@ -101,19 +105,35 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
     }
   }
 
-  const files: DesiredFile[] = [];
-  for (const script of renderer.scriptNames()) {
-    const template = `scripts/${script}.hbs`;
-    const isLib = script === "backup-lib.sh";
+  const files: DesiredFile[] = [
+    {
+      // The one value the library needs before it can read backup.conf: where backup.conf is.
+      path: `${p.scripts_dir}/lib/host.sh`,
+      content: hostLib(p.config_file),
+      mode: 0o644,
+      owner: "root",
+      group: "root",
+      tags: ["scripts", "config"],
+      validate: "bash -n {}",
+      template: "generated",
+    },
+  ];
+  // The scripts as they are in the repo; the library (sourced, never run) is not executable. The
+  // apply script writes in this order: lib/ first, then backup-lib.sh, then the scripts, so a cron
+  // job starting during an upgrade never finds a library whose parts are not there yet.
+  const rank = (name: string) => (name.startsWith("lib/") ? 0 : name === "backup-lib.sh" ? 1 : 2);
+  const scripts = installedScripts(renderer.dir).sort((a, b) => rank(a.name) - rank(b.name));
+  for (const script of scripts) {
+    const isLib = script.name === "backup-lib.sh" || script.name.startsWith("lib/");
     files.push({
-      path: `${p.scripts_dir}/${script}`,
-      content: renderer.render(template, ctx),
+      path: `${p.scripts_dir}/${script.name}`,
+      content: script.content,
       mode: isLib ? 0o644 : 0o755,
       owner: "root",
       group: "root",
       tags: ["scripts"],
       validate: "bash -n {}",
-      template,
+      template: `scripts/${script.name}`,
     });
   }
   files.push(
@@ -168,4 +188,15 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
     dirs,
     files,
   };
+}
+
+/** lib/host.sh: sourced by backup-lib.sh first, to find backup.conf (BACKUP_CONF overrides it). */
+export function hostLib(configFile: string): string {
+  return [
+    "# shellcheck shell=bash disable=SC2034",
+    `# ${MANAGED_BY}`,
+    "# Written by the provisioner for this host: where backup-lib.sh finds backup.conf (BACKUP_CONF",
+    "# in the environment overrides it). Every other setting is in backup.conf.",
+    shellAssignments({ LIB_DEFAULT_CONF: configFile }),
+  ].join("\n");
 }

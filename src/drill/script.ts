@@ -3,10 +3,7 @@
 // verify.ts) and removes its scratch database and folder whatever happens.
 import { randomBytes } from "node:crypto";
 import type { Host } from "../inventory/types.ts";
-import { templateContext } from "../backup/context.ts";
-import { createRenderer, type Renderer } from "../render/render.ts";
-
-let renderer: Renderer | undefined;
+import { jobScript } from "../render/remote.ts";
 
 /** Scratch names: <db, cut to 40>_drill_<8 hex>; leftovers of killed drills match scratchRe. */
 export function scratchNames(
@@ -18,9 +15,6 @@ export function scratchNames(
 }
 
 export function drillScript(host: Host, suffix?: string): string {
-  renderer ??= createRenderer();
-  return renderer.render("drill.sh.hbs", {
-    ...templateContext(host.vars),
-    ...scratchNames(host.vars.database.name, suffix),
-  });
+  const { scratch_db, scratch_re } = scratchNames(host.vars.database.name, suffix);
+  return jobScript("drill.sh", host.vars, { SCRATCH_DB: scratch_db, SCRATCH_RE: scratch_re });
 }

@@ -1,6 +1,6 @@
 // Fact: type, mode, owner, group and sha256 of a list of paths. With `want` hashes, also the
 // current content (base64) of regular files that differ, so --diff needs no extra round trip.
-import { shellQuote } from "../render/quote.ts";
+import { remoteScript } from "../render/remote.ts";
 
 export interface PathFact {
   exists: boolean;
@@ -20,38 +20,14 @@ export function filesCommand(
   return opts.withContent ? filesWithContentCommand(paths, opts.wantSha ?? []) : filesBatchCommand(paths);
 }
 
-/**
- * Two programs for any number of paths: one `stat -L` and one `sha256sum` (a per-path loop costs
- * two forks a path on every host of every run). -L: a managed path may be a symlink on purpose
- * (/var/run -> /run, a backup dir on another disk). Lines: `S|name|type|mode|owner|group` and
- * sha256sum's own `hash  name` (escaped with a leading backslash when the name needs it).
- * Paths hold no control characters (the schema's rule), so one line is one record.
- */
+/** One `stat -L` and one `sha256sum` for any number of paths: templates/remote/facts/files.sh. */
 function filesBatchCommand(paths: string[]): string {
-  if (paths.length === 0) return ":";
-  return [
-    `cep_p=(${paths.map((p) => shellQuote(p)).join(" ")})`,
-    "cep_f=()",
-    'for cep_x in "${cep_p[@]}"; do if [ -f "$cep_x" ]; then cep_f+=("$cep_x"); fi; done',
-    "stat -L -c 'S|%n|%F|%a|%U|%G' -- \"${cep_p[@]}\" 2>/dev/null || true",
-    'if [ "${#cep_f[@]}" -gt 0 ]; then sha256sum -- "${cep_f[@]}"; fi',
-  ].join("\n");
+  return remoteScript("facts/files.sh", { CEP_PATHS: paths });
 }
 
-/** --diff: per path, with the current content (base64) of regular files whose hash differs. */
+/** --diff: per path, with the current content (base64) of regular files whose hash differs: facts/files-content.sh. */
 function filesWithContentCommand(paths: string[], wantSha: (string | undefined)[]): string {
-  const lines = [
-    "cep_path_fact() {",
-    "  local i=$1 p=$2 want=$3 s h=-",
-    '  if [ ! -e "$p" ]; then printf "P|%s|absent\\n" "$i"; return; fi',
-    '  s=$(stat -L -c "%F|%a|%U|%G" -- "$p")',
-    '  if [ -f "$p" ]; then h=$(sha256sum < "$p"); h=${h%% *}; fi',
-    '  printf "P|%s|%s|%s\\n" "$i" "$s" "$h"',
-    '  if [ "$h" != - ] && [ -n "$want" ] && [ "$h" != "$want" ]; then printf "C|%s|" "$i"; base64 -w0 < "$p"; echo; fi',
-    "}",
-  ];
-  paths.forEach((p, i) => lines.push(`cep_path_fact ${i} ${shellQuote(p)} ${shellQuote(wantSha[i] ?? "")}`));
-  return lines.join("\n");
+  return remoteScript("facts/files-content.sh", { CEP_PATHS: paths, CEP_WANT: paths.map((_, i) => wantSha[i] ?? "") });
 }
 
 /** sha256sum escapes a name holding a backslash or newline: the line starts with "\\". */

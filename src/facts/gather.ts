@@ -26,3 +26,13 @@ export function splitSections(output: string): Map<string, string> {
   if (current !== undefined) sections.set(current, buf.join("\n"));
   return sections;
 }
+
+/** `KIND|name|value` lines of one kind → name → whether value is `yes` (the users and services facts). */
+export function parseFlags(output: string, kind: string, yes: string): Map<string, boolean> {
+  const m = new Map<string, boolean>();
+  for (const line of output.split("\n")) {
+    const [k, name, value] = line.split("|");
+    if (k === kind && name) m.set(name, value === yes);
+  }
+  return m;
+}

@@ -1,19 +1,14 @@
 // Fact: which Debian packages are installed (dpkg-query), and whether this is a Debian-like host.
-import { shellQuoteList } from "../render/quote.ts";
+import { remoteScript } from "../render/remote.ts";
 
 export interface PackagesFact {
   dpkg: boolean;
   installed: Set<string>;
 }
 
+/** templates/remote/facts/packages.sh for these packages. */
 export function packagesCommand(names: string[]): string {
-  return [
-    "if command -v dpkg-query >/dev/null 2>&1; then echo 'DPKG|yes'",
-    names.length
-      ? `  dpkg-query -W -f='PKG|\${Package}|\${db:Status-Abbrev}\\n' ${shellQuoteList(names)} 2>/dev/null || true`
-      : "  :",
-    "else echo 'DPKG|no'; fi",
-  ].join("\n");
+  return remoteScript("facts/packages.sh", { CEP_PACKAGES: names });
 }
 
 export function parsePackages(output: string): PackagesFact {

@@ -1,21 +1,12 @@
 // Fact: whether Unix users exist (getent passwd).
-import { shellQuote } from "../render/quote.ts";
+import { remoteScript } from "../render/remote.ts";
+import { parseFlags } from "./gather.ts";
 
+/** templates/remote/facts/users.sh for these users. */
 export function usersCommand(names: string[]): string {
-  return (
-    names
-      .map(
-        (n) => `if getent passwd ${shellQuote(n)} >/dev/null; then echo "USER|${n}|yes"; else echo "USER|${n}|no"; fi`,
-      )
-      .join("\n") || ":"
-  );
+  return remoteScript("facts/users.sh", { CEP_USERS: names });
 }
 
 export function parseUsers(output: string): Map<string, boolean> {
-  const m = new Map<string, boolean>();
-  for (const line of output.split("\n")) {
-    const [kind, name, yes] = line.split("|");
-    if (kind === "USER" && name) m.set(name, yes === "yes");
-  }
-  return m;
+  return parseFlags(output, "USER", "yes");
 }

@@ -19,3 +19,22 @@ export function pgpassField(value: string | number): string {
   if (/[\r\n]/.test(s)) throw new Error("a pgpass field cannot contain a newline");
   return s.replace(/[\\:]/g, (c) => `\\${c}`);
 }
+
+/** A value a generated shell header assigns: a word, or a list (a bash array). */
+export type ShellValue = string | number | boolean | readonly (string | number)[];
+
+/**
+ * `NAME=value` lines, one per entry, every value through shellQuote (a list becomes `NAME=(a b c)`),
+ * so the values of a run reach the plain scripts byte for byte. Names are upper case: shellcheck
+ * then reads them as the environment of the file they are prepended to.
+ */
+export function shellAssignments(values: Record<string, ShellValue>): string {
+  return Object.entries(values)
+    .map(([name, v]) => {
+      if (!/^[A-Z_][A-Z0-9_]*$/.test(name))
+        throw new Error(`shell variable name ${JSON.stringify(name)}: expected A-Z, 0-9 and _`);
+      if (Array.isArray(v)) return `${name}=(${shellQuoteList(v)})\n`;
+      return `${name}=${shellQuote(v as string | number | boolean)}\n`;
+    })
+    .join("");
+}

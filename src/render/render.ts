@@ -1,15 +1,13 @@
-// The handlebars instance: no HTML escaping (these are shell scripts and config files), strict
-// (a missing variable is an error, not an empty string), helpers for quoting, and the partials.
+// The handlebars instance for the rendered config (templates/*.hbs: backup.conf, pgpass, cron,
+// logrotate): no HTML escaping, strict (a missing variable is an error, not an empty string),
+// helpers for quoting. Scripts are plain files (files.ts, remote.ts), not templates.
 import Handlebars from "handlebars";
-import { readFileSync, readdirSync, existsSync } from "node:fs";
-import { join, dirname, basename } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { shellQuote, shellQuoteList, pgpassField } from "./quote.ts";
+import { TEMPLATES_DIR, MANAGED_BY } from "./files.ts";
 
-export const TEMPLATES_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "templates");
-
-/** The header every managed file carries (no timestamp, so re-renders are byte-identical). */
-export const MANAGED_BY = "Managed by cep-backup-provisioner: local changes are overwritten on the next provision.";
+export { TEMPLATES_DIR, MANAGED_BY };
 
 export function createRenderer(templatesDir: string = TEMPLATES_DIR) {
   const hb = Handlebars.create();
@@ -24,40 +22,21 @@ export function createRenderer(templatesDir: string = TEMPLATES_DIR) {
   // logrotate paths: double-quoted, so spaces and non-ASCII survive (logrotate has no escapes:
   // a path with a quote or brace is rejected by validate.ts before any host is contacted).
   hb.registerHelper("lrq", (v: unknown) => `"${String(v)}"`);
-  hb.registerHelper("json", (v: unknown) => JSON.stringify(v));
-  hb.registerHelper("eq", (a: unknown, b: unknown) => a === b);
-  hb.registerHelper("or", (...args: unknown[]) => args.slice(0, -1).some(Boolean));
-  hb.registerHelper("and", (...args: unknown[]) => args.slice(0, -1).every(Boolean));
-  hb.registerHelper("not", (a: unknown) => !a);
   hb.registerHelper("managed_by", () => MANAGED_BY);
 
-  const partialsDir = join(templatesDir, "partials");
-  if (existsSync(partialsDir)) {
-    for (const f of readdirSync(partialsDir)) {
-      if (f.endsWith(".hbs"))
-        hb.registerPartial(basename(f, ".hbs").replace(/\.sh$/, ""), readFileSync(join(partialsDir, f), "utf8"));
-    }
-  }
   const cache = new Map<string, HandlebarsTemplateDelegate>();
   return {
-    /** Render templates/<name> (e.g. "scripts/backup-database.sh.hbs") with a context. */
+    /** The templates folder this renderer reads (its scripts/ are installed from here too). */
+    dir: templatesDir,
+    /** Render templates/<name> (e.g. "backup.conf.hbs") with a context. */
     render(name: string, context: object): string {
+      if (!name.endsWith(".hbs")) throw new Error(`${name}: only templates/*.hbs are rendered`);
       let t = cache.get(name);
       if (!t) {
         t = hb.compile(readFileSync(join(templatesDir, name), "utf8"), { noEscape: true, strict: true });
         cache.set(name, t);
       }
       return t(context);
-    },
-    /** The script templates present in templates/scripts, as output file names. */
-    scriptNames(): string[] {
-      const dir = join(templatesDir, "scripts");
-      return existsSync(dir)
-        ? readdirSync(dir)
-            .filter((f) => f.endsWith(".sh.hbs"))
-            .map((f) => f.slice(0, -4))
-            .sort()
-        : [];
     },
   };
 }

@@ -4,15 +4,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Connection } from "../connection/types.ts";
 import type { Host } from "../inventory/types.ts";
-import { templateContext } from "../backup/context.ts";
-import { createRenderer, type Renderer } from "../render/render.ts";
+import { jobScript } from "../render/remote.ts";
 import { addTask, type HostReport, type SmokeComponent } from "./report.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { longJobTimeoutMs } from "./connect.ts";
 
 export const SMOKE_COMPONENTS = ["database", "config", "media", "check"] as const;
-
-let renderer: Renderer | undefined;
 
 /**
  * Scratch databases are named <db>_smoke_<host tag>_<8 hex>: a pattern no live database matches,
@@ -23,16 +20,14 @@ const scratchBase = (host: Host) =>
   `${host.vars.database.name.slice(0, 36)}_smoke_${createHash("sha256").update(host.name).digest("hex").slice(0, 6)}_`;
 
 export function smokeScript(host: Host, opts: { components?: string[]; scratchSuffix?: string } = {}): string {
-  renderer ??= createRenderer();
   const want = new Set(opts.components ?? SMOKE_COMPONENTS);
   const suffix = opts.scratchSuffix ?? randomBytes(4).toString("hex");
-  return renderer.render("smoke.sh.hbs", {
-    ...templateContext(host.vars),
-    scratch_db: `${scratchBase(host)}${suffix}`,
-    scratch_re: `^${scratchBase(host)}[0-9a-f]{8}$`,
-    run_db: want.has("database") ? 1 : 0,
-    run_media: want.has("media") ? 1 : 0,
-    run_config: want.has("config") ? 1 : 0,
+  return jobScript("smoke.sh", host.vars, {
+    SCRATCH_DB: `${scratchBase(host)}${suffix}`,
+    SCRATCH_RE: `^${scratchBase(host)}[0-9a-f]{8}$`,
+    RUN_DB: want.has("database") ? 1 : 0,
+    RUN_MEDIA: want.has("media") ? 1 : 0,
+    RUN_CONFIG: want.has("config") ? 1 : 0,
   });
 }
 

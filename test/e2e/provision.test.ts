@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { startTestLab, cli, type TestLab } from "../helpers/lab.ts";
 import { freePort, connectionCounter } from "../helpers/ports.ts";
 import { ensureKeyPair } from "../../src/lab/sshd.ts";
+import { installedScripts } from "../../src/render/files.ts";
+import { hostLib } from "../../src/backup/desired.ts";
 
 let lab: TestLab;
 const mode = (p: string) => statSync(p).mode & 0o7777;
@@ -49,6 +51,21 @@ describe("provision on 2 lab hosts", () => {
       expect(scripts).toContain("backup-lib.sh");
       for (const s of scripts.filter((x) => x !== "backup-lib.sh"))
         expect(mode(`${p}/infra/backup/scripts/${s}`)).toBe(0o755);
+      // The installed system is the repo's files byte for byte; only lib/host.sh is written for the host.
+      const repo = installedScripts();
+      expect(repo.length).toBeGreaterThan(10);
+      for (const s of repo) {
+        expect(readFileSync(`${p}/infra/backup/scripts/${s.name}`, "utf8"), s.name).toBe(s.content);
+        expect(mode(`${p}/infra/backup/scripts/${s.name}`), s.name).toBe(
+          s.name === "backup-lib.sh" || s.name.startsWith("lib/") ? 0o644 : 0o755,
+        );
+      }
+      expect(readdirSync(`${p}/infra/backup/scripts/lib`).sort()).toEqual(
+        [...repo.filter((s) => s.name.startsWith("lib/")).map((s) => s.name.slice(4)), "host.sh"].sort(),
+      );
+      expect(readFileSync(`${p}/infra/backup/scripts/lib/host.sh`, "utf8")).toBe(
+        hostLib(`${p}/etc/cepcomunicacion/backup.conf`),
+      );
       // No plaintext password outside the pgpass file; the pgpass file escapes : and \.
       const password = (await import("../../src/lab/lab.ts")).labDbPassword;
       const pw = await password(lab.dir);

@@ -1,4 +1,4 @@
-// backup-config.sh rendered and run for real: globs, missing files named, tar -tzf, checksum, 0600.
+// backup-config.sh installed and run for real: globs, missing files named, tar -tzf, checksum, 0600.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";

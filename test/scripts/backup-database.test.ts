@@ -1,4 +1,4 @@
-// backup-database.sh and backup-database-weekly.sh, rendered and run for real against a PostgreSQL
+// backup-database.sh and backup-database-weekly.sh, installed and run for real against a PostgreSQL
 // cluster: naming, checksum format, manifest, lock, retention, PostgreSQL down, full disk.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
@@ -35,6 +35,14 @@ describe("backup-database.sh", () => {
     expect(bad.exitCode).toBe(1);
     expect(bad.stderr).toMatch(/unexpected argument: --bogus/);
     expect(bad.stderr).toMatch(/Usage:/);
+    // The weekly script is the daily one under its own name: its own usage, the same parser.
+    const weekly = await lab.run("backup-database-weekly.sh", ["--help"]);
+    expect(weekly.exitCode).toBe(0);
+    expect(weekly.stdout).toMatch(/^Usage: backup-database-weekly\.sh/);
+    expect(weekly.stdout).toMatch(/Summary: Weekly/);
+    const badWeekly = await lab.run("backup-database-weekly.sh", ["--bogus"]);
+    expect(badWeekly.exitCode).toBe(1);
+    expect(badWeekly.stderr).toMatch(/^backup-database-weekly\.sh: error: unexpected argument: --bogus/);
   });
 
   it("writes <app>_YYYY-MM-DD_HH-MM-SS.dump, a sha256sum -c file and a manifest with every table's row count", async () => {

@@ -1,14 +1,14 @@
-// Shared setup for the script tests: a temp prefix with the rendered backup system laid out as
-// provision would (dirs 0700, scripts 0755, backup.conf and pgpass 0600), a real PostgreSQL cluster,
-// a local HTTP receiver standing in for Slack/Discord/healthchecks, and a runner for rendered scripts.
+// Shared setup for the script tests: a temp prefix with the backup system laid out as provision
+// would (dirs 0700, the scripts from templates/scripts, backup.conf and pgpass 0600), a real
+// PostgreSQL cluster, a local HTTP receiver standing in for Slack/Discord/healthchecks, and a
+// runner for the installed scripts.
 import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer, type Server } from "node:http";
 import { execa } from "execa";
 import { createRenderer } from "../../src/render/render.ts";
-import { templateContext } from "../../src/backup/context.ts";
-import { backupSubdirs } from "../../src/backup/desired.ts";
+import { backupSubdirs, desiredState } from "../../src/backup/desired.ts";
 import type { ResolvedVars } from "../../src/inventory/types.ts";
 import {
   startCluster,
@@ -61,60 +61,30 @@ export interface Lab {
   vars: ResolvedVars;
   cluster: PgCluster;
   scripts: string;
-  /** Render (again) the backup system with vars changed by `patch` (e.g. alerts). */
+  /** Install (again) the backup system with vars changed by `patch` (e.g. alerts). */
   install: (patch?: (v: ResolvedVars) => void) => void;
-  /** Run a rendered script; never throws on a non-zero exit. */
+  /** Run an installed script; never throws on a non-zero exit. */
   run: (script: string, args?: string[], env?: Record<string, string>) => Promise<RunResult>;
   sql: (sql: string) => Promise<string>;
   teardown: () => Promise<void>;
 }
 
-/** The scripts a lab renders: every script template whose rendering succeeds is installed, so
- * another engineer's half-written template does not break these tests (shellcheck.test catches it). */
-function renderInto(vars: ResolvedVars): void {
-  const r = createRenderer();
-  const ctx = templateContext(vars);
+/** The backup system laid out under the prefix from its desired state, as provision installs it:
+ * the scripts byte for byte from templates/scripts (lib/ and the generated lib/host.sh included),
+ * backup.conf and pgpass rendered, each with its mode. */
+function installInto(vars: ResolvedVars): void {
+  const state = desiredState(vars, createRenderer());
   const p = vars.paths;
-  for (const d of [
-    ...backupSubdirs(p.backup_dir),
-    p.log_dir,
-    p.scripts_dir,
-    join(p.config_file, ".."),
-    join(p.pgpass_file, ".."),
-    join(p.status_file, ".."),
-    p.app_dir,
-    p.media_dir,
-  ]) {
-    mkdirSync(d, { recursive: true });
-  }
+  for (const d of [...state.dirs.map((d) => d.path), p.app_dir, p.media_dir]) mkdirSync(d, { recursive: true });
   for (const d of backupSubdirs(p.backup_dir)) chmodSync(d, 0o700);
-  const put = (path: string, content: string, mode: number) => {
-    writeFileSync(path, content);
-    chmodSync(path, mode);
-  };
-  for (const s of r.scriptNames()) {
-    let content: string;
-    try {
-      content = r.render(`scripts/${s}.hbs`, ctx);
-    } catch (e) {
-      if (s === "backup-lib.sh" || MINE.includes(s)) throw e;
-      continue;
-    }
-    put(join(p.scripts_dir, s), content, s === "backup-lib.sh" ? 0o644 : 0o755);
+  for (const f of state.files) {
+    if (!f.path.startsWith(`${p.scripts_dir}/`) && f.path !== p.config_file && f.path !== p.pgpass_file) continue;
+    writeFileSync(f.path, f.content);
+    chmodSync(f.path, f.path.startsWith(`${p.scripts_dir}/`) ? f.mode : 0o600);
   }
-  put(p.config_file, r.render("backup.conf.hbs", ctx), 0o600);
-  put(p.pgpass_file, r.render("pgpass.hbs", ctx), 0o600);
 }
 
-export const MINE = [
-  "backup-database.sh",
-  "backup-database-weekly.sh",
-  "backup-config.sh",
-  "check-backups.sh",
-  "verify-backup-integrity.sh",
-];
-
-/** A prefix tree with the rendered system and (unless db: false) a running cluster with the app database. */
+/** A prefix tree with the installed system and (unless db: false) a running cluster with the app database. */
 export async function startLab(name: string, opts: { patch?: (v: ResolvedVars) => void } = {}): Promise<Lab> {
   const root = mkdtempSync(join(tmpdir(), `cep-${name}-`));
   chmodSync(root, 0o755);
@@ -129,7 +99,7 @@ export async function startLab(name: string, opts: { patch?: (v: ResolvedVars) =
     scripts: vars.paths.scripts_dir,
     install(patch) {
       if (patch) patch(vars);
-      renderInto(vars);
+      installInto(vars);
     },
     async run(script, args = [], env = {}) {
       const r = await execa(join(vars.paths.scripts_dir, script), args, {
@@ -152,7 +122,7 @@ export async function startLab(name: string, opts: { patch?: (v: ResolvedVars) =
   return lab;
 }
 
-/** The rendered system under a temp prefix without a database (library-level tests). */
+/** The installed system under a temp prefix without a database (library-level tests). */
 export function renderOnlyLab(
   name: string,
   patch?: (v: ResolvedVars) => void,
@@ -160,7 +130,7 @@ export function renderOnlyLab(
   const root = mkdtempSync(join(tmpdir(), `cep-${name}-`));
   const vars = testVars({ prefix: join(root, "host"), db: { port: 1, password: DB_PASSWORD } });
   if (patch) patch(vars);
-  renderInto(vars);
+  installInto(vars);
   return { root, vars, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 

@@ -1,4 +1,4 @@
-// check-backups.sh and verify-backup-integrity.sh against real backups made by the rendered jobs.
+// check-backups.sh and verify-backup-integrity.sh against real backups made by the installed jobs.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import {
   readdirSync,

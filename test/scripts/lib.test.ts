@@ -1,4 +1,4 @@
-// backup-lib.sh functions called directly from bash (the rendered library with a rendered config).
+// backup-lib.sh functions called directly from bash (the installed library with a rendered config).
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { mkdirSync, writeFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -81,6 +81,39 @@ describe("backup-lib.sh", () => {
     const s = await lib(`touch "$1/.y.partial"; on_exit_remove "$1/.y.partial"; kill -TERM $$; sleep 5`, [d]);
     expect(s.exitCode).toBe(143);
     expect(readdirSync(d)).toEqual([]);
+  });
+
+  it("parse_restore_args: one backup, --force, value options in both forms; every mistake is a usage error", async () => {
+    // A script of its own, as the restore scripts use it: arguments parsed before lib_init.
+    const script = join(lab.root, "restore-x.sh");
+    writeFileSync(
+      script,
+      `#!/usr/bin/env bash
+# Usage: restore-x.sh <dump> [--force] [--target-db NAME] [--jobs N]
+set -Eeuo pipefail
+source "${lab.vars.paths.scripts_dir}/backup-lib.sh"
+parse_restore_args dump "give a .dump file" "--target-db:T:a database name" "--jobs:J:a number" -- "$@"
+printf '%s|%s|%s|%s' "$RESTORE_ARG" "$FORCE" "$T" "$J"
+`,
+    );
+    const parse = (args: string[]) => execa("bash", [script, ...args], { reject: false });
+    expect((await parse(["a b.dump"])).stdout).toBe("a b.dump|0||");
+    expect((await parse(["--force", "x.dump", "--target-db", "s p", "--jobs=3"])).stdout).toBe("x.dump|1|s p|3");
+    expect((await parse(["-f", "--target-db=t", "x.dump"])).stdout).toBe("x.dump|1|t|");
+    for (const [args, message] of [
+      [[], "which dump? give a .dump file"],
+      [["a", "b"], "only one dump can be restored at a time (got a and b)"],
+      [["a", "--target-db"], "--target-db needs a database name"],
+      [["a", "--target-db", ""], "--target-db needs a database name"],
+      [["a", "--jobs="], "--jobs needs a number"],
+      [["a", "--target"], "unknown option: --target"],
+      [["a", "--target-dbx=y"], "unknown option: --target-dbx=y"],
+    ] as [string[], string][]) {
+      const r = await parse(args);
+      expect(r.exitCode, args.join(" ")).toBe(1);
+      expect(r.stderr, args.join(" ")).toContain(`restore-x.sh: error: ${message}`);
+      expect(r.stderr).toContain("Usage: restore-x.sh <dump>");
+    }
   });
 
   it("a missing configuration file exits 78 with a clear message", async () => {

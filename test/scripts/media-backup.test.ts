@@ -1,4 +1,4 @@
-// backup-media.sh, rendered and run for real on a temp tree: snapshots with hard links to the
+// backup-media.sh, installed and run for real on a temp tree: snapshots with hard links to the
 // previous one (same inode for unchanged files), exclusions, non-ASCII names, manifest and
 // checksum list, atomic `latest`, no partial left (also after a failure), lock, retention.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
@@ -298,7 +298,7 @@ describe("backup-media.sh", () => {
     expect(log).toContain("keeping unverified backup 2019-12-31_03-00-00");
   });
 
-  it("the rendered script passes shellcheck", async () => {
+  it("the installed script passes shellcheck", async () => {
     const r = await execa("shellcheck", ["-x", "backup-media.sh"], { cwd: lab.vars.paths.scripts_dir, reject: false });
     expect(r.stdout + r.stderr).toBe("");
     expect(r.exitCode).toBe(0);

@@ -1,4 +1,4 @@
-// restore-config.sh, rendered and run for real on an archive made by backup-config.sh: refusals
+// restore-config.sh, installed and run for real on an archive made by backup-config.sh: refusals
 // (no terminal, bad or missing checksum) change nothing; a restore takes a pre-restore archive of
 // the files it replaces, extracts, verifies against the archive and makes .env files 0600.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
@@ -166,7 +166,7 @@ describe("restore-config.sh", () => {
     expect(r.stdout).toContain("Status: FAILED");
   });
 
-  it("the rendered script passes shellcheck", async () => {
+  it("the installed script passes shellcheck", async () => {
     const r = await execa("shellcheck", ["-x", "restore-config.sh"], {
       cwd: lab.vars.paths.scripts_dir,
       reject: false,

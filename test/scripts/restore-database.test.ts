@@ -1,4 +1,4 @@
-// restore-database.sh, rendered and run for real against a PostgreSQL 15 cluster: refusals (no
+// restore-database.sh, installed and run for real against a PostgreSQL 15 cluster: refusals (no
 // terminal, bad checksum, bad arguments, lock held) leave the database untouched; a full round trip
 // (backup-database.sh → change data → restore into a scratch database and into the original)
 // gives identical row counts, with a verified pre-restore dump that itself restores.

@@ -1,4 +1,4 @@
-// restore-media.sh, rendered and run for real: a snapshot from backup-media.sh restored into a
+// restore-media.sh, installed and run for real: a snapshot from backup-media.sh restored into a
 // --target directory equals the snapshot (with the owner and permissions the web server needs);
 // over the live media a pre-restore copy is taken first; refusals and a tampered snapshot leave
 // the target untouched.
@@ -260,7 +260,7 @@ describe("restore-media.sh", () => {
     }
   });
 
-  it("the rendered script passes shellcheck", async () => {
+  it("the installed script passes shellcheck", async () => {
     const r = await execa("shellcheck", ["-x", "restore-media.sh"], { cwd: lab.vars.paths.scripts_dir, reject: false });
     expect(r.stdout + r.stderr).toBe("");
   });

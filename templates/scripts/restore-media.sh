@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# {{managed_by}}
+# Managed by cep-backup-provisioner: local changes are overwritten on the next provision.
+# shellcheck source-path=SCRIPTDIR
 #
 # Usage: restore-media.sh <snapshot|latest> [--force] [--target DIR]
-# Summary: Restore the {{app}} media files from a snapshot made by backup-media.sh.
+# Summary: Restore the application's media files from a snapshot made by backup-media.sh.
 #
 #   <snapshot>    a snapshot directory ($BACKUP_DIR/media/YYYY-MM-DD_HH-MM-SS), its name, or
 #                 latest; pre-restore copies (media/pre-restore/<name>) can be restored too.
@@ -27,28 +28,9 @@ source "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/backup-lib.sh"
 SNAPSHOT_GLOB='[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]_[0-9][0-9]-[0-9][0-9]-[0-9][0-9]'
 
 parse_args() {
-  FORCE=0
-  TARGET="${TARGET_DIR:-}"
-  SNAPSHOT_ARG=""
-  while (($#)); do
-    case "$1" in
-      -h | --help) print_usage; exit 0 ;;
-      -f | --force) FORCE=1 ;;
-      --target)
-        if (($# < 2)) || [[ -z "$2" ]]; then usage_error "--target needs a directory"; fi
-        TARGET="$2"
-        shift
-        ;;
-      --target=*) TARGET="${1#*=}"; [[ -n "$TARGET" ]] || usage_error "--target needs a directory" ;;
-      -*) usage_error "unknown option: $1" ;;
-      *)
-        [[ -z "$SNAPSHOT_ARG" ]] || usage_error "only one snapshot can be restored at a time (got $SNAPSHOT_ARG and $1)"
-        SNAPSHOT_ARG="$1"
-        ;;
-    esac
-    shift
-  done
-  [[ -n "$SNAPSHOT_ARG" ]] || usage_error "which snapshot? give a snapshot directory, its name, or latest"
+  parse_restore_args snapshot "give a snapshot directory, its name, or latest" "--target:TARGET:a directory" -- "$@"
+  SNAPSHOT_ARG="$RESTORE_ARG"
+  TARGET="${TARGET:-${TARGET_DIR:-}}"
   VERIFY_SAMPLE="${RESTORE_VERIFY_SAMPLE:-200}"
   [[ "$VERIFY_SAMPLE" =~ ^[0-9]+$ ]] || usage_error "RESTORE_VERIFY_SAMPLE must be a number (0 = every file)"
 }
@@ -218,40 +200,26 @@ verify_restore() {
 
 # Step 8: the report.
 report() {
-  restore_report \
-    "========================================" \
-    "MEDIA RESTORE REPORT" \
-    "========================================" \
-    "Target Directory: $TARGET" \
-    "Timestamp: $(date '+%Y-%m-%d %H:%M:%S')" \
-    "Status: SUCCESS" \
-    "----------------------------------------" \
+  restore_report "MEDIA RESTORE REPORT" "Target Directory: $TARGET" SUCCESS \
     "Restored From: $SNAPSHOT_NAME" \
     "Backup Size: $(human_size "$WANT_BYTES")" \
     "Pre-Restore Backup: ${PRE_RESTORE:-none (the target was empty)}" \
-    "----------------------------------------" \
+    -- \
     "Files Restored: $RESTORED_FILES" \
     "Directories: $RESTORED_DIRS" \
     "Total Size: $(human_size "$RESTORED_BYTES")" \
     "Owner: ${OWNER:-unchanged}; permissions: directories 755, files 644" \
     "Verified: file count and size match the manifest; $SAMPLE_N checksums match" \
-    "========================================"
+    ==
 }
 
 # A restore that failed half-way says so, and where the pre-restore copy is.
 restore_failed_report() {
-  restore_report \
-    "========================================" \
-    "MEDIA RESTORE REPORT" \
-    "========================================" \
-    "Target Directory: $TARGET" \
-    "Timestamp: $(date '+%Y-%m-%d %H:%M:%S')" \
-    "Status: FAILED (exit $1): ${LIB_LAST_ERROR:-see $LOG_FILE}" \
-    "----------------------------------------" \
+  restore_report "MEDIA RESTORE REPORT" "Target Directory: $TARGET" "FAILED (exit $1): ${LIB_LAST_ERROR:-see $LOG_FILE}" \
     "Restored From: $SNAPSHOT_NAME" \
     "Pre-Restore Backup: ${PRE_RESTORE:-none}" \
     "Rollback: $(basename -- "$0") ${PRE_RESTORE:-<pre-restore copy>} --target $TARGET --force" \
-    "========================================"
+    ==
 }
 
 main() {

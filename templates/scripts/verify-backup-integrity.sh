@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# {{managed_by}}
+# Managed by cep-backup-provisioner: local changes are overwritten on the next provision.
+# shellcheck source-path=SCRIPTDIR
 #
 # Usage: verify-backup-integrity.sh [--help] [BACKUP_FILE...]
-# Summary: Verify every backup of {{app}}: checksums, pg_restore -l of dumps, tar -tzf of archives.
+# Summary: Verify every backup of the application: checksums, pg_restore -l of dumps, tar -tzf of archives.
 #
 #   Without arguments checks every database dump (daily, weekly, pre-restore), every config archive
 #   (and pre-restore ones) under $BACKUP_DIR, and every media snapshot's file count against its

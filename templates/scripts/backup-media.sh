@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# {{managed_by}}
+# Managed by cep-backup-provisioner: local changes are overwritten on the next provision.
+# shellcheck source-path=SCRIPTDIR
 #
 # Usage: backup-media.sh [--help]
-# Summary: Incremental snapshot of the {{app}} media files with rsync and hard links.
+# Summary: Incremental snapshot of the application's media files with rsync and hard links.
 #
 #   Copies $MEDIA_DIR (SOURCE_DIR in the environment overrides it) with
 #   rsync -a --delete --link-dest=<previous snapshot> into $BACKUP_DIR/media/.YYYY-MM-DD_HH-MM-SS.partial,
@@ -12,7 +13,7 @@
 #   then renames the snapshot into place and switches media/latest atomically. MEDIA_EXCLUDES are
 #   skipped. Deletes snapshots older than RETENTION_MEDIA_DAYS among the verified ones, always
 #   keeping the newest RETENTION_KEEP_MIN; media/pre-restore has its own retention.
-#   Settings: BACKUP_CONF (default {{paths.config_file}}). Log: $LOG_DIR/backup-media.log.
+#   Settings: BACKUP_CONF (default LIB_DEFAULT_CONF in lib/host.sh). Log: $LOG_DIR/backup-media.log.
 #
 #   Exit: 0 OK, 1 failure (alerted), 75 another media backup or restore is running, 78 configuration error.
 set -Eeuo pipefail

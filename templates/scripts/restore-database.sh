@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# {{managed_by}}
+# Managed by cep-backup-provisioner: local changes are overwritten on the next provision.
+# shellcheck source-path=SCRIPTDIR
 #
 # Usage: restore-database.sh <dump> [--force] [--target-db NAME] [--jobs N]
-# Summary: Restore the {{app}} PostgreSQL database from a backup-database.sh dump.
+# Summary: Restore the application's PostgreSQL database from a backup-database.sh dump.
 #
 #   <dump>            a .dump file ($BACKUP_DIR/database/..., weekly/ or pre-restore/), or its name
 #   --force           do not ask for confirmation (without a terminal a restore needs it)
@@ -29,30 +30,9 @@ set -Eeuo pipefail
 source "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/backup-lib.sh"
 
 parse_args() {
-  FORCE=0
-  TARGET_DB=""
-  JOBS=""
-  DUMP_ARG=""
-  while (($#)); do
-    case "$1" in
-      -h | --help) print_usage; exit 0 ;;
-      -f | --force) FORCE=1 ;;
-      --target-db | --jobs)
-        if (($# < 2)) || [[ -z "$2" ]]; then usage_error "$1 needs a value"; fi
-        if [[ "$1" == --jobs ]]; then JOBS="$2"; else TARGET_DB="$2"; fi
-        shift
-        ;;
-      --target-db=*) TARGET_DB="${1#*=}"; [[ -n "$TARGET_DB" ]] || usage_error "--target-db needs a database name" ;;
-      --jobs=*) JOBS="${1#*=}" ;;
-      -*) usage_error "unknown option: $1" ;;
-      *)
-        [[ -z "$DUMP_ARG" ]] || usage_error "only one dump can be restored at a time (got $DUMP_ARG and $1)"
-        DUMP_ARG="$1"
-        ;;
-    esac
-    shift
-  done
-  [[ -n "$DUMP_ARG" ]] || usage_error "which dump? give a .dump file made by backup-database.sh"
+  parse_restore_args dump "give a .dump file made by backup-database.sh" \
+    "--target-db:TARGET_DB:a database name" "--jobs:JOBS:a number" -- "$@"
+  DUMP_ARG="$RESTORE_ARG"
   # The name ends up in SQL and file names: only plain lowercase identifiers.
   if [[ -n "$TARGET_DB" ]] && ! is_identifier "$TARGET_DB"; then
     usage_error "--target-db '$TARGET_DB' is not a valid database name (lowercase letters, digits and _, not starting with a digit, at most 63)"
@@ -78,17 +58,9 @@ psql_target() {
 
 # Step 1: the checksum, before anything else.
 verify_checksum_first() {
-  DUMP="$DUMP_ARG"
-  [[ "$DUMP" == */* ]] || DUMP="$BACKUP_DIR/database/$DUMP"
-  [[ -f "$DUMP" ]] || die "dump $DUMP_ARG not found ($DUMP is not a file)"
-  DUMP="$(readlink -f -- "$DUMP")"
-  DUMP_NAME="$(basename -- "$DUMP")"
-  case "$(checksum_status "$DUMP")" in
-    OK) log INFO "checksum OK: $DUMP_NAME" ;;
-    MISMATCH) die "checksum MISMATCH: $DUMP_NAME does not match $DUMP_NAME.sha256 (corrupted or altered); refusing to restore" ;;
-    MISSING_SUM) die "no valid checksum file $DUMP.sha256: the dump cannot be verified; refusing to restore" ;;
-    *) die "dump $DUMP is missing" ;;
-  esac
+  verified_backup_file "$DUMP_ARG" "$BACKUP_DIR/database" dump
+  DUMP="$RESTORE_FILE"
+  DUMP_NAME="$RESTORE_NAME"
   MANIFEST="$(manifest_path "$DUMP")"
   if [[ -f "$MANIFEST" ]]; then
     # The manifest must belong to this dump.
@@ -313,23 +285,16 @@ verify_restore() {
 
 # Step 10: the report.
 report() {
-  restore_report \
-    "========================================" \
-    "DATABASE RESTORE REPORT" \
-    "========================================" \
-    "Database: $TARGET_DB" \
-    "Timestamp: $(date '+%Y-%m-%d %H:%M:%S')" \
-    "Status: SUCCESS" \
-    "----------------------------------------" \
+  restore_report "DATABASE RESTORE REPORT" "Database: $TARGET_DB" SUCCESS \
     "Restored From: $DUMP_NAME" \
     "Backup Size: $(human_size "$(file_size "$DUMP")")" \
     "Pre-Restore Backup: ${PRE_RESTORE:-none (database $TARGET_DB did not exist)}" \
-    "----------------------------------------" \
+    -- \
     "Database Host: $DB_HOST:$DB_PORT" \
     "Database User: $DB_USER" \
     "Verified: $VERIFIED" \
     "Duration: ${RESTORE_SECONDS}s (pg_restore, $JOBS job(s))" \
-    "========================================"
+    ==
 }
 
 PUT_BACK=0
@@ -345,18 +310,11 @@ restore_failed_report() {
   else
     rollback="none needed: $TARGET_DB was not replaced"
   fi
-  restore_report \
-    "========================================" \
-    "DATABASE RESTORE REPORT" \
-    "========================================" \
-    "Database: $TARGET_DB" \
-    "Timestamp: $(date '+%Y-%m-%d %H:%M:%S')" \
-    "Status: FAILED (exit $1): ${LIB_LAST_ERROR:-see $LOG_FILE}" \
-    "----------------------------------------" \
+  restore_report "DATABASE RESTORE REPORT" "Database: $TARGET_DB" "FAILED (exit $1): ${LIB_LAST_ERROR:-see $LOG_FILE}" \
     "Restored From: $DUMP_NAME" \
     "Pre-Restore Backup: ${PRE_RESTORE:-none}" \
     "Rollback: $rollback" \
-    "========================================"
+    ==
 }
 
 main() {

@@ -1,38 +1,24 @@
 #!/bin/bash
-# {{managed_by}}
 # Summary: the provisioner's restore drill on one host. Restores the newest database dump (daily or
 # weekly), media snapshot and config archive with the INSTALLED restore scripts into a scratch
 # database and a temporary folder (never over live data), verifies them, times each restore (RTO)
 # and dates each backup (RPO), and removes the scratch database and folder whatever happens.
 # Prints "DRILL|component|field|value" lines; the provisioner compares them with the manifests.
+#
+# Sent over SSH by src/run/drill.ts, never installed, after this run's values (the host's paths and
+# database, as in common.sh; SCRATCH_DB, the scratch database; SCRATCH_RE, the names of the scratch
+# databases of earlier drills that were killed), common.sh and lib/newest.sh.
 set -Euo pipefail
 umask 077
 
-SCRIPTS={{q paths.scripts_dir}}
-BACKUP_DIR={{q paths.backup_dir}}
-LOCK_DIR={{q paths.lock_dir}}
-BACKUP_USER={{q backup_user}}
-CRON_PATH={{q cron_path}}
-APP={{q app}}
-DB_HOST={{q database.host}}
-DB_PORT={{q database.port}}
-DB_USER={{q database.user}}
-PGPASSFILE={{q paths.pgpass_file}}
-SCRATCH_DB={{q scratch_db}}
-# Scratch databases of earlier drills that were killed (only this drill's naming scheme matches).
-SCRATCH_RE={{q scratch_re}}
 # Temporary folders sit next to the backup directory: on its filesystem, outside it (restore-media
 # refuses a target inside it) and outside the app.
 WORK_PARENT="$(dirname -- "$BACKUP_DIR")"
 WORK_PREFIX=".${APP}-drill-"
 
 out() { local v="${3:-}"; printf 'DRILL|%s|%s|%s\n' "$1" "$2" "${v//$'\n'/ }"; }
-now_ms() { date +%s%3N; }
 b64() { base64 -w0 -- "$1" 2>/dev/null || true; }
 
-{{> newest_backup}}
-
-{{> cron_env}}
 db_count() {
   psql_admin -c "SELECT count(*) FROM pg_database WHERE datname = '$1'" 2>/dev/null
 }
@@ -45,6 +31,21 @@ why() {
   [ -n "$s" ] || s="$(printf '%s\n' "$1" | tail -n 3)"
   # Without the log prefix: "2025-01-01T02:00:00+0000 [ERROR] [restore-database] ".
   printf '%s' "$s" | sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+[+-][0-9]{4} \[[A-Z]+\] \[[a-z-]+\] //' | tr '|' '/'
+}
+
+# timed_restore COMPONENT SCRIPT ARG...: run an installed restore script as cron would and print its
+# time (the RTO); its output is in RESTORE_LOG. On a failure prints the error and returns 1.
+RESTORE_LOG=""
+timed_restore() {
+  local comp="$1" script="$2" rc=0 t0
+  shift 2
+  t0="$(now_ms)"
+  RESTORE_LOG="$(as_cron "$SCRIPTS/$script" "$@" 2>&1)" || rc=$?
+  out "$comp" rto_ms "$(($(now_ms) - t0))"
+  if [ "$rc" != 0 ]; then
+    out "$comp" error "$script exit $rc: $(why "$RESTORE_LOG")"
+    return 1
+  fi
 }
 
 WORK=""
@@ -111,7 +112,7 @@ out drill workdir "$WORK"
 
 # ---- database ---------------------------------------------------------------------------------
 drill_database() {
-  local dump log rc=0 t0 verified
+  local dump t0 verified
   dump="$(newest_backup f "${APP}_*.dump" "$BACKUP_DIR/database" "$BACKUP_DIR/database/weekly")"
   if [ -z "$dump" ]; then
     out database error "no database dump in $BACKUP_DIR/database or $BACKUP_DIR/database/weekly"
@@ -123,15 +124,9 @@ drill_database() {
   out database size_bytes "$(stat -c %s -- "$dump")"
   out database manifest_b64 "$(b64 "$dump.manifest.json")"
   SCRATCH_TOUCHED=1
-  t0="$(now_ms)"
-  log="$(as_cron "$SCRIPTS/restore-database.sh" "$dump" --force --target-db "$SCRATCH_DB" 2>&1)" || rc=$?
-  out database rto_ms "$(($(now_ms) - t0))"
-  if [ "$rc" != 0 ]; then
-    out database error "restore-database.sh exit $rc: $(why "$log")"
-    return 0
-  fi
+  timed_restore database restore-database.sh "$dump" --force --target-db "$SCRATCH_DB" || return 0
   # restore-database.sh compared every table and its row count with the manifest.
-  verified="$(printf '%s\n' "$log" | sed -n 's/^Verified: //p' | head -n 1)"
+  verified="$(printf '%s\n' "$RESTORE_LOG" | sed -n 's/^Verified: //p' | head -n 1)"
   out database verified "$verified"
   t0="$(now_ms)"
   if drop_db "$SCRATCH_DB" && [ "$(db_count "$SCRATCH_DB")" = 0 ]; then
@@ -142,7 +137,7 @@ drill_database() {
 
 # ---- media ------------------------------------------------------------------------------------
 drill_media() {
-  local snap manifest want_bytes avail log rc=0 t0 counts diffs
+  local snap manifest want_bytes avail t0 counts diffs
   snap="$(newest_backup d '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]_[0-9][0-9]-[0-9][0-9]-[0-9][0-9]' "$BACKUP_DIR/media")"
   if [ -z "$snap" ]; then
     out media error "no media snapshot in $BACKUP_DIR/media"
@@ -158,13 +153,7 @@ drill_media() {
     out media error "not enough free space in $WORK_PARENT for the restored copy: $avail bytes free, $want_bytes needed plus 64 MiB"
     return 0
   fi
-  t0="$(now_ms)"
-  log="$(as_cron "$SCRIPTS/restore-media.sh" "$snap" --force --target "$WORK/media" 2>&1)" || rc=$?
-  out media rto_ms "$(($(now_ms) - t0))"
-  if [ "$rc" != 0 ]; then
-    out media error "restore-media.sh exit $rc: $(why "$log")"
-    return 0
-  fi
+  timed_restore media restore-media.sh "$snap" --force --target "$WORK/media" || return 0
   # Every file, every byte: counts for the manifest, diff -r against the snapshot.
   t0="$(now_ms)"
   counts="$(find "$WORK/media" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { printf "%d %d", n, b }')"
@@ -182,7 +171,7 @@ drill_media() {
 
 # ---- config -----------------------------------------------------------------------------------
 drill_config() {
-  local archive log rc=0 t0 f n=0 bad=""
+  local archive t0 f n=0 bad=""
   archive="$(newest_backup f 'config_*.tar.gz' "$BACKUP_DIR/config")"
   if [ -z "$archive" ]; then
     out config error "no config archive in $BACKUP_DIR/config"
@@ -192,13 +181,7 @@ drill_config() {
   out config backup_epoch "$(backup_epoch "$archive")"
   out config size_bytes "$(stat -c %s -- "$archive")"
   out config manifest_b64 "$(b64 "$archive.manifest.json")"
-  t0="$(now_ms)"
-  log="$(as_cron "$SCRIPTS/restore-config.sh" "$archive" --force --target "$WORK/config" 2>&1)" || rc=$?
-  out config rto_ms "$(($(now_ms) - t0))"
-  if [ "$rc" != 0 ]; then
-    out config error "restore-config.sh exit $rc: $(why "$log")"
-    return 0
-  fi
+  timed_restore config restore-config.sh "$archive" --force --target "$WORK/config" || return 0
   # File by file: each restored file equals its copy in the archive.
   t0="$(now_ms)"
   while IFS= read -r f; do

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# {{managed_by}}
+# Managed by cep-backup-provisioner: local changes are overwritten on the next provision.
+# shellcheck source-path=SCRIPTDIR
 #
 # Usage: backup-config.sh [--help]
-# Summary: Daily backup of {{app}}'s configuration files (.env, compose, nginx, ...) as a tar.gz.
+# Summary: Daily backup of the application's configuration files (.env, compose, nginx, ...) as a tar.gz.
 #
 #   Archives CONFIG_FILES (relative to APP_DIR, globs allowed; missing ones are skipped and named
 #   in the log) to $BACKUP_DIR/config/config_YYYY-MM-DD_HH-MM-SS.tar.gz (mode 0600: it holds
 #   secrets), tested with tar -tzf, with .sha256 and .manifest.json (the file list). Then deletes
 #   config backups older than RETENTION_CONFIG_DAYS among the verified ones, always keeping the
 #   newest RETENTION_KEEP_MIN. Uploads to S3 when enabled. Settings: BACKUP_CONF (default
-#   {{paths.config_file}}). Log: $LOG_DIR/backup-config.log.
+#   LIB_DEFAULT_CONF in lib/host.sh). Log: $LOG_DIR/backup-config.log.
 #
 #   Exit: 0 OK, 1 failure (alerted; also when none of the files exist), 75 another run is in
 #   progress, 78 configuration error.

@@ -1,4 +1,11 @@
-# --- newest_backup partial: picking backups and dating them (no template values) ---
+# shellcheck shell=bash
+# Managed by cep-backup-provisioner: local changes are overwritten on the next provision.
+#
+# Summary: picking backups and dating them: the newest backup by the timestamp in its name, and
+# when a backup was taken. Sourced by backup-lib.sh; the provisioner's smoke test, status and
+# drill scripts are sent with a copy of this file, so they pick exactly what check-backups picks.
+# Needs nothing else of the library.
+
 # backup_stamp NAME: the YYYY-MM-DD_HH-MM-SS a backup's name carries, or nothing.
 backup_stamp() {
   if [[ "$1" =~ ([0-9]{4}-[0-9]{2}-[0-9]{2}_[0-9]{2}-[0-9]{2}-[0-9]{2}) ]]; then printf '%s' "${BASH_REMATCH[1]}"; fi

@@ -1,37 +1,22 @@
 #!/bin/bash
-# {{managed_by}}
 # Summary: the provisioner's smoke test: runs the installed backup jobs once as the backup user in
 # cron's environment, test-restores what they produced without touching live data, then runs the
 # health check. Prints one "SMOKE|component|status|ms|details" line per component.
+#
+# Sent over SSH by src/run/smoke.ts, never installed, after this run's values (the host's paths and
+# database, as in common.sh; SCRATCH_DB, the scratch database; SCRATCH_RE, the names of the
+# scratch databases of earlier smoke tests that were killed; RUN_DB, RUN_MEDIA, RUN_CONFIG: 1 to
+# test that component), common.sh and lib/newest.sh.
 set -Eeuo pipefail
 umask 077
 
-SCRIPTS={{q paths.scripts_dir}}
-BACKUP_DIR={{q paths.backup_dir}}
-LOCK_DIR={{q paths.lock_dir}}
-BACKUP_USER={{q backup_user}}
-CRON_PATH={{q cron_path}}
-APP={{q app}}
-DB_HOST={{q database.host}}
-DB_PORT={{q database.port}}
-DB_USER={{q database.user}}
-PGPASSFILE={{q paths.pgpass_file}}
-SCRATCH_DB={{q scratch_db}}
-# Scratch databases of earlier smoke tests that were killed (only this naming scheme matches).
-SCRATCH_RE={{q scratch_re}}
-RUN_DB={{q run_db}}
-RUN_MEDIA={{q run_media}}
-RUN_CONFIG={{q run_config}}
 # Beside the backup tree (same filesystem, room for a media copy), not inside it: restores refuse
 # targets inside the backup directory.
 WORK_PARENT="$(dirname -- "$BACKUP_DIR")"
 WORK_PREFIX=".${APP}-smoke-"
 
 cd /
-now_ms() { date +%s%3N; }
 result() { printf 'SMOKE|%s|%s|%s|%s\n' "$1" "$2" "$3" "${4//$'\n'/ }"; }
-
-{{> cron_env}}
 
 # Steps run in subshells, so cleanup does not track what they made: it removes all of it, on any
 # exit (the provisioner's timeout sends TERM: the traps turn it into an exit).
@@ -77,8 +62,6 @@ step() {
   fi
   return "$rc"
 }
-
-{{> newest_backup}}
 
 # The newest backup by the timestamp in its name, as check-backups, status and drills pick it.
 newest() { local p; p="$(newest_backup f "$2" "$1")"; [ -z "$p" ] || basename -- "$p"; }

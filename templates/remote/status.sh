@@ -1,25 +1,14 @@
 #!/bin/bash
-# {{managed_by}}
 # Summary: the provisioner's `status` command on one host: runs the installed check-backups.sh
 # --no-alert as the backup user (as cron would), then reads the status JSON it wrote and the newest
 # database dump (daily or weekly). Prints "STATUS|field|value" lines; the JSON travels base64-encoded.
+#
+# Sent over SSH by src/run/status.ts, never installed, after this run's values (the host's paths
+# and database, as in common.sh), common.sh and lib/newest.sh.
 set -Euo pipefail
 umask 077
 
-SCRIPTS={{q paths.scripts_dir}}
-BACKUP_DIR={{q paths.backup_dir}}
-STATUS_FILE={{q paths.status_file}}
-BACKUP_USER={{q backup_user}}
-CRON_PATH={{q cron_path}}
-APP={{q app}}
-DB_HOST={{q database.host}}
-DB_PORT={{q database.port}}
-DB_USER={{q database.user}}
-PGPASSFILE={{q paths.pgpass_file}}
-
 line() { printf 'STATUS|%s|%s\n' "$1" "${2//$'\n'/ }"; }
-
-{{> cron_env}}
 
 if [ ! -x "$SCRIPTS/check-backups.sh" ]; then
   line error "$SCRIPTS/check-backups.sh is not installed (run provision first)"
@@ -49,8 +38,6 @@ if [ -f "$STATUS_FILE" ]; then
 else
   line status_missing "$STATUS_FILE"
 fi
-
-{{> newest_backup}}
 
 # The newest dump, daily or weekly (by the timestamp in its name), and when it was taken.
 newest="$(newest_backup f "${APP}_*.dump" "$BACKUP_DIR/database" "$BACKUP_DIR/database/weekly")"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# {{managed_by}}
+# Managed by cep-backup-provisioner: local changes are overwritten on the next provision.
+# shellcheck source-path=SCRIPTDIR
 #
 # Usage: check-backups.sh [--help] [--no-alert]
-# Summary: Backup health check of {{app}}: freshness, sizes, checksums, disk; writes the status JSON.
+# Summary: Backup health check of the application: freshness, sizes, checksums, disk; writes the status JSON.
 #
 #   Checks the newest daily database dump, the weekly dump (only once one is due), the latest
 #   media snapshot, the newest config archive (age, minimum size or file count, checksum or
@@ -89,22 +90,29 @@ check_checksum() {
   esac
 }
 
-# Step 1: the newest daily database dump: present, fresh, big enough, checksum.
-check_database() {
-  STATUS[database]=OK
-  local f
-  f="$(newest "$BACKUP_DIR/database" "${APP_NAME}_*.dump")"
+# check_newest_file CHECK DIR GLOB MAX_HOURS MIN_BYTES: the newest backup file in DIR matching GLOB
+# (named CHECK in messages): present, fresh, big enough, checksum. Sets NEWEST_FILE ("" when none).
+check_newest_file() {
+  local check="$1" dir="$2" glob="$3" max_hours="$4" min_bytes="$5" f size
+  STATUS[$check]=OK
+  f="$(newest "$dir" "$glob")"
+  NEWEST_FILE="$f"
   if [[ -z "$f" ]]; then
-    issue CRITICAL database "no database backup in $BACKUP_DIR/database"
+    issue CRITICAL "$check" "no $check backup in $dir"
     return 0
   fi
-  check_age database "$f" $((CHECK_DATABASE_MAX_AGE_HOURS * 3600)) "newest database backup $(basename -- "$f")"
-  local size
+  check_age "$check" "$f" $((max_hours * 3600)) "newest $check backup $(basename -- "$f")"
   size="$(file_size "$f")"
-  ((size >= CHECK_DATABASE_MIN_BYTES)) ||
-    issue CRITICAL database "$(basename -- "$f") is only $size bytes (minimum $CHECK_DATABASE_MIN_BYTES)"
-  check_checksum database "$f"
-  [[ -f "$(manifest_path "$f")" ]] || issue WARNING database "$(basename -- "$f") has no manifest"
+  ((size >= min_bytes)) ||
+    issue CRITICAL "$check" "$(basename -- "$f") is only $size bytes (minimum $min_bytes)"
+  check_checksum "$check" "$f"
+}
+
+# Step 1: the newest daily database dump: present, fresh, big enough, checksum, manifest.
+check_database() {
+  check_newest_file database "$BACKUP_DIR/database" "${APP_NAME}_*.dump" "$CHECK_DATABASE_MAX_AGE_HOURS" "$CHECK_DATABASE_MIN_BYTES"
+  [[ -z "$NEWEST_FILE" || -f "$(manifest_path "$NEWEST_FILE")" ]] ||
+    issue WARNING database "$(basename -- "$NEWEST_FILE") has no manifest"
 }
 
 # Step 2: the weekly dump, once one is due: none yet on a host whose backups are younger than
@@ -182,19 +190,7 @@ check_media() {
 
 # Step 4: the newest config archive: present, fresh, big enough, checksum.
 check_config() {
-  STATUS[config]=OK
-  local f
-  f="$(newest "$BACKUP_DIR/config" "config_*.tar.gz")"
-  if [[ -z "$f" ]]; then
-    issue CRITICAL config "no config backup in $BACKUP_DIR/config"
-    return 0
-  fi
-  check_age config "$f" $((CHECK_CONFIG_MAX_AGE_HOURS * 3600)) "newest config backup $(basename -- "$f")"
-  local size
-  size="$(file_size "$f")"
-  ((size >= CHECK_CONFIG_MIN_BYTES)) ||
-    issue CRITICAL config "$(basename -- "$f") is only $size bytes (minimum $CHECK_CONFIG_MIN_BYTES)"
-  check_checksum config "$f"
+  check_newest_file config "$BACKUP_DIR/config" "config_*.tar.gz" "$CHECK_CONFIG_MAX_AGE_HOURS" "$CHECK_CONFIG_MIN_BYTES"
 }
 
 # Step 5: disk usage of the filesystem holding BACKUP_DIR.

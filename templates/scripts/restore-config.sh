@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# {{managed_by}}
+# Managed by cep-backup-provisioner: local changes are overwritten on the next provision.
+# shellcheck source-path=SCRIPTDIR
 #
 # Usage: restore-config.sh <archive> [--force] [--target DIR]
-# Summary: Restore the {{app}} configuration files from a backup-config.sh archive.
+# Summary: Restore the application's configuration files from a backup-config.sh archive.
 #
 #   <archive>     $BACKUP_DIR/config/config_YYYY-MM-DD_HH-MM-SS.tar.gz (or its name), or a
 #                 pre-restore archive from $BACKUP_DIR/config/pre-restore
@@ -24,43 +25,15 @@ set -Eeuo pipefail
 source "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/backup-lib.sh"
 
 parse_args() {
-  FORCE=0
-  TARGET=""
-  ARCHIVE_ARG=""
-  while (($#)); do
-    case "$1" in
-      -h | --help) print_usage; exit 0 ;;
-      -f | --force) FORCE=1 ;;
-      --target)
-        if (($# < 2)) || [[ -z "$2" ]]; then usage_error "--target needs a directory"; fi
-        TARGET="$2"
-        shift
-        ;;
-      --target=*) TARGET="${1#*=}"; [[ -n "$TARGET" ]] || usage_error "--target needs a directory" ;;
-      -*) usage_error "unknown option: $1" ;;
-      *)
-        [[ -z "$ARCHIVE_ARG" ]] || usage_error "only one archive can be restored at a time (got $ARCHIVE_ARG and $1)"
-        ARCHIVE_ARG="$1"
-        ;;
-    esac
-    shift
-  done
-  [[ -n "$ARCHIVE_ARG" ]] || usage_error "which archive? give a config_YYYY-MM-DD_HH-MM-SS.tar.gz file"
+  parse_restore_args archive "give a config_YYYY-MM-DD_HH-MM-SS.tar.gz file" "--target:TARGET:a directory" -- "$@"
+  ARCHIVE_ARG="$RESTORE_ARG"
 }
 
 # Step 1: checksum first, then the archive must read back; its member names must stay inside the target.
 verify_archive() {
-  ARCHIVE="$ARCHIVE_ARG"
-  [[ "$ARCHIVE" == */* ]] || ARCHIVE="$BACKUP_DIR/config/$ARCHIVE"
-  [[ -f "$ARCHIVE" ]] || die "archive $ARCHIVE_ARG not found ($ARCHIVE is not a file)"
-  ARCHIVE="$(readlink -f -- "$ARCHIVE")"
-  ARCHIVE_NAME="$(basename -- "$ARCHIVE")"
-  case "$(checksum_status "$ARCHIVE")" in
-    OK) log INFO "checksum OK: $ARCHIVE_NAME" ;;
-    MISMATCH) die "checksum MISMATCH: $ARCHIVE_NAME does not match $ARCHIVE_NAME.sha256 (corrupted or altered); refusing to restore" ;;
-    MISSING_SUM) die "no valid checksum file $ARCHIVE.sha256: the archive cannot be verified; refusing to restore" ;;
-    *) die "archive $ARCHIVE is missing" ;;
-  esac
+  verified_backup_file "$ARCHIVE_ARG" "$BACKUP_DIR/config" archive
+  ARCHIVE="$RESTORE_FILE"
+  ARCHIVE_NAME="$RESTORE_NAME"
   local err
   err="$(mktemp)"
   on_exit_remove "$err"
@@ -190,38 +163,24 @@ secure_permissions() {
 
 # Step 8: the report.
 report() {
-  restore_report \
-    "========================================" \
-    "CONFIGURATION RESTORE REPORT" \
-    "========================================" \
-    "Target Directory: $TARGET" \
-    "Timestamp: $(date '+%Y-%m-%d %H:%M:%S')" \
-    "Status: SUCCESS" \
-    "----------------------------------------" \
+  restore_report "CONFIGURATION RESTORE REPORT" "Target Directory: $TARGET" SUCCESS \
     "Restored From: $ARCHIVE_NAME" \
     "Backup Size: $(human_size "$(file_size "$ARCHIVE")")" \
     "Pre-Restore Backup: ${PRE_RESTORE:-none (no current files were replaced)}" \
-    "----------------------------------------" \
+    -- \
     "Files Restored: ${#FILE_ENTRIES[@]}" \
     "Verified: ${#ENTRIES[@]} entries match the archive" \
     "Secured: $SECURED .env file(s) set to mode 600" \
-    "========================================" \
+    == \
     "IMPORTANT: review the .env files, then restart the services (docker-compose up -d, or systemctl restart $APP_NAME)."
 }
 
 restore_failed_report() {
-  restore_report \
-    "========================================" \
-    "CONFIGURATION RESTORE REPORT" \
-    "========================================" \
-    "Target Directory: $TARGET" \
-    "Timestamp: $(date '+%Y-%m-%d %H:%M:%S')" \
-    "Status: FAILED (exit $1): ${LIB_LAST_ERROR:-see $LOG_FILE}" \
-    "----------------------------------------" \
+  restore_report "CONFIGURATION RESTORE REPORT" "Target Directory: $TARGET" "FAILED (exit $1): ${LIB_LAST_ERROR:-see $LOG_FILE}" \
     "Restored From: $ARCHIVE_NAME" \
     "Pre-Restore Backup: ${PRE_RESTORE:-none}" \
     "Rollback: $(basename -- "$0") ${PRE_RESTORE:-<pre-restore archive>} --target $TARGET --force" \
-    "========================================"
+    ==
 }
 
 main() {

@@ -1,0 +1,129 @@
+# shellcheck shell=bash
+# Managed by cep-backup-provisioner: local changes are overwritten on the next provision.
+#
+# Summary: the backup library's checksums (sha256sum format beside each backup), manifests
+# (BACKUP.manifest.json) and retention (by age, only among verified backups, never the newest
+# keep_min). Sourced by backup-lib.sh; uses lib/core.sh.
+
+# write_checksum FILE [NAME] [SUMFILE]: write "<sha256>  NAME" (sha256sum format, bare name so
+# `sha256sum -c` works from the directory) to SUMFILE. NAME defaults to FILE's base name, SUMFILE to
+# <dir>/NAME.sha256. Lets a partial file be summed under its final name before the rename.
+write_checksum() {
+  local file="$1" name="${2:-$(basename -- "$1")}"
+  local sumfile="${3:-$(dirname -- "$1")/$name.sha256}" hash
+  hash="$(sha256sum <"$file" | awk '{ print $1 }')"
+  [[ "$hash" =~ ^[0-9a-f]{64}$ ]] || die "could not checksum $file"
+  printf '%s  %s\n' "$hash" "$name" >"$sumfile"
+}
+
+# verify_checksum FILE: 0 when FILE.sha256 names FILE's base name and matches its content;
+# 1 on mismatch, 2 when the checksum file is missing or malformed, 3 when FILE is missing.
+verify_checksum() {
+  local file="$1" sumfile="$1.sha256" expected name actual
+  [[ -f "$file" ]] || return 3
+  [[ -f "$sumfile" ]] || return 2
+  read -r expected name <"$sumfile" || return 2
+  name="${name#\*}"
+  [[ "$expected" =~ ^[0-9a-f]{64}$ && "$name" == "$(basename -- "$file")" ]] || return 2
+  actual="$(sha256sum <"$file" | awk '{ print $1 }')"
+  [[ "$actual" == "$expected" ]] || return 1
+  return 0
+}
+
+# checksum_status FILE: print OK, MISMATCH, MISSING_SUM or MISSING (verify_checksum as a word).
+checksum_status() {
+  local rc=0
+  verify_checksum "$1" || rc=$?
+  case "$rc" in
+    0) echo OK ;;
+    1) echo MISMATCH ;;
+    2) echo MISSING_SUM ;;
+    *) echo MISSING ;;
+  esac
+}
+
+# manifest_header: print the fields every manifest starts with (no braces): format, app,
+# environment, host, job, run id, created_at.
+manifest_header() {
+  printf '"format": 1, "app": %s, "environment": %s, "host": %s, "job": %s, "run_id": %s, "created_at": %s' \
+    "$(json_str "$APP_NAME")" "$(json_str "${ENVIRONMENT:-}")" "$(json_str "${HOSTNAME:-}")" \
+    "$(json_str "$JOB")" "$(json_str "$RUN_ID")" "$(json_str "$(now_iso)")"
+}
+
+# manifest_path BACKUP: the manifest that belongs to a backup file or media snapshot directory:
+# BACKUP.manifest.json next to it (outside a snapshot, so a restore never copies it into the app).
+manifest_path() {
+  printf '%s.manifest.json' "${1%/}"
+}
+
+# manifest_num MANIFEST KEY: the first numeric value of "KEY": N in a manifest this system wrote.
+manifest_num() {
+  local v
+  v="$(grep -o -m1 "\"$2\": *-\{0,1\}[0-9][0-9]*" -- "$1" 2>/dev/null | head -n1 | grep -o -- '-\{0,1\}[0-9]*$')" || true
+  printf '%s' "$v"
+}
+
+# --- Retention ---
+
+# is_verified_backup PATH: the default verifier: a file whose .sha256 matches.
+is_verified_backup() {
+  [[ -f "$1" ]] && verify_checksum "$1"
+}
+
+# retention_prune DIR GLOB DAYS KEEP_MIN [VERIFIER]: delete backups in DIR matching GLOB (files or
+# directories, not symlinks, not hidden partials) whose mtime is older than DAYS days, but ONLY
+# backups that VERIFIER (a function name, default is_verified_backup) accepts, and never the newest
+# KEEP_MIN verified ones. Unverified backups are never deleted (they are named in the log), so a
+# month of failed runs cannot empty the store. Deleting a backup also deletes its .sha256 and
+# .manifest.json; sidecars whose backup is gone and partials older than a day are removed too.
+retention_prune() {
+  local dir="$1" glob="$2" days="$3" keep_min="$4" verifier="${5:-is_verified_backup}"
+  [[ -d "$dir" ]] || return 0
+  [[ "$days" =~ ^[0-9]+$ && "$keep_min" =~ ^[0-9]+$ ]] || die "retention_prune: bad days/keep_min: $days/$keep_min"
+  local now max_age entries=() p
+  now="$(date +%s)"
+  max_age=$((days * 86400))
+  # Newest first, by mtime.
+  mapfile -t entries < <(
+    find "$dir" -mindepth 1 -maxdepth 1 -name "$glob" ! -name '.*' \( -type f -o -type d \) -printf '%T@\t%p\n' |
+      sort -rn -t $'\t' -k1,1 | cut -f2-
+  )
+  local kept_verified=0 deleted=0 unverified=0 age
+  for p in "${entries[@]}"; do
+    [[ "$p" == *.sha256 || "$p" == *.manifest.json ]] && continue
+    age=$((now - $(file_mtime "$p")))
+    if ((kept_verified < keep_min)); then
+      if "$verifier" "$p"; then
+        kept_verified=$((kept_verified + 1))
+      else
+        unverified=$((unverified + 1))
+        log WARNING "retention: keeping unverified backup $(basename -- "$p") (checksum/manifest does not verify; inspect it)"
+      fi
+      continue
+    fi
+    ((age > max_age)) || continue
+    if "$verifier" "$p"; then
+      rm -rf -- "$p" "$p.sha256" "$(manifest_path "$p")"
+      deleted=$((deleted + 1))
+      log INFO "retention: deleted $(basename -- "$p") ($((age / 86400)) days old, older than $days days)"
+    else
+      unverified=$((unverified + 1))
+      log WARNING "retention: keeping unverified backup $(basename -- "$p") ($((age / 86400)) days old; it does not verify, so it is never counted or deleted automatically)"
+    fi
+  done
+  # Orphaned sidecars and stale partials (from a run killed with SIGKILL).
+  local s base
+  while IFS= read -r -d '' s; do
+    base="${s%.sha256}"
+    base="${base%.manifest.json}"
+    if [[ ! -e "$base" ]]; then rm -f -- "$s" && log INFO "retention: removed orphaned $(basename -- "$s")"; fi
+  done < <(find "$dir" -mindepth 1 -maxdepth 1 -type f \( -name '*.sha256' -o -name '*.manifest.json' \) ! -name '.*' -print0)
+  find "$dir" -mindepth 1 -maxdepth 1 -name '.*.partial*' -mmin +1440 -exec rm -rf -- {} + 2>/dev/null || true
+  log INFO "retention: $dir ($glob): kept $kept_verified newest verified (keep_min $keep_min), deleted $deleted older than $days days, $unverified unverified kept"
+}
+
+# prune_pre_restore DIR GLOB [VERIFIER]: pre-restore backups have their own retention
+# (RETENTION_PRE_RESTORE_DAYS, still keeping the newest RETENTION_KEEP_MIN verified ones).
+prune_pre_restore() {
+  retention_prune "$1" "$2" "${RETENTION_PRE_RESTORE_DAYS:-30}" "$RETENTION_KEEP_MIN" "${3:-is_verified_backup}"
+}

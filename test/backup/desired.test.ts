@@ -1,0 +1,37 @@
+// The installed scripts in the desired state: the repo's files byte for byte, with their modes, in
+// an order that keeps the library whole during an upgrade; lib/host.sh the only generated one.
+import { describe, it, expect } from "vitest";
+import { desiredState, hostLib } from "../../src/backup/desired.ts";
+import { createRenderer } from "../../src/render/render.ts";
+import { installedScripts } from "../../src/render/files.ts";
+import { testVars } from "../helpers/vars.ts";
+
+describe("desired scripts", () => {
+  const vars = testVars({ prefix: "/tmp/x y", db: { port: 5432, password: "pw" } });
+  const state = desiredState(vars, createRenderer());
+  const dir = vars.paths.scripts_dir;
+  const scripts = state.files.filter((f) => f.path.startsWith(`${dir}/`));
+
+  it("are the repo's files byte for byte, plus the generated lib/host.sh", () => {
+    const repo = installedScripts();
+    expect(scripts.map((f) => f.path).sort()).toEqual(
+      [...repo.map((s) => `${dir}/${s.name}`), `${dir}/lib/host.sh`].sort(),
+    );
+    for (const s of repo) expect(scripts.find((f) => f.path === `${dir}/${s.name}`)!.content).toBe(s.content);
+    const host = scripts.find((f) => f.path === `${dir}/lib/host.sh`)!;
+    expect(host).toMatchObject({ content: hostLib(vars.paths.config_file), mode: 0o644, tags: ["scripts", "config"] });
+    expect(state.dirs.find((d) => d.path === `${dir}/lib`)).toMatchObject({ mode: 0o755, owner: "root" });
+  });
+
+  it("the library is 0644, the scripts 0755, all checked with bash -n, lib/ written first", () => {
+    for (const f of scripts) {
+      const lib = f.path.endsWith("/backup-lib.sh") || f.path.startsWith(`${dir}/lib/`);
+      expect(f.mode, f.path).toBe(lib ? 0o644 : 0o755);
+      expect(f.validate).toBe("bash -n {}");
+    }
+    const names = scripts.map((f) => f.path.slice(dir.length + 1));
+    const lastLib = Math.max(...names.map((n, i) => (n.startsWith("lib/") ? i : -1)));
+    expect(names.indexOf("backup-lib.sh")).toBe(lastLib + 1);
+    expect(names.slice(lastLib + 2).every((n) => !n.startsWith("lib/") && n !== "backup-lib.sh")).toBe(true);
+  });
+});
