@@ -3,7 +3,8 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
-import { readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { connect } from "../../src/connection/ssh.ts";
@@ -17,6 +18,15 @@ let lab: TestSshd;
 
 /** A script that prints its start and end time (ns) around a sleep. */
 const overlapScript = (sleepS: number) => `date +%s%N; sleep ${sleepS}; date +%s%N`;
+
+/**
+ * A script that, once started, waits until `n` scripts of its group have started (or 20 s): with a
+ * cap of at least `n` channels the group is certain to overlap `n` deep however slowly the host
+ * starts shells; below it the scripts time out one wave at a time and overlap less.
+ */
+const barrierScript = (dir: string, n: number) =>
+  `date +%s%N; mkdir -p ${dir}; : > ${dir}/$$; ` +
+  `for i in $(seq 200); do [ "$(ls ${dir} | wc -l)" -ge ${n} ] && break; sleep 0.1; done; date +%s%N`;
 
 /** The most scripts that were running at the same instant, from their printed start/end times. */
 function peakOverlap(rs: ExecResult[]): number {
@@ -141,6 +151,7 @@ describe("exec", () => {
   });
 
   it("maxChannels raises or lowers the cap", async () => {
+    const barrier = join(mkdtempSync(join(tmpdir(), "cep-barrier-")), "started");
     const wide = await connect({
       name: "h1",
       ssh: lab.ssh(),
@@ -157,7 +168,7 @@ describe("exec", () => {
     });
     try {
       const [w, n] = await Promise.all([
-        Promise.all(Array.from({ length: 16 }, () => wide.exec(overlapScript(2)))),
+        Promise.all(Array.from({ length: 16 }, () => wide.exec(barrierScript(barrier, 9)))),
         Promise.all(Array.from({ length: 6 }, () => narrow.exec(overlapScript(0.3)))),
       ]);
       expect([...w, ...n].every((r) => r.code === 0)).toBe(true);
