@@ -9,7 +9,16 @@ export const DEFAULT_VARS = {
   media_owner: "",
   cron_path: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
   database: { name: "cepcomunicacion", user: "cepcomunicacion", host: "localhost", port: 5432 },
-  retention: { daily_days: 30, weekly_weeks: 12, media_days: 30, config_days: 30, pre_restore_days: 30, keep_min: 3 },
+  retention: {
+    daily_days: 30,
+    weekly_weeks: 12,
+    media_days: 30,
+    config_days: 30,
+    pre_restore_days: 30,
+    keep_min: 3,
+    monthly_months: 12,
+    monthly_keep_min: 3,
+  },
   schedule: {
     database: "0 2 * * *",
     config: "30 2 * * *",
@@ -33,6 +42,10 @@ export const DEFAULT_VARS = {
   media_excludes: [".DS_Store", "Thumbs.db", "*.tmp"],
   alerts: {},
   offsite: { enabled: false },
+  encryption: { recipients: [], scope: [] },
+  drill: { rto_minutes: 60, rpo_hours: 26, allow_live_from_source: false },
+  metrics: {},
+  docker_volumes: [],
   check: {
     database_max_age_hours: 26,
     weekly_max_age_days: 8,
@@ -43,6 +56,8 @@ export const DEFAULT_VARS = {
     media_min_files: 0,
     disk_warning_percent: 80,
     disk_critical_percent: 90,
+    offsite_max_age_hours: 26,
+    monthly_max_age_days: 32,
   },
   // cron runs the jobs; util-linux has flock and runuser; curl sends alerts and pings.
   packages: ["postgresql-client", "rsync", "tar", "gzip", "coreutils", "util-linux", "curl", "logrotate", "cron"],

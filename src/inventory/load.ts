@@ -8,15 +8,8 @@ import path from "node:path";
 import YAML from "yaml";
 import { InputError } from "../errors.ts";
 import { parseYamlDocument } from "./yaml.ts";
-import {
-  groupSchema,
-  sshSchema,
-  inventorySchema,
-  varsLayerSchema,
-  vaultSchema,
-  type SecretRef,
-  type VarsLayer,
-} from "./schema.ts";
+import { groupSchema, sshSchema, inventorySchema, varsLayerSchema, vaultSchema, type VarsLayer } from "./schema.ts";
+import { resolveSecretVars } from "./secret-vars.ts";
 import { SecretResolver, type VaultSource } from "./secrets.ts";
 import type { Host, Inventory, ResolvedVars } from "./types.ts";
 import type { VarsLayerLike } from "./extra-vars.ts";
@@ -261,43 +254,25 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
     const v = m.vars;
 
     // Resolved values are checked too, without ever showing them.
-    const secret = async (
-      ref: SecretRef,
-      varPath: string,
-      check: (s: string) => string | undefined,
-    ): Promise<string | undefined> => {
-      const w = m.where(varPath);
-      const r = await resolver.resolve(ref, `${w.file}: ${w.key}`);
-      if (!r.ok) {
+    const resolved = await resolveSecretVars(
+      v,
+      async (ref, varPath) => {
+        const w = m.where(varPath);
+        const r = await resolver.resolve(ref, `${w.file}: ${w.key}`);
+        if (r.ok) return r.value;
         if (r.problem) add(r.problem);
         return undefined;
-      }
-      const bad = check(r.value);
-      if (bad === undefined) return r.value;
-      const from = "env" in ref ? `environment variable ${ref.env}` : `vault key ${ref.vault}`;
-      add(`${w.file}: ${w.key}: expected ${from} to hold ${bad} (value not shown)`);
-      return undefined;
-    };
-    const password = await secret(v.database.password, "database.password", (s) =>
-      /[\u0000-\u001f\u007f]/.test(s) ? "a password without newlines or control characters" : undefined,
+      },
+      (ref, varPath, expected) => {
+        const w = m.where(varPath);
+        const from = "env" in ref ? `environment variable ${ref.env}` : `vault key ${ref.vault}`;
+        add(`${w.file}: ${w.key}: expected ${from} to hold ${expected} (value not shown)`);
+      },
     );
-    const alerts: ResolvedVars["alerts"] = {};
-    if (v.alerts.email !== undefined) alerts.email = v.alerts.email;
-    let secretsOk = password !== undefined;
-    for (const k of ["slack_webhook", "discord_webhook", "healthcheck_url"] as const) {
-      const val = v.alerts[k];
-      if (val === undefined) continue;
-      if (typeof val === "string") alerts[k] = val;
-      else {
-        const s = await secret(val, `alerts.${k}`, (x) =>
-          /^https?:\/\/[^\s'"`\\]+$/.test(x) ? undefined : "an http(s) URL without spaces or quotes",
-        );
-        if (s === undefined) secretsOk = false;
-        else alerts[k] = s;
-      }
-    }
-    if (!secretsOk || password === undefined || environment === undefined || ssh === undefined) continue;
-    const vars: ResolvedVars = { ...v, database: { ...v.database, password }, alerts, environment };
+    if (!resolved || environment === undefined || ssh === undefined) continue;
+    // The off-site key prefix defaults to the host's name: a fleet shares one bucket.
+    if (resolved.offsite.prefix === undefined) resolved.offsite.prefix = name;
+    const vars: ResolvedVars = { ...resolved, environment };
     hosts.push({ name, groups: memberOf, ssh, vars });
   }
 

@@ -6,19 +6,14 @@
 import { DEFAULT_VARS, derivePaths } from "./defaults.ts";
 import { issuesToProblems, joinKey, keyPath } from "./problems.ts";
 import { crossFieldProblems } from "./rules.ts";
+import { SECRET_VAR_PATHS } from "./secret-vars.ts";
 import { varsSchema, type PathVars, type Vars, type VarsLayer } from "./schema.ts";
 
 export const isMap = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 
-/** Values at these var paths are leaves even though they are maps ({ env } / { vault }). */
-const SECRET_PATHS = new Set([
-  "database.password",
-  "alerts.slack_webhook",
-  "alerts.discord_webhook",
-  "alerts.healthcheck_url",
-]);
-export const SECRET_VAR_PATHS: readonly string[] = [...SECRET_PATHS];
+/** Values at secret var paths are leaves even though they are maps ({ env } / { vault }). */
+const SECRET_PATHS = SECRET_VAR_PATHS;
 
 /** Maps merge key by key; arrays, scalars and secret references replace. Inputs are not modified. */
 export function mergeMaps(

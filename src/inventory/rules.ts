@@ -57,8 +57,16 @@ export function crossFieldProblems(v: Vars, { origin, where }: Provenance): stri
         `expected more than ${w} (${v.check.disk_warning_percent}, ${describeOrigin(origin(w), w)}), got ${v.check.disk_critical_percent}`,
       );
   }
-  if (v.offsite.enabled && !v.offsite.bucket) {
-    at("offsite.enabled", "expected offsite.bucket (an s3://bucket[/prefix] URL) to be set when offsite is enabled");
+  if (v.offsite.enabled) {
+    const need = (["endpoint", "bucket", "access_key_id", "secret_access_key"] as const).filter((k) => !v.offsite[k]);
+    if (need.length)
+      at("offsite.enabled", `expected ${need.map((k) => `offsite.${k}`).join(", ")} to be set when offsite is enabled`);
+  }
+  if (v.encryption.scope.length > 0 && v.encryption.recipients.length === 0) {
+    at(
+      "encryption.scope",
+      "expected encryption.recipients (age public keys) to be set: nothing can be encrypted without them",
+    );
   }
   // Backups must not be inside what they back up, nor the reverse (each run would copy itself).
   const inside = (a: string, b: string) => a === b || a.startsWith(b.endsWith("/") ? b : `${b}/`);

@@ -95,6 +95,10 @@ export const retentionVars = z.strictObject({
   config_days: z.number().int().min(1),
   pre_restore_days: z.number().int().min(1),
   keep_min: z.number().int().min(1),
+  /** The first good daily dump of each month is also kept as a monthly one, this long. */
+  monthly_months: z.number().int().min(1),
+  /** The newest N verified monthly dumps are never deleted, whatever their age. */
+  monthly_keep_min: z.number().int().min(1),
 });
 
 export const scheduleVars = z.strictObject({
@@ -105,20 +109,62 @@ export const scheduleVars = z.strictObject({
   check: cronExpression,
 });
 
+/** Mail without a local MTA: curl's SMTP client (`smtp://` or `smtps://`), credentials from a secret. */
+export const smtpVars = z.strictObject({
+  url: z
+    .string()
+    .regex(/^smtps?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/, "an smtp:// or smtps:// URL (host and optional port)")
+    .optional(),
+  user: z
+    .string()
+    .regex(/^[^\s'"`\\]+$/, "a user name without spaces or quotes")
+    .optional(),
+  password: secretRef.optional(),
+  from: z.string().email("an email address").optional(),
+});
+
+/** One healthcheck URL per job: on healthchecks.io the last ping wins, so jobs must not share one. */
+export const healthcheckVars = z.strictObject({
+  database: urlOrSecret.optional(),
+  weekly: urlOrSecret.optional(),
+  media: urlOrSecret.optional(),
+  config: urlOrSecret.optional(),
+  check: urlOrSecret.optional(),
+});
+
 export const alertVars = z.strictObject({
   email: z.string().email("an email address").optional(),
   slack_webhook: urlOrSecret.optional(),
   discord_webhook: urlOrSecret.optional(),
+  /** The check job's healthcheck (kept for compatibility; alerts.healthchecks.check wins). */
   healthcheck_url: urlOrSecret.optional(),
+  smtp: smtpVars.optional(),
+  healthchecks: healthcheckVars.optional(),
+  /** From the Nth consecutive failure of a job its alerts are CRITICAL escalations. */
+  escalate_after: z.number().int().min(1).optional(),
 });
 
 export const offsiteVars = z.strictObject({
   enabled: z.boolean(),
+  /** Any S3-compatible service (AWS, MinIO, Backblaze, ...). */
+  endpoint: httpUrl.optional(),
+  /** A bucket name (S3 rules); the key prefix goes in `prefix`. */
   bucket: z
     .string()
-    .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,62}(\/[A-Za-z0-9._\/-]*)?$/, "an s3://bucket[/prefix] URL")
+    .regex(
+      /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+      "an S3 bucket name (3-63 lowercase letters, digits, . and -; no s3://)",
+    )
     .optional(),
-  endpoint: httpUrl.optional(),
+  /** Key prefix in the bucket; default: the host's inventory name, so a fleet shares one bucket. */
+  prefix: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/,
+      "a key prefix of letters, digits, . _ - separated by / (no leading or trailing /)",
+    )
+    .refine((s) => !s.split("/").includes(".."), "a key prefix without .. segments")
+    .optional(),
   region: z
     .string()
     .regex(/^[a-z0-9-]+$/, "a region name")
@@ -127,7 +173,46 @@ export const offsiteVars = z.strictObject({
     .string()
     .regex(/^[A-Z_]+$/, "an S3 storage class such as STANDARD_IA")
     .optional(),
+  access_key_id: secretRef.optional(),
+  secret_access_key: secretRef.optional(),
 });
+
+/** An age X25519 recipient (public key). */
+export const ageRecipient = z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/, "an age public key (age1...)");
+
+export const encryptionVars = z.strictObject({
+  /** When set, config archives are always encrypted at rest (they hold every secret of the platform). */
+  recipients: z.array(ageRecipient),
+  /** The age identity (AGE-SECRET-KEY-1...), needed only to restore; sent on stdin for that run. */
+  identity: secretRef.optional(),
+  /** Which kinds besides config are encrypted too. */
+  scope: z.array(z.enum(["database", "media"])),
+});
+
+export const drillVars = z.strictObject({
+  rto_minutes: z.number().int().min(0),
+  rpo_hours: z.number().int().min(0),
+  /** Run on the host after a --live drill (e.g. the app's health URL with curl); must exit 0. */
+  verify_command: z.string().min(1).refine(noControl, "a command without newlines or control characters").optional(),
+  /** An inventory (name or path) whose off-site copy this inventory's drills restore. */
+  source: z.string().min(1).refine(noControl, "an inventory name or path").optional(),
+  /** staging host → source host whose backups it restores (default: by position). */
+  map: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "a host name"),
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "a host name"),
+    )
+    .optional(),
+  allow_live_from_source: z.boolean(),
+});
+
+export const metricsVars = z.strictObject({
+  /** node_exporter's textfile collector directory; check-backups writes <app>_backup.prom there. */
+  textfile_dir: absPath.optional(),
+});
+
+/** A Docker named volume. */
+export const dockerVolume = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "a Docker volume name");
 
 export const checkVars = z.strictObject({
   // Whole numbers: check-backups compares them with bash integer arithmetic.
@@ -140,6 +225,10 @@ export const checkVars = z.strictObject({
   media_min_files: z.number().int().min(0),
   disk_warning_percent: z.number().int().min(1).max(100),
   disk_critical_percent: z.number().int().min(1).max(100),
+  /** The newest off-site copy of each kind may be this old. */
+  offsite_max_age_hours: z.number().int().positive(),
+  /** The newest monthly dump may be this old. */
+  monthly_max_age_days: z.number().int().positive(),
 });
 
 export const varsSchema = z.strictObject({
@@ -159,6 +248,13 @@ export const varsSchema = z.strictObject({
   media_excludes: z.array(z.string().min(1).refine(noControl, "a pattern without control characters")),
   alerts: alertVars,
   offsite: offsiteVars,
+  encryption: encryptionVars,
+  drill: drillVars,
+  metrics: metricsVars,
+  /** The media source is this Docker named volume (resolved with docker volume inspect). */
+  media_volume: dockerVolume.optional(),
+  /** Named volumes also backed up as tarballs under docker-volumes/. */
+  docker_volumes: z.array(dockerVolume),
   check: checkVars,
   packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, "a Debian package name")),
 });
@@ -179,6 +275,11 @@ export const varsLayerSchema = z.strictObject({
   media_excludes: varsSchema.shape.media_excludes.optional(),
   alerts: alertVars.partial().optional(),
   offsite: offsiteVars.partial().optional(),
+  encryption: encryptionVars.partial().optional(),
+  drill: drillVars.partial().optional(),
+  metrics: metricsVars.partial().optional(),
+  media_volume: dockerVolume.optional(),
+  docker_volumes: varsSchema.shape.docker_volumes.optional(),
   check: checkVars.partial().optional(),
   packages: varsSchema.shape.packages.optional(),
 });

@@ -1,11 +1,10 @@
 // The inventory after loading: every host with its merged, defaulted, validated vars and resolved
 // secrets. Code past the loader trusts these types.
-import type { SshConfig, Vars } from "./schema.ts";
+import type { SshConfig } from "./schema.ts";
+import type { ResolvedVarsTree } from "./secret-vars.ts";
 
 /** Vars with secrets resolved to their values (kept out of logs by the mask list on Inventory). */
-export type ResolvedVars = Omit<Vars, "database" | "alerts"> & {
-  database: Omit<Vars["database"], "password"> & { password: string };
-  alerts: { email?: string; slack_webhook?: string; discord_webhook?: string; healthcheck_url?: string };
+export type ResolvedVars = ResolvedVarsTree & {
   environment: "production" | "staging" | "lab";
 };
 

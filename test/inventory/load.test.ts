@@ -21,7 +21,10 @@ describe("the example inventories", () => {
     const env = {
       PROD_DB_PASSWORD: "pw-prod",
       PROD_SLACK_WEBHOOK: "https://hooks.slack.com/services/T/B/x",
-      PROD_HEALTHCHECK_URL: "https://hc-ping.com/abc",
+      PROD_HC_DATABASE: "https://hc-ping.com/abc",
+      PROD_SMTP_PASSWORD: "smtp pw with spaces",
+      PROD_S3_ACCESS_KEY_ID: "AKIAEXAMPLE",
+      PROD_S3_SECRET_ACCESS_KEY: "s3cr3t/key+value",
     };
     const inv = await loadInventory("prod", { cwd: REPO, env });
     expect(inv.environment).toBe("production");
@@ -34,6 +37,13 @@ describe("the example inventories", () => {
     expect(web3.vars.database.port).toBe(5433);
     expect(web3.vars.database.password).toBe("pw-prod");
     expect(web3.vars.alerts.slack_webhook).toBe(env.PROD_SLACK_WEBHOOK);
+    expect(web3.vars.alerts.healthchecks?.database).toBe(env.PROD_HC_DATABASE);
+    expect(web3.vars.alerts.smtp?.password).toBe(env.PROD_SMTP_PASSWORD);
+    expect(web3.vars.offsite.secret_access_key).toBe(env.PROD_S3_SECRET_ACCESS_KEY);
+    // The off-site key prefix defaults to each host's name.
+    expect(inv.hosts.map((h) => h.vars.offsite.prefix)).toEqual(["web1", "web2", "web3"]);
+    expect(web3.vars.retention.monthly_months).toBe(12);
+    expect(web3.vars.drill).toEqual({ rto_minutes: 60, rpo_hours: 26, allow_live_from_source: false });
     expect(web3.vars.schedule.check).toBe("*/30 * * * *");
     expect(web3.vars.retention.daily_days).toBe(45);
     expect(web3.vars.environment).toBe("production");
@@ -42,7 +52,10 @@ describe("the example inventories", () => {
   });
 
   it("staging.yml loads with its env vars set, and fails naming the variable without them", async () => {
-    const inv = await loadInventory("staging", { cwd: REPO, env: { STAGING_DB_PASSWORD: "pw" } });
+    const inv = await loadInventory("staging", {
+      cwd: REPO,
+      env: { STAGING_DB_PASSWORD: "pw", STAGING_SMTP_PASSWORD: "smtp" },
+    });
     expect(inv.environment).toBe("staging");
     expect(inv.hosts.map((h) => [h.name, h.vars.retention.media_days, h.vars.retention.daily_days])).toEqual([
       ["stg1", 30, 7],
@@ -50,6 +63,7 @@ describe("the example inventories", () => {
     ]);
     expect(await problemsOf(loadInventory("staging", { cwd: REPO, env: {} }))).toEqual([
       "inventories/staging.yml: vars.database.password: environment variable STAGING_DB_PASSWORD is not set",
+      "inventories/staging.yml: vars.alerts.smtp.password: environment variable STAGING_SMTP_PASSWORD is not set",
     ]);
   });
 
@@ -118,7 +132,7 @@ hosts:
     const problems = await problemsOf(loadInventory("bad", { cwd: proj.dir, env: {} }));
     expect(problems).toEqual([
       "inventories/bad.yml: environment: expected one of production, staging, lab",
-      "inventories/bad.yml: vars.retention.daily_dayz: unknown key (did you mean daily_days?); expected one of daily_days, weekly_weeks, media_days, config_days, pre_restore_days, keep_min",
+      "inventories/bad.yml: vars.retention.daily_dayz: unknown key (did you mean daily_days?); expected one of daily_days, weekly_weeks, media_days, config_days, pre_restore_days, keep_min, monthly_months, monthly_keep_min",
       "inventories/bad.yml: vars.database.password: expected a secret reference { env: NAME } or { vault: key } (secrets are never plaintext in an inventory)",
       "inventories/bad.yml: vars.database.port: expected a number between 1 and 65535, got a string",
       "inventories/bad.yml: hosts.web1.ssh.port: expected a number between 1 and 65535",
@@ -201,7 +215,7 @@ hosts:
     const problems = await problemsOf(loadInventory("inv.yml", { cwd: proj.dir, env: { DB_PW: "x" } }));
     expect(problems).toEqual([
       "inv.yml: groups.web.vars.check.disk_warning_percent: expected less than check.disk_critical_percent (90, the built-in default), got 95",
-      "inv.yml: vars.offsite.enabled: expected offsite.bucket (an s3://bucket[/prefix] URL) to be set when offsite is enabled",
+      "inv.yml: vars.offsite.enabled: expected offsite.endpoint, offsite.bucket, offsite.access_key_id, offsite.secret_access_key to be set when offsite is enabled",
       "inv.yml: hosts.h2.vars.paths.backup_dir: expected paths.backup_dir and paths.media_dir not to contain one another (paths.media_dir is derived from app and prefix)",
       "inv.yml: hosts.h2.vars.paths.backup_dir: expected paths.backup_dir and paths.app_dir not to contain one another (paths.app_dir is derived from app and prefix)",
       "inv.yml: hosts.h2.vars.paths.cron_file: expected a file name of letters, digits, _ and - only (cron ignores cron.d files with other names, e.g. with a dot)",
