@@ -244,6 +244,7 @@ export async function verifyHostKey(opts: {
         if (!opts.acceptNew) {
           throw new HostKeyError(
             `host key for ${name} (${type} ${fp}) is not in ${file}; run with --accept-new-host-keys to record it`,
+            true,
           );
         }
         await mkdir(dirname(file), { recursive: true });
