@@ -2,7 +2,7 @@
 // known_hosts, --accept-new-host-keys), and the frame of a one-connection host job: connect (an
 // unreachable host or a bad host key is reported, not thrown), run, close, count commands and time.
 import { readFileSync } from "node:fs";
-import path from "node:path";
+import { showPath } from "../inventory/load.ts";
 import ssh2 from "ssh2"; // CJS: named value imports fail under plain Node ESM
 import type { Connection } from "../connection/types.ts";
 import type { Host, Inventory } from "../inventory/types.ts";
@@ -36,8 +36,7 @@ export function hostConnector(inv: Pick<Inventory, "knownHostsFile">, opts: { ac
  * problems: a local mistake is bad input (exit 1) before any host is contacted, not a failed host.
  */
 export function privateKeyProblems(hosts: Host[], inventoryFile: string, cwd: string): string[] {
-  const rel = path.relative(cwd, inventoryFile);
-  const shown = rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : inventoryFile;
+  const shown = showPath(inventoryFile, cwd);
   const problems: string[] = [];
   const seen = new Map<string, string | undefined>();
   for (const h of hosts) {
