@@ -90,8 +90,13 @@ pre_restore_backup() {
   fi
   local dir="$BACKUP_DIR/config/pre-restore" name
   mkdir -p -- "$dir"
+  # Names have one-second resolution: wait for a second whose archive, checksum and partial names
+  # are all free, so another restore's copy is never overwritten nor taken for this one.
   name="pre-restore_config_$(now_stamp).tar.gz"
-  [[ ! -e "$dir/$name" ]] || { sleep 1; name="pre-restore_config_$(now_stamp).tar.gz"; }
+  while [[ -e "$dir/$name" || -e "$dir/$name.sha256" || -e "$dir/.$name.partial" || -e "$dir/.$name.sha256.partial" ]]; do
+    sleep 1
+    name="pre-restore_config_$(now_stamp).tar.gz"
+  done
   local partial="$dir/.$name.partial" sum_partial="$dir/.$name.sha256.partial" list
   on_exit_remove "$partial" "$sum_partial"
   list="$(mktemp)"
@@ -102,9 +107,12 @@ pre_restore_backup() {
   tar -tzf "$partial" >/dev/null || die "pre-restore archive does not read back, nothing was changed"
   chmod 0600 -- "$partial"
   write_checksum "$partial" "$name" "$sum_partial"
-  mv -f -- "$sum_partial" "$dir/$name.sha256"
+  # -n and a check: a name taken meanwhile fails the restore (nothing changed yet), never silently.
+  mv -n -- "$sum_partial" "$dir/$name.sha256"
+  [[ ! -e "$sum_partial" ]] || die "pre-restore checksum $dir/$name.sha256 appeared meanwhile, nothing was changed"
   on_exit_remove "$dir/$name.sha256"
   mv -n -- "$partial" "$dir/$name"
+  [[ ! -e "$partial" ]] || die "pre-restore archive $dir/$name appeared meanwhile, nothing was changed"
   keep_path "$partial" "$sum_partial" "$dir/$name.sha256"
   PRE_RESTORE="$dir/$name"
   log INFO "pre-restore copy written: $PRE_RESTORE (${#present[@]} files)"
