@@ -29,6 +29,13 @@ parse_args() {
   ARCHIVE_ARG="$RESTORE_ARG"
 }
 
+# archive_path: the archive given, as a path (a bare name is in $BACKUP_DIR/config).
+archive_path() {
+  local file="$ARCHIVE_ARG"
+  [[ "$file" == */* ]] || file="$BACKUP_DIR/config/$file"
+  readlink -f -- "$file"
+}
+
 # Step 1: checksum first, then the archive must read back; its member names must stay inside the target.
 verify_archive() {
   verified_backup_file "$ARCHIVE_ARG" "$BACKUP_DIR/config" archive
@@ -118,12 +125,17 @@ pre_restore_backup() {
   log INFO "pre-restore copy written: $PRE_RESTORE (${#present[@]} files)"
 }
 
-# Steps 4 and 9 together, as the backup user when this runs as root for one (lib_as_backup_user):
-# the pre-restore archive and the pruning of old ones happen in that user's tree.
+# Step 4, as the backup user when this runs as root for one (lib_as_backup_user): the pre-restore
+# archive is written in that user's tree.
 pre_restore_step() {
   pre_restore_backup
-  prune_pre_restore "$BACKUP_DIR/config/pre-restore" "pre-restore_config_*.tar.gz"
   printf 'STEP_RESULT=%s\n' "$PRE_RESTORE"
+}
+
+# Step 9, after a verified restore and as the backup user too: old pre-restore archives go, never
+# the one just restored from.
+prune_step() {
+  restore_prune_after "$BACKUP_DIR/config/pre-restore" "pre-restore_config_*.tar.gz" is_verified_backup "$(archive_path)"
 }
 
 # Step 5: extract (as root tar keeps the archived owners and modes).
@@ -193,14 +205,21 @@ restore_failed_report() {
 
 main() {
   parse_args "$@"
-  if [[ "${CEP_STEP:-}" == pre_restore_step ]]; then
-    # Re-run as the backup user by the root restore below: only that step (the parent holds the lock).
-    lib_init restore-config
-    verify_archive
-    list_files >&2
-    pre_restore_step
-    exit 0
-  fi
+  case "${CEP_STEP:-}" in
+    pre_restore_step)
+      # Re-run as the backup user by the root restore below: only that step (the parent holds the lock).
+      lib_init restore-config
+      verify_archive
+      list_files >&2
+      pre_restore_step
+      exit 0
+      ;;
+    prune_step)
+      lib_init restore-config
+      prune_step
+      exit 0
+      ;;
+  esac
   # The live target needs root (owner, app dir); writes into the backup tree run as its user.
   LIB_KEEP_ROOT=1
   lib_init restore-config
@@ -218,6 +237,7 @@ main() {
   extract
   verify_restore
   secure_permissions
+  lib_as_backup_user prune_step >/dev/null
   report
 }
 

@@ -337,7 +337,7 @@ main() {
   restore_dump
   verify_restore
   drop_aside
-  prune_pre_restore "$BACKUP_DIR/database/pre-restore" "pre-restore_*.dump"
+  restore_prune_after "$BACKUP_DIR/database/pre-restore" "pre-restore_*.dump" is_verified_backup "$DUMP"
   report
 }
 

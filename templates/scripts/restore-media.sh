@@ -139,12 +139,17 @@ pre_restore_backup() {
   log INFO "pre-restore copy written: $PRE_RESTORE ($COUNT_FILES files, $(human_size "$COUNT_BYTES"))"
 }
 
-# Steps 4 and 9 together, as the backup user when this runs as root for one (lib_as_backup_user):
-# the pre-restore copy and the pruning of old ones happen in that user's tree.
+# Step 4, as the backup user when this runs as root for one (lib_as_backup_user): the pre-restore
+# copy is written in that user's tree.
 pre_restore_step() {
   pre_restore_backup
-  prune_pre_restore "$BACKUP_DIR/media/pre-restore" "$SNAPSHOT_GLOB" media_snapshot_ok
   printf 'STEP_RESULT=%s\n' "$PRE_RESTORE"
+}
+
+# Step 9, after a verified restore and as the backup user too: old pre-restore copies go, never the
+# one just restored from.
+prune_step() {
+  restore_prune_after "$BACKUP_DIR/media/pre-restore" "$SNAPSHOT_GLOB" media_snapshot_ok "$SNAPSHOT"
 }
 
 # Step 5: the target becomes exactly the snapshot.
@@ -224,13 +229,15 @@ restore_failed_report() {
 
 main() {
   parse_args "$@"
-  if [[ "${CEP_STEP:-}" == pre_restore_step ]]; then
-    # Re-run as the backup user by the root restore below: only that step (the parent holds the lock).
-    lib_init restore-media
-    resolve_paths
-    pre_restore_step
-    exit 0
-  fi
+  case "${CEP_STEP:-}" in
+    pre_restore_step | prune_step)
+      # Re-run as the backup user by the root restore below: only that step (the parent holds the lock).
+      lib_init restore-media
+      resolve_paths
+      "$CEP_STEP"
+      exit 0
+      ;;
+  esac
   # The live target needs root (owner, app dir); writes into the backup tree run as its user.
   LIB_KEEP_ROOT=1
   lib_init restore-media
@@ -248,6 +255,7 @@ main() {
   sync_files
   set_permissions
   verify_restore
+  lib_as_backup_user prune_step >/dev/null
   report
 }
 

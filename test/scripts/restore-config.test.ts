@@ -197,6 +197,30 @@ describe("restore-config.sh", () => {
       (rmSync(join(preDir(), name)), rmSync(join(preDir(), `${name}.sha256`)));
   });
 
+  it("restores an old pre-restore archive: pruning comes after the restore and spares it", async () => {
+    // Four verified pre-restore archives, 40 to 43 days old (by name and mtime); keep_min is 3.
+    mkdirSync(preDir(), { recursive: true });
+    const names: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const when = Math.floor(Date.now() / 1000) - (40 + i) * 86400;
+      const name = `pre-restore_config_${(await execa("date", ["-d", `@${when}`, "+%Y-%m-%d_%H-%M-%S"])).stdout}.tar.gz`;
+      copyFileSync(archive, join(preDir(), name));
+      const hash = (await execa("sha256sum", [join(preDir(), name)])).stdout.slice(0, 64);
+      writeFileSync(join(preDir(), `${name}.sha256`), `${hash}  ${name}\n`);
+      await execa("touch", ["-d", `@${when}`, join(preDir(), name), join(preDir(), `${name}.sha256`)]);
+      names.push(name);
+    }
+    const oldest = join(preDir(), names[3]!);
+    const r = await run([oldest, "--force"]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(read(app)).toEqual(ORIGINAL);
+    expect(existsSync(oldest)).toBe(true);
+    expect(existsSync(`${oldest}.sha256`)).toBe(true);
+    // The restore's own copy counts now: of the other three, the oldest (42 days) is past keep_min.
+    expect(existsSync(join(preDir(), names[2]!))).toBe(false);
+    for (const n of names) for (const f of [n, `${n}.sha256`]) rmSync(join(preDir(), f), { force: true });
+  });
+
   it("the installed script passes shellcheck", async () => {
     const r = await execa("shellcheck", ["-x", "restore-config.sh"], {
       cwd: lab.vars.paths.scripts_dir,

@@ -70,14 +70,15 @@ is_verified_backup() {
   [[ -f "$1" ]] && verify_checksum "$1"
 }
 
-# retention_prune DIR GLOB DAYS KEEP_MIN [VERIFIER]: delete backups in DIR matching GLOB (files or
-# directories, not symlinks, not hidden partials) whose mtime is older than DAYS days, but ONLY
-# backups that VERIFIER (a function name, default is_verified_backup) accepts, and never the newest
-# KEEP_MIN verified ones. Unverified backups are never deleted (they are named in the log), so a
-# month of failed runs cannot empty the store. Deleting a backup also deletes its .sha256 and
-# .manifest.json; sidecars whose backup is gone and partials older than a day are removed too.
+# retention_prune DIR GLOB DAYS KEEP_MIN [VERIFIER] [SPARE]: delete backups in DIR matching GLOB
+# (files or directories, not symlinks, not hidden partials) whose mtime is older than DAYS days, but
+# ONLY backups that VERIFIER (a function name, default is_verified_backup) accepts, and never the
+# newest KEEP_MIN verified ones, nor SPARE (the backup a restore has just restored from). Unverified
+# backups are never deleted (they are named in the log), so a month of failed runs cannot empty the
+# store. Deleting a backup also deletes its .sha256 and .manifest.json; sidecars whose backup is
+# gone and partials older than a day are removed too.
 retention_prune() {
-  local dir="$1" glob="$2" days="$3" keep_min="$4" verifier="${5:-is_verified_backup}"
+  local dir="$1" glob="$2" days="$3" keep_min="$4" verifier="${5:-is_verified_backup}" spare="${6:-}"
   [[ -d "$dir" ]] || return 0
   [[ "$days" =~ ^[0-9]+$ && "$keep_min" =~ ^[0-9]+$ ]] || die "retention_prune: bad days/keep_min: $days/$keep_min"
   local now max_age entries=() p
@@ -102,6 +103,10 @@ retention_prune() {
       continue
     fi
     ((age > max_age)) || continue
+    if [[ -n "$spare" && "$p" -ef "$spare" ]]; then
+      log INFO "retention: keeping $(basename -- "$p") ($((age / 86400)) days old): it has just been restored from"
+      continue
+    fi
     if "$verifier" "$p"; then
       rm -rf -- "$p" "$p.sha256" "$(manifest_path "$p")"
       deleted=$((deleted + 1))
@@ -122,8 +127,8 @@ retention_prune() {
   log INFO "retention: $dir ($glob): kept $kept_verified newest verified (keep_min $keep_min), deleted $deleted older than $days days, $unverified unverified kept"
 }
 
-# prune_pre_restore DIR GLOB [VERIFIER]: pre-restore backups have their own retention
+# prune_pre_restore DIR GLOB [VERIFIER] [SPARE]: pre-restore backups have their own retention
 # (RETENTION_PRE_RESTORE_DAYS, still keeping the newest RETENTION_KEEP_MIN verified ones).
 prune_pre_restore() {
-  retention_prune "$1" "$2" "${RETENTION_PRE_RESTORE_DAYS:-30}" "$RETENTION_KEEP_MIN" "${3:-is_verified_backup}"
+  retention_prune "$1" "$2" "${RETENTION_PRE_RESTORE_DAYS:-30}" "$RETENTION_KEEP_MIN" "${3:-is_verified_backup}" "${4:-}"
 }

@@ -110,6 +110,17 @@ restore_report() {
   done
 }
 
+# restore_prune_after DIR GLOB VERIFIER RESTORED: the restores' pruning of old pre-restore copies, run
+# only once the restore has succeeded and been verified (before it, pruning could delete the very
+# copy being restored), sparing RESTORED. In a background subshell, so errexit holds inside it while
+# its failure is only a warning: the restore is done by then, and old copies merely stay.
+restore_prune_after() {
+  local rc=0
+  (prune_pre_restore "$@") &
+  wait "$!" || rc=$?
+  ((rc == 0)) || log WARNING "pruning old pre-restore copies in $1 failed (exit $rc); the restore itself succeeded"
+}
+
 # is_identifier NAME: a lowercase SQL identifier (the inventory schema's rule), safe unquoted in SQL and paths.
 is_identifier() {
   [[ "$1" =~ ^[a-z_][a-z0-9_]{0,62}$ ]]
