@@ -58,13 +58,22 @@ verify_archive() {
   done
 }
 
-# Step 2: what will be restored, and where.
-list_files() {
+# resolve_target: where the archive goes (--target or $APP_DIR), as an absolute path.
+resolve_target() {
   TARGET="${TARGET:-$APP_DIR}"
   [[ -n "$TARGET" ]] || die "no target: APP_DIR is not set and no --target given"
   TARGET="$(realpath -m -- "$TARGET")"
   [[ "$TARGET" != "/" ]] || die "refusing to extract into /"
   [[ ! -e "$TARGET" || -d "$TARGET" ]] || die "target $TARGET exists and is not a directory"
+}
+
+# Step 2: what will be restored, and where; which of those files exist now is root's finding (a
+# dedicated backup user that cannot search a directory of the target must not make its files look
+# absent: they would be overwritten with no copy kept). PRESENT_LIST holds them, NUL-separated.
+list_files() {
+  resolve_target
+  PRESENT_LIST="$(mktemp)"
+  on_exit_remove "$PRESENT_LIST"
   FILE_ENTRIES=()
   local e
   for e in "${ENTRIES[@]}"; do
@@ -72,7 +81,13 @@ list_files() {
   done
   log INFO "$ARCHIVE_NAME holds ${#ENTRIES[@]} entries (${#FILE_ENTRIES[@]} files) to restore into $TARGET:"
   for e in "${ENTRIES[@]}"; do
-    if [[ -e "$TARGET/$e" ]]; then log INFO "  $e (replaces the current file)"; else log INFO "  $e (new)"; fi
+    if [[ -e "$TARGET/$e" || -L "$TARGET/$e" ]]; then
+      log INFO "  $e (replaces the current file)"
+      # A directory in place is kept (only what the archive holds is replaced).
+      [[ -d "$TARGET/$e" && ! -L "$TARGET/$e" ]] || printf '%s\0' "${e%/}" >>"$PRESENT_LIST"
+    else
+      log INFO "  $e (new)"
+    fi
   done
 }
 
@@ -81,16 +96,13 @@ confirm() {
   confirm_restore "$FORCE" "Restore ${#ENTRIES[@]} configuration entries from $ARCHIVE_NAME into $TARGET? Current versions are archived in $BACKUP_DIR/config/pre-restore first."
 }
 
-# Step 4: the current versions of the files the archive would replace, as a verified tar.gz.
+# Step 4: the current versions of the files the archive would replace (root's list, NUL-separated
+# on stdin), as a verified tar.gz. Written by the backup user, who must be able to read them: if it
+# cannot, nothing is changed.
 pre_restore_backup() {
   PRE_RESTORE=""
-  local present=() e
-  for e in "${ENTRIES[@]}"; do
-    e="${e%/}"
-    [[ -e "$TARGET/$e" || -L "$TARGET/$e" ]] || continue
-    [[ -d "$TARGET/$e" && ! -L "$TARGET/$e" ]] && continue
-    present+=("$e")
-  done
+  local present=()
+  mapfile -d '' -t present
   if ((${#present[@]} == 0)); then
     log INFO "none of the archive's files exist in $TARGET: no pre-restore copy needed"
     return 0
@@ -109,8 +121,11 @@ pre_restore_backup() {
   list="$(mktemp)"
   on_exit_remove "$list"
   printf '%s\0' "${present[@]}" >"$list"
-  tar -czf "$partial" -C "$TARGET" --no-recursion --null --files-from="$list" ||
-    die "pre-restore archive failed, nothing was changed"
+  local err
+  err="$(mktemp)"
+  on_exit_remove "$err"
+  tar -czf "$partial" -C "$TARGET" --no-recursion --null --files-from="$list" 2>"$err" ||
+    die "pre-restore archive of ${#present[@]} files in $TARGET as $(id -un) failed, nothing was changed: $(head -c 500 "$err" | tr '\n' ' ')"
   tar -tzf "$partial" >/dev/null || die "pre-restore archive does not read back, nothing was changed"
   chmod 0600 -- "$partial"
   write_checksum "$partial" "$name" "$sum_partial"
@@ -207,10 +222,10 @@ main() {
   parse_args "$@"
   case "${CEP_STEP:-}" in
     pre_restore_step)
-      # Re-run as the backup user by the root restore below: only that step (the parent holds the lock).
+      # Re-run as the backup user by the root restore below: only that step (the parent holds the
+      # lock), with root's list of the files to copy on stdin.
       lib_init restore-config
-      verify_archive
-      list_files >&2
+      resolve_target
       pre_restore_step
       exit 0
       ;;
@@ -231,9 +246,10 @@ main() {
   verify_archive
   list_files
   confirm
-  RESTORE_STARTED=1
-  lib_as_backup_user pre_restore_step >/dev/null
+  # The copy writes only into the backup tree: a failure there has changed nothing yet.
+  lib_as_backup_user pre_restore_step <"$PRESENT_LIST" >/dev/null
   PRE_RESTORE="${STEP_RESULT:-${PRE_RESTORE:-}}"
+  RESTORE_STARTED=1
   extract
   verify_restore
   secure_permissions

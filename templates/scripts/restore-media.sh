@@ -109,11 +109,28 @@ confirm() {
   confirm_restore "$FORCE" "Restore media snapshot $SNAPSHOT_NAME ($WANT_FILES files, $(human_size "$WANT_BYTES")) into $TARGET? Files in $TARGET that are not in the snapshot will be deleted (a pre-restore copy is kept in $BACKUP_DIR/media/pre-restore)."
 }
 
+# Step 4, as root: what the target holds now (entries and regular files), decided by root. A dedicated
+# backup user that cannot list the target must never make it look empty: its copy would be skipped
+# and rsync --delete would remove the live media with nothing kept.
+survey_target() {
+  CEP_TARGET_ENTRIES=0
+  CEP_TARGET_FILES=0
+  [[ -d "$TARGET" ]] || return 0
+  CEP_TARGET_ENTRIES="$(find "$TARGET" -mindepth 1 -printf x | wc -c)" || die "cannot list the target $TARGET"
+  media_count "$TARGET"
+  CEP_TARGET_FILES="$COUNT_FILES"
+  log INFO "target $TARGET holds $CEP_TARGET_ENTRIES entries ($CEP_TARGET_FILES files) now"
+}
+
 # Step 4: copy what is in the target now, verified and with a manifest, so it can be restored
-# with this same script. Unchanged files are hard links to the snapshot being restored.
+# with this same script. Unchanged files are hard links to the snapshot being restored. Whether
+# there is anything to copy is root's finding (survey_target), and the copy must hold every file
+# root saw, or nothing is changed.
 pre_restore_backup() {
   PRE_RESTORE=""
-  if [[ ! -d "$TARGET" || -z "$(find "$TARGET" -mindepth 1 -print -quit)" ]]; then
+  [[ "${CEP_TARGET_ENTRIES:-}" =~ ^[0-9]+$ && "${CEP_TARGET_FILES:-}" =~ ^[0-9]+$ ]] ||
+    die "pre-restore copy: the target has not been surveyed, nothing was changed"
+  if ((CEP_TARGET_ENTRIES == 0)); then
     log INFO "target $TARGET is empty or missing: no pre-restore copy needed"
     return 0
   fi
@@ -131,8 +148,10 @@ pre_restore_backup() {
   err="$(mktemp)"
   on_exit_remove "$err"
   rsync -a --numeric-ids "--link-dest=$SNAPSHOT" -- "$TARGET/" "$partial/" 2>"$err" ||
-    die "pre-restore copy failed, nothing was changed: $(head -c 500 "$err" | tr '\n' ' ')"
+    die "pre-restore copy of $TARGET as $(id -un) failed, nothing was changed: $(head -c 500 "$err" | tr '\n' ' ')"
   media_write_sidecars "$partial" "$stamp" "$TARGET" "" '"pre_restore": true'
+  ((COUNT_FILES >= CEP_TARGET_FILES)) ||
+    die "pre-restore copy of $TARGET as $(id -un) failed: it holds $COUNT_FILES files, root sees $CEP_TARGET_FILES; nothing was changed"
   touch -- "$partial"
   media_commit "$partial" "$dir/$stamp"
   PRE_RESTORE="$dir/$stamp"
@@ -249,9 +268,11 @@ main() {
   resolve_paths
   verify_snapshot
   confirm
-  RESTORE_STARTED=1
-  lib_as_backup_user pre_restore_step >/dev/null
+  survey_target
+  # The copy writes only into the backup tree: a failure there has changed nothing yet.
+  lib_as_backup_user pre_restore_step CEP_TARGET_ENTRIES CEP_TARGET_FILES >/dev/null
   PRE_RESTORE="${STEP_RESULT:-${PRE_RESTORE:-}}"
+  RESTORE_STARTED=1
   sync_files
   set_permissions
   verify_restore
