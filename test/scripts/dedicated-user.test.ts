@@ -1,8 +1,14 @@
-// Root restores for a dedicated backup user: restore-media and restore-config stay root (they write
-// the live directories) and run their pre-restore copy as the backup user. What the target holds is
-// decided by root, never by that user: a target it cannot list must not look empty (rsync --delete
-// then removed the live uploads with no copy, and the report said "none (the target was empty)").
-// A root restore that cannot take its pre-restore copy stops before changing anything, and says so.
+// The installed scripts with a dedicated backup user, as provision sets one up (its trees, its pgpass
+// file, backup.conf read through its group), run as root the way an operator does.
+//
+// Root restores: restore-media and restore-config stay root (they write the live directories) and
+// run their pre-restore copy as the backup user. What the target holds is decided by root, never by
+// that user: a target it cannot list must not look empty (rsync --delete then removed the live
+// uploads with no copy, and the report said "none (the target was empty)"). A root restore that
+// cannot take its pre-restore copy stops before changing anything, and says so.
+//
+// Backups: a config file in a directory the backup user cannot read is an error naming it, never
+// "not present" with the job OK.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { mkdirSync, writeFileSync, readFileSync, readdirSync, chmodSync, existsSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
@@ -26,8 +32,8 @@ function run(script: string, args: string[] = []): Promise<Result> {
 const entries = (d: string) => (existsSync(d) ? readdirSync(d).filter((f) => !f.startsWith(".")) : []);
 
 beforeAll(async () => {
-  user = await createBackupUser("rd");
-  lab = renderOnlyLab("restore-dedicated", (v) => (v.backup_user = user.name));
+  user = await createBackupUser("du");
+  lab = renderOnlyLab("dedicated-user", (v) => (v.backup_user = user.name));
 });
 afterAll(async () => {
   lab?.cleanup();
@@ -96,5 +102,37 @@ describe("a root restore for a dedicated backup user", () => {
     expect(list).toEqual([".env", "nginx/site.conf"]);
     const owner = (await execa("stat", ["-c", "%U", join(cfg, "pre-restore", pre[0]!)])).stdout;
     expect(owner).toBe(user.name);
+  });
+});
+
+describe("backup-config.sh as a dedicated backup user", () => {
+  it("names the files of a directory it cannot read as an error (exit 1, alert), never 'not present'", async () => {
+    const app = lab.vars.paths.app_dir;
+    mkdirSync(join(app, "nginx"), { recursive: true });
+    mkdirSync(join(app, ".github", "workflows"), { recursive: true });
+    writeFileSync(join(app, ".env"), "A=1\n");
+    chmodSync(join(app, ".env"), 0o644);
+    writeFileSync(join(app, "nginx", "site.conf"), "server {}\n");
+    writeFileSync(join(app, ".github", "workflows", "ci.yml"), "on: push\n");
+    const cfg = join(lab.vars.paths.backup_dir, "config");
+    const archives = () => readdirSync(cfg).filter((f) => /^config_.*\.tar\.gz$/.test(f));
+    const before = archives();
+    // nginx/ is root's alone (0700): the backup user cannot list it, so nginx/*.conf matches nothing.
+    // .github is searchable but its workflows folder cannot be listed.
+    chmodSync(join(app, "nginx"), 0o700);
+    chmodSync(join(app, ".github", "workflows"), 0o711);
+    try {
+      const r = await run("backup-config.sh");
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toMatch(/cannot read .*nginx.*\(nginx\/\*\.conf\)/);
+      expect(r.stderr).toMatch(/cannot read .*\.github\/workflows.*\(\.github\/workflows\/\*\.yml\)/);
+      expect(r.stderr).not.toMatch(/not present in [^:]*: .*nginx/);
+      expect(archives()).toEqual(before);
+    } finally {
+      chmodSync(join(app, "nginx"), 0o755);
+      chmodSync(join(app, ".github", "workflows"), 0o755);
+    }
+    const ok = await run("backup-config.sh");
+    expect(ok.exitCode, String(ok.stderr)).toBe(0);
   });
 });
