@@ -6,10 +6,11 @@
 # Summary: Daily backup of the application's configuration files (.env, compose, nginx, ...) as a tar.gz.
 #
 #   Archives CONFIG_FILES (relative to APP_DIR, globs allowed; missing ones are skipped and named
-#   in the log; files or directories on their way that cannot be read fail the job) to $BACKUP_DIR/config/config_YYYY-MM-DD_HH-MM-SS.tar.gz (mode 0600: it holds
-#   secrets), tested with tar -tzf, with .sha256 and .manifest.json (the file list). Then deletes
-#   config backups older than RETENTION_CONFIG_DAYS among the verified ones, always keeping the
-#   newest RETENTION_KEEP_MIN. Uploads to S3 when enabled. Settings: BACKUP_CONF (default
+#   in the log; files or directories on their way that cannot be read fail the job) to
+#   $BACKUP_DIR/config/config_YYYY-MM-DD_HH-MM-SS.tar.gz (mode 0600: it holds secrets), tested
+#   with tar -tzf, with .sha256 and .manifest.json (the file list). Then deletes config backups
+#   older than RETENTION_CONFIG_DAYS among the verified ones, always keeping the newest
+#   RETENTION_KEEP_MIN. Uploads to S3 when enabled. Settings: BACKUP_CONF (default
 #   LIB_DEFAULT_CONF in lib/host.sh). Log: $LOG_DIR/backup-config.log.
 #
 #   Exit: 0 OK, 1 failure (alerted; also when none of the files exist), 75 another run is in
