@@ -75,8 +75,10 @@ is_verified_backup() {
 # ONLY backups that VERIFIER (a function name, default is_verified_backup) accepts, and never the
 # newest KEEP_MIN verified ones, nor SPARE (the backup a restore has just restored from). Unverified
 # backups are never deleted (they are named in the log), so a month of failed runs cannot empty the
-# store. Deleting a backup also deletes its .sha256 and .manifest.json; sidecars whose backup is
-# gone and partials older than a day are removed too.
+# store. VERIFIER returns 0 (verified), 3 (verified but empty: counts toward KEEP_MIN only when no
+# backup with content is left, see media_retention_verdict) or anything else (unverified). Deleting
+# a backup also deletes its .sha256 and .manifest.json; sidecars whose backup is gone and partials
+# older than a day are removed too.
 retention_prune() {
   local dir="$1" glob="$2" days="$3" keep_min="$4" verifier="${5:-is_verified_backup}" spare="${6:-}"
   [[ -d "$dir" ]] || return 0
@@ -89,13 +91,20 @@ retention_prune() {
     find "$dir" -mindepth 1 -maxdepth 1 -name "$glob" ! -name '.*' \( -type f -o -type d \) -printf '%T@\t%p\n' |
       sort -rn -t $'\t' -k1,1 | cut -f2-
   )
-  local kept_verified=0 deleted=0 unverified=0 age
+  local kept_verified=0 deleted=0 unverified=0 age rc
+  # Old empty backups met among the newest: deleted at the end unless no backup with content is left.
+  local -a hollow=()
+  local young_hollow=0
   for p in "${entries[@]}"; do
     [[ "$p" == *.sha256 || "$p" == *.manifest.json ]] && continue
     age=$((now - $(file_mtime "$p")))
     if ((kept_verified < keep_min)); then
-      if "$verifier" "$p"; then
+      rc=0
+      "$verifier" "$p" || rc=$?
+      if ((rc == 0)); then
         kept_verified=$((kept_verified + 1))
+      elif ((rc == 3)); then
+        if ((age > max_age)); then hollow+=("$p"); else young_hollow=$((young_hollow + 1)); fi
       else
         unverified=$((unverified + 1))
         log WARNING "retention: keeping unverified backup $(basename -- "$p") (checksum/manifest does not verify; inspect it)"
@@ -103,18 +112,16 @@ retention_prune() {
       continue
     fi
     ((age > max_age)) || continue
-    if [[ -n "$spare" && "$p" -ef "$spare" ]]; then
-      log INFO "retention: keeping $(basename -- "$p") ($((age / 86400)) days old): it has just been restored from"
-      continue
-    fi
-    if "$verifier" "$p"; then
-      rm -rf -- "$p" "$p.sha256" "$(manifest_path "$p")"
-      deleted=$((deleted + 1))
-      log INFO "retention: deleted $(basename -- "$p") ($((age / 86400)) days old, older than $days days)"
-    else
-      unverified=$((unverified + 1))
-      log WARNING "retention: keeping unverified backup $(basename -- "$p") ($((age / 86400)) days old; it does not verify, so it is never counted or deleted automatically)"
-    fi
+    _retention_delete "$p" "$age" || true
+  done
+  # With no backup with content left, the empty ones are all there is: the newest keep_min stay.
+  if ((kept_verified == 0)); then
+    local keep=$((keep_min - young_hollow))
+    ((keep > 0)) || keep=0
+    hollow=("${hollow[@]:keep}")
+  fi
+  for p in "${hollow[@]}"; do
+    _retention_delete "$p" "$((now - $(file_mtime "$p")))" empty || true
   done
   # Orphaned sidecars and stale partials (from a run killed with SIGKILL).
   local s base
@@ -125,6 +132,25 @@ retention_prune() {
   done < <(find "$dir" -mindepth 1 -maxdepth 1 -type f \( -name '*.sha256' -o -name '*.manifest.json' \) ! -name '.*' -print0)
   find "$dir" -mindepth 1 -maxdepth 1 -name '.*.partial*' -mmin +1440 -exec rm -rf -- {} + 2>/dev/null || true
   log INFO "retention: $dir ($glob): kept $kept_verified newest verified (keep_min $keep_min), deleted $deleted older than $days days, $unverified unverified kept"
+}
+
+# _retention_delete PATH AGE [WHAT]: retention_prune's deletion of one backup older than the window
+# (with its sidecars), unless it is SPARE or does not verify. Uses retention_prune's locals.
+_retention_delete() {
+  local p="$1" age="$2" what="${3:-}" rc=0
+  if [[ -n "$spare" && "$p" -ef "$spare" ]]; then
+    log INFO "retention: keeping $(basename -- "$p") ($((age / 86400)) days old): it has just been restored from"
+    return 0
+  fi
+  "$verifier" "$p" || rc=$?
+  if ((rc == 0 || rc == 3)); then
+    rm -rf -- "$p" "$p.sha256" "$(manifest_path "$p")"
+    deleted=$((deleted + 1))
+    log INFO "retention: deleted ${what:+$what }$(basename -- "$p") ($((age / 86400)) days old, older than $days days)"
+  else
+    unverified=$((unverified + 1))
+    log WARNING "retention: keeping unverified backup $(basename -- "$p") ($((age / 86400)) days old; it does not verify, so it is never counted or deleted automatically)"
+  fi
 }
 
 # prune_pre_restore DIR GLOB [VERIFIER] [SPARE]: pre-restore backups have their own retention
