@@ -120,6 +120,47 @@ describe("backup-lib.sh", () => {
     ).toEqual(old.slice(0, 3).sort());
   });
 
+  it("retention ages by the time in the names and holds the backups before a gap longer than the window until a window follows it", async () => {
+    const d = join(lab.root, "gap");
+    mkdirSync(d);
+    const at = async (spec: string) => ({
+      stamp: (await execa("date", ["-d", spec, "+%Y-%m-%d_%H-%M-%S"])).stdout,
+      epoch: Number((await execa("date", ["-d", spec, "+%s"])).stdout),
+    });
+    // Old ones 100-104 days ago; after a gap, one 31 days ago, then 29 daily ones up to today. Each
+    // file is touched NOW: only the names tell their ages.
+    const old = await Promise.all([100, 101, 102, 103, 104].map((n) => at(`${n} days ago`)));
+    const after = await Promise.all(Array.from({ length: 30 }, (_, i) => at(`${i === 29 ? 31 : i} days ago`)));
+    const names = [...old, ...after].map((x) => `app_${x.stamp}.dump`);
+    const prune = (hold?: string) =>
+      lib(
+        `cd "$1"; shift
+         for n in "$@"; do [ -e "$n" ] || { echo "$n" > "$n"; write_checksum "$n"; }; done
+         ${hold ? `echo '${hold}' > .retention-hold` : ""}
+         retention_prune . 'app_*.dump' 30 3`,
+        [d, ...names],
+      );
+    // A hold written when the gap was new (before: the newest old one, after: the first after it):
+    // 31 days of backups after the gap cover the 30-day window, so it is released and the old go.
+    const r = await prune(`${old[0]!.epoch} ${after[29]!.epoch}`);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/the hold on older ones is released/);
+    // Everything older than the window went, the one 31 days ago too; the 29 of the window stay.
+    const dumps = readdirSync(d).filter((f) => f.endsWith(".dump"));
+    expect(dumps.sort()).toEqual(
+      after
+        .slice(0, 29)
+        .map((x) => `app_${x.stamp}.dump`)
+        .sort(),
+    );
+    expect(readdirSync(d)).not.toContain(".retention-hold");
+    // The same store while the window after the gap is not full yet (the first after it 10 days ago).
+    const r2 = await prune(`${old[0]!.epoch} ${after[10]!.epoch}`);
+    expect(r2.exitCode, r2.stderr).toBe(0);
+    expect(r2.stderr).toMatch(/retention on hold .*: 5 backup\(s\) older than 30 days kept/);
+    for (const o of old) expect(readdirSync(d)).toContain(`app_${o.stamp}.dump`);
+  });
+
   it("on_exit_remove removes partial files after a failure and a signal", async () => {
     const d = join(lab.root, "trap");
     mkdirSync(d);
