@@ -13,9 +13,19 @@ export class UnreachableError extends Error {
   override name = "UnreachableError";
 }
 
-/** The host's key is unknown (without --accept-new-host-keys) or changed: the host fails. */
+/**
+ * The host's key is unknown (without --accept-new-host-keys): the host was not reached (exit 4, as
+ * Ansible counts it); or it changed or is revoked: the host fails (exit 2).
+ */
 export class HostKeyError extends Error {
   override name = "HostKeyError";
+  constructor(
+    message: string,
+    /** No key is recorded for the host (the operator has to accept one), rather than a wrong key. */
+    readonly unknown = false,
+  ) {
+    super(message);
+  }
 }
 
 /** A remote command failed in a way that fails the host (exit 2). */

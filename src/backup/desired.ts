@@ -7,7 +7,7 @@ import type { ResolvedVars } from "../inventory/types.ts";
 import { templateContext } from "./context.ts";
 import type { Renderer } from "../render/render.ts";
 import { installedScripts, MANAGED_BY } from "../render/files.ts";
-import { shellAssignments } from "../render/quote.ts";
+import { shellAssignments, shellQuote } from "../render/quote.ts";
 
 /** Tags select parts of a run (`--tags` / `--skip-tags`). */
 export const TAGS = ["packages", "user", "dirs", "scripts", "config", "cron", "logrotate", "smoke"] as const;
@@ -138,6 +138,24 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
   }
   files.push(
     {
+      // Before backup.conf: its new connection values are checked with the new pgpass file.
+      path: p.pgpass_file,
+      content: renderer.render("pgpass.hbs", ctx),
+      mode: 0o600,
+      owner: u,
+      group: u,
+      tags: ["config"],
+      secret: true,
+      // Log in with it before it replaces the working one (the old file stays on a wrong password).
+      validate: [
+        "cep_pg_login {}",
+        ...[vars.database.host, vars.database.port, vars.database.user, vars.database.name, u].map((x) =>
+          shellQuote(String(x)),
+        ),
+      ].join(" "),
+      template: "pgpass.hbs",
+    },
+    {
       // Sourced by every script, restores run as root included: root's to write, the backup
       // user's group may only read it (a user-writable file root sources is a root shell).
       path: p.config_file,
@@ -146,20 +164,11 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
       owner: "root",
       group: u,
       tags: ["config"],
-      validate: "bash -n {}",
+      // Its connection values, when they change, must log in (with the pgpass file written above).
+      validate: `bash -n {} && cep_conf_login {} ${shellQuote(p.config_file)} ${shellQuote(u)}`,
       // Webhook and healthcheck URLs carry tokens.
       secretKeys: ["SLACK_WEBHOOK", "DISCORD_WEBHOOK", "HEALTHCHECK_URL"],
       template: "backup.conf.hbs",
-    },
-    {
-      path: p.pgpass_file,
-      content: renderer.render("pgpass.hbs", ctx),
-      mode: 0o600,
-      owner: u,
-      group: u,
-      tags: ["config"],
-      secret: true,
-      template: "pgpass.hbs",
     },
     {
       path: p.cron_file,

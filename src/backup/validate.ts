@@ -1,9 +1,12 @@
 // Local checks of rendered files, before anything is written to any host (bad input → exit 1).
-import { CronExpressionParser } from "cron-parser";
 import { cronFileNameProblem } from "../inventory/rules.ts";
+import { cronExpressionProblem } from "../inventory/cron.ts";
 import type { DesiredState } from "./desired.ts";
 
-/** cron.d rules (Debian cron(8)): the file name (the inventory's one rule), env lines or 5 fields + user + command, final newline. */
+/**
+ * cron.d rules (Debian cron(8)): the file name and the schedules (the inventory's own rules), env
+ * lines or 5 fields + user + command, final newline. One bad line and cron ignores the whole file.
+ */
 export function cronFileProblems(path: string, content: string): string[] {
   const problems: string[] = [];
   const badName = cronFileNameProblem(path);
@@ -18,11 +21,8 @@ export function cronFileProblems(path: string, content: string): string[] {
       return;
     }
     const expr = f.slice(0, 5).join(" ");
-    try {
-      CronExpressionParser.parse(expr);
-    } catch (e) {
-      problems.push(`${path}:${i + 1}: invalid cron expression "${expr}": ${(e as Error).message}`);
-    }
+    const problem = cronExpressionProblem(expr);
+    if (problem) problems.push(`${path}:${i + 1}: invalid cron expression "${expr}": ${problem}`);
     if (!/^[a-z_][a-z0-9_-]*$/.test(f[5]!))
       problems.push(`${path}:${i + 1}: expected a user name in the 6th field, got "${f[5]}"`);
   });

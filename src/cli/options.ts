@@ -112,32 +112,69 @@ function tagList(name: string, v: string | undefined): string[] | undefined {
   return list;
 }
 
+/** Levenshtein distance (insertions, deletions, substitutions; a swap of two letters counts 2). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The known option nearest to a mistyped one (`--chek` → `--check`), if one is close enough to be meant. */
+export function suggestOption(given: string, known: readonly string[]): string | undefined {
+  const name = given.split("=")[0]!;
+  let best: { option: string; d: number } | undefined;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (!best || d < best.d) best = { option: k, d };
+  }
+  return best && best.d <= Math.min(2, Math.floor(name.replace(/^-+/, "").length / 3)) ? best.option : undefined;
+}
+
+const OPTIONS = {
+  limit: { type: "string", short: "l" },
+  tags: { type: "string", short: "t" },
+  "skip-tags": { type: "string" },
+  check: { type: "boolean", short: "C" },
+  diff: { type: "boolean", short: "D" },
+  forks: { type: "string", short: "f" },
+  serial: { type: "string" },
+  "max-fail-percent": { type: "string" },
+  json: { type: "string" },
+  "extra-vars": { type: "string", short: "e", multiple: true },
+  "accept-new-host-keys": { type: "boolean" },
+  "skip-smoke": { type: "boolean" },
+  verbose: { type: "boolean", short: "v" },
+  force: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 export function parseCommonArgs(argv: string[], usage: string): CommonOptions {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: {
-        limit: { type: "string", short: "l" },
-        tags: { type: "string", short: "t" },
-        "skip-tags": { type: "string" },
-        check: { type: "boolean", short: "C" },
-        diff: { type: "boolean", short: "D" },
-        forks: { type: "string", short: "f" },
-        serial: { type: "string" },
-        "max-fail-percent": { type: "string" },
-        json: { type: "string" },
-        "extra-vars": { type: "string", short: "e", multiple: true },
-        "accept-new-host-keys": { type: "boolean" },
-        "skip-smoke": { type: "boolean" },
-        verbose: { type: "boolean", short: "v" },
-        force: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
+      options: OPTIONS,
     });
   } catch (e) {
-    throw new InputError([`arguments: ${(e as Error).message}`, usage]);
+    const err = e as Error & { code?: string };
+    const unknown = err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? /Unknown option '([^']+)'/.exec(err.message) : null;
+    if (unknown) {
+      const meant = suggestOption(
+        unknown[1]!,
+        Object.keys(OPTIONS).map((o) => `--${o}`),
+      );
+      throw new InputError([
+        `arguments: unknown option ${unknown[1]}${meant ? ` (did you mean ${meant}?)` : ""}`,
+        usage,
+      ]);
+    }
+    throw new InputError([`arguments: ${err.message}`, usage]);
   }
   const v = parsed.values;
   if (v.help) throw new InputError([usage]);

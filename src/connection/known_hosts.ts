@@ -121,15 +121,15 @@ export function fingerprint(blob: Buffer): string {
 
 export type HostKeyCheck =
   | { status: "known"; line: number }
-  | { status: "unknown"; knownTypes: string[] }
+  | { status: "unknown" }
   | { status: "changed"; line: number; knownKey: Buffer }
   | { status: "revoked"; line: number };
 
 /**
  * Decide what `key` (a blob as the server presented it) means for host:port given the entries:
- * revoked beats everything; a matching entry with the same key is known; one with the same key
- * type but another key means the key CHANGED; otherwise it is unknown (knownTypes lists the
- * other key types recorded for the host, if any).
+ * revoked beats everything; a matching entry with the same key is known; a host with any other key
+ * recorded, of the same type or not, has a CHANGED key (as OpenSSH: a man in the middle must not
+ * get in by not offering the recorded type); only a host with no key recorded is unknown.
  */
 export function checkHostKey(entries: KnownHostEntry[], host: string, port: number, key: Buffer): HostKeyCheck {
   const type = keyTypeOf(key);
@@ -139,9 +139,9 @@ export function checkHostKey(entries: KnownHostEntry[], host: string, port: numb
   const plain = forHost.filter((e) => e.marker === undefined);
   const same = plain.find((e) => e.key.equals(key));
   if (same) return { status: "known", line: same.line };
-  const changed = plain.find((e) => e.keyType === type || keyTypeOf(e.key) === type);
+  const changed = plain.find((e) => e.keyType === type || keyTypeOf(e.key) === type) ?? plain[0];
   if (changed) return { status: "changed", line: changed.line, knownKey: changed.key };
-  return { status: "unknown", knownTypes: [...new Set(plain.map((e) => e.keyType))] };
+  return { status: "unknown" };
 }
 
 /** Key types recorded for host:port (plain entries), in file order: used to prefer them in the handshake. */
@@ -242,9 +242,9 @@ export async function verifyHostKey(opts: {
         );
       case "unknown": {
         if (!opts.acceptNew) {
-          const other = check.knownTypes.length ? ` (only ${check.knownTypes.join(", ")} recorded for it)` : "";
           throw new HostKeyError(
-            `host key for ${name} (${type} ${fp}) is not in ${file}${other}; run with --accept-new-host-keys to record it`,
+            `host key for ${name} (${type} ${fp}) is not in ${file}; run with --accept-new-host-keys to record it`,
+            true,
           );
         }
         await mkdir(dirname(file), { recursive: true });

@@ -70,7 +70,10 @@ export function derivePaths(app: string, prefix: string, set: Partial<PathVars> 
   return {
     backup_dir: set.backup_dir ?? p(`/var/backups/${app}`),
     log_dir: set.log_dir ?? p(`/var/log/${app}`),
-    scripts_dir: set.scripts_dir ?? p(`/infra/backup/scripts`),
+    // The spec's /infra/backup/scripts is its app's; any other app gets its own, so that two apps
+    // on one host never share a scripts directory (lib/host.sh there names ONE backup.conf).
+    scripts_dir:
+      set.scripts_dir ?? p(app === DEFAULT_VARS.app ? `/infra/backup/scripts` : `/infra/backup/${app}/scripts`),
     config_file: set.config_file ?? p(`/etc/${app}/backup.conf`),
     pgpass_file: set.pgpass_file ?? p(`/etc/${app}/backup.pgpass`),
     // The spec's /var/run path needs root to replace the file atomically; a dedicated backup user

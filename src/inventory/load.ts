@@ -54,7 +54,7 @@ export function resolveInventoryPath(nameOrPath: string, cwd: string): { file: s
 }
 
 /** A path as messages show it: relative to cwd when below it, otherwise absolute. */
-function showPath(abs: string, cwd: string): string {
+export function showPath(abs: string, cwd: string): string {
   const rel = path.relative(cwd, abs);
   return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : abs;
 }

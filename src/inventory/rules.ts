@@ -4,6 +4,7 @@
 import path from "node:path";
 import type { Provenance, VarsSource } from "./merge.ts";
 import type { Vars } from "./schema.ts";
+import type { Host } from "./types.ts";
 
 /**
  * cron(8) silently skips /etc/cron.d files whose names hold anything but letters, digits, _ and -
@@ -97,5 +98,59 @@ export function crossFieldProblems(v: Vars, { origin, where }: Provenance): stri
     }
   const cronName = cronFileNameProblem(v.paths.cron_file);
   if (cronName) at("paths.cron_file", cronName);
+  return out;
+}
+
+/** Where a host is, as ssh reaches it: lowercased, loopback names as one, and the port. */
+function machineKey(host: Host): string {
+  let h = host.ssh.host.toLowerCase().replace(/\.$/, "");
+  if (/^(localhost|localhost\.localdomain|ip6-localhost|::1|127\.0\.0\.1)$/.test(h)) h = "loopback";
+  return `${h}:${host.ssh.port}`;
+}
+
+/** What provision writes on a host: trees (everything below them) and single files. */
+function writtenPaths(v: Host["vars"]): { key: string; path: string; tree: boolean }[] {
+  const p = v.paths;
+  return [
+    ...(["backup_dir", "log_dir", "scripts_dir"] as const).map((key) => ({ key, path: p[key], tree: true })),
+    ...(["config_file", "pgpass_file", "status_file", "cron_file", "logrotate_file"] as const).map((key) => ({
+      key,
+      path: p[key],
+      tree: false,
+    })),
+  ];
+}
+
+/**
+ * Two inventory hosts that are one machine (the same ssh host and port) and write the same path are
+ * bad input: the last writer wins (its lib/host.sh, its backup.conf), so app A's cron could back up
+ * app B. Checked on every host of the inventory, not only the selected ones: the next full run
+ * would collide. Names are compared as written (no DNS: nothing touches the network before the run).
+ */
+export function sharedPathProblems(hosts: Host[], shownFile: string): string[] {
+  const out: string[] = [];
+  const byMachine = new Map<string, Host[]>();
+  for (const h of hosts) byMachine.set(machineKey(h), [...(byMachine.get(machineKey(h)) ?? []), h]);
+  const inside = (a: string, tree: string) => a === tree || a.startsWith(`${tree}/`);
+  for (const group of byMachine.values()) {
+    for (let j = 1; j < group.length; j++) {
+      const b = group[j]!;
+      for (const mine of writtenPaths(b.vars)) {
+        for (const a of group.slice(0, j)) {
+          const theirs = writtenPaths(a.vars).find(
+            (t) =>
+              t.path === mine.path || (t.tree && inside(mine.path, t.path)) || (mine.tree && inside(t.path, mine.path)),
+          );
+          if (!theirs) continue;
+          const shared = mine.path.length >= theirs.path.length ? mine.path : theirs.path;
+          out.push(
+            `${shownFile}: hosts.${b.name}.vars.paths.${mine.key}: expected a path that hosts.${a.name} does not write too ` +
+              `(both are ${a.ssh.host}:${a.ssh.port}, and both write ${shared})`,
+          );
+          break;
+        }
+      }
+    }
+  }
   return out;
 }

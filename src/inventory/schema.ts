@@ -1,7 +1,7 @@
 // The inventory contract as zod schemas: what an operator may write, validated before any host is
 // contacted. Names that end up in paths, SQL or shell are constrained here, so later code trusts them.
 import { z } from "zod";
-import { CronExpressionParser } from "cron-parser";
+import { cronExpressionProblem } from "./cron.ts";
 
 /** A lowercase SQL/filename-safe identifier (app, database and role names). */
 export const identifier = z
@@ -37,18 +37,15 @@ export const relPath = z
   .refine(noControl, "a path without control characters or newlines")
   .refine((s) => !s.split("/").includes(".."), "a path without .. segments");
 
-/** A 5-field cron expression, checked with cron-parser. */
+/** A 5-field cron expression as Debian's cron reads it (src/inventory/cron.ts: one rule with the cron.d file check). */
 export const cronExpression = z.string().superRefine((s, ctx) => {
   const fields = s.trim().split(/\s+/);
   if (fields.length !== 5 || !noControl(s)) {
     ctx.addIssue({ code: "custom", message: `a 5-field cron expression (minute hour day month weekday), got "${s}"` });
     return;
   }
-  try {
-    CronExpressionParser.parse(s.trim(), { strict: false });
-  } catch (e) {
-    ctx.addIssue({ code: "custom", message: `a valid cron expression: "${s}": ${(e as Error).message}` });
-  }
+  const problem = cronExpressionProblem(s);
+  if (problem) ctx.addIssue({ code: "custom", message: `a valid cron expression: "${s}": ${problem}` });
 });
 
 /** A secret is never plaintext: an environment variable or a key of the encrypted vault. */

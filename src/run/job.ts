@@ -10,7 +10,8 @@ import { parseExtraVars } from "../inventory/vars.ts";
 import { selectHosts } from "../inventory/limit.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { runHosts } from "./runner.ts";
-import { hostConnector, onHost } from "./connect.ts";
+import { hostConnector, onHost, privateKeyProblems } from "./connect.ts";
+import { InputError } from "../errors.ts";
 import { newHostReport, recapHosts, recapTotals, runReport, writeJsonReport } from "./report.ts";
 import type { HostReport, RunReport } from "./report.ts";
 import { jobUi, type Ui } from "./ui.ts";
@@ -88,6 +89,8 @@ export async function runFleetJob<H extends HostReport, S, X extends object>(
     env: deps.env,
   });
   const hosts = selectHosts(inv, opts.limit);
+  const keyProblems = privateKeyProblems(hosts, inv.file, deps.cwd);
+  if (keyProblems.length) throw new InputError(keyProblems);
   const mask = (text: string) => maskSecrets(text, inv.secrets);
   const write = deps.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const out = (line: string) => write(mask(line));

@@ -5,6 +5,8 @@ import { InputError } from "../errors.ts";
 import { createRenderer } from "../render/render.ts";
 import { desiredState, type DesiredState } from "../backup/desired.ts";
 import { stateProblems } from "../backup/validate.ts";
+import { sharedPathProblems } from "../inventory/rules.ts";
+import { showPath } from "../inventory/load.ts";
 import { recapHosts, recapTotals, type HostReport } from "./report.ts";
 import { provisionHost } from "./host.ts";
 import { smokeTest } from "./smoke.ts";
@@ -16,10 +18,11 @@ interface ProvisionState {
 }
 
 /** Every host's desired state, rendered once per run; every problem of every host at once. */
-function prepare({ opts, hosts, mask }: JobRun<undefined>): ProvisionState {
+function prepare({ opts, inv, hosts, mask, deps }: JobRun<undefined>): ProvisionState {
   const renderer = createRenderer();
   const states = new Map<string, DesiredState>();
-  const problems: string[] = [];
+  // Hosts that are one machine must not write the same paths: all of the inventory's, selected or not.
+  const problems: string[] = sharedPathProblems(inv.hosts, showPath(inv.file, deps.cwd));
   for (const h of hosts) {
     try {
       const s = desiredState(h.vars, renderer);

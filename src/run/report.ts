@@ -106,7 +106,12 @@ export function recapHosts(report: RunReport): string {
       : "";
     lines.push(
       `${h.name.padEnd(width)} : ${h.status.padEnd(11)} ok=${h.ok} changed=${h.changed} failed=${h.failed} commands=${h.commands} ${(h.duration_ms / 1000).toFixed(2)}s${smoke}` +
-        [h.error, ...h.tasks.filter((t) => t.status === "failed").map((t) => `${t.name}: ${t.message}`)]
+        [
+          h.error,
+          ...h.tasks
+            .filter((t) => t.status === "failed" && t.message !== h.error)
+            .map((t) => `${t.name}: ${t.message}`),
+        ]
           .filter(Boolean)
           .map((m) => `\n${" ".repeat(width)}   ${m!.split("\n").join(`\n${" ".repeat(width)}   `)}`)
           .join(""),

@@ -29,6 +29,34 @@ cep_put() {
   mv -f -- "$CEP_TMP" "$path"
   CEP_TMP=""
 }
+# Log in to PostgreSQL as the backup jobs will: as USER, with the pgpass file PGPASS, never
+# prompting (-w). Validates a new pgpass file, or backup.conf's connection values, BEFORE it
+# replaces a working one (as bash -n does for scripts): a wrong password or port in a rollout then
+# leaves the old file in place and fails the host with psql's reason.
+cep_pg_login() {
+  local pgpass=$1 host=$2 port=$3 dbuser=$4 db=$5 user=$6 psql cmd
+  psql=$(command -v psql || printf '%s\n' /usr/lib/postgresql/*/bin/psql | sort -V | tail -n 1)
+  [ -x "$psql" ] || { echo "psql is not installed (postgresql-client)"; return 1; }
+  cmd=(env PGPASSFILE="$pgpass" PGCONNECT_TIMEOUT=10 "$psql" -X -w -q -A -t -h "$host" -p "$port" -U "$dbuser" -d "$db" -c 'SELECT 1')
+  if [ "$user" != "$(id -un)" ]; then cmd=(/usr/sbin/runuser -u "$user" -- "${cmd[@]}"); fi
+  (cd / && "${cmd[@]}") >/dev/null
+}
+# backup.conf NEW replacing OLD: when its connection values (PGPASSFILE, DB_HOST, DB_PORT, DB_USER,
+# DB_NAME) differ from the installed file's, log in with the new ones (with the pgpass file it names,
+# which this run has already validated and written when it changed too).
+cep_conf_login() {
+  local new=$1 old=$2 user=$3 n o
+  # shellcheck disable=SC1090 # the rendered backup.conf, in a subshell
+  n=$(set +eu; . "$new" >/dev/null 2>&1; printf '%s|%s|%s|%s|%s' "$PGPASSFILE" "$DB_HOST" "$DB_PORT" "$DB_USER" "$DB_NAME")
+  o=""
+  # shellcheck disable=SC1090
+  if [ -f "$old" ]; then o=$(set +eu; . "$old" >/dev/null 2>&1; printf '%s|%s|%s|%s|%s' "$PGPASSFILE" "$DB_HOST" "$DB_PORT" "$DB_USER" "$DB_NAME"); fi
+  [ "$n" != "$o" ] || return 0
+  local IFS='|'
+  # shellcheck disable=SC2086 # split on | into the five values
+  set -- $n
+  cep_pg_login "$1" "$2" "$3" "$4" "$5" "$user"
+}
 # apt-get waits for the dpkg lock instead of failing; a stale package list gets one update.
 cep_apt_install() {
   export DEBIAN_FRONTEND=noninteractive

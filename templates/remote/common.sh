@@ -25,5 +25,27 @@ drop_db() {
     psql_admin -c "DROP DATABASE IF EXISTS \"$1\"" >/dev/null 2>&1
 }
 
+# open_lock FILE: open FILE on fd 9 for flock, as root in a directory the backup user owns. Never
+# follows a planted symlink into creating or writing anything: a missing file is created with
+# noclobber (O_EXCL), a symlink is refused, and the file is opened read-only (flock needs no more).
+# On refusal returns 1 with the reason in LOCK_ERROR.
+open_lock() {
+  mkdir -p -- "$(dirname -- "$1")"
+  if [ -L "$1" ]; then
+    # shellcheck disable=SC2034
+    LOCK_ERROR="the lock $1 is a symbolic link (planted?): remove it"
+    return 1
+  fi
+  [ -e "$1" ] || (set -C; : >"$1") 2>/dev/null || true
+  if [ -L "$1" ] || [ ! -f "$1" ]; then
+    # shellcheck disable=SC2034
+    LOCK_ERROR="the lock $1 is not a regular file: remove it"
+    return 1
+  fi
+  # shellcheck disable=SC2034 # read by the script that called it
+  LOCK_ERROR=""
+  exec 9<"$1"
+}
+
 # now_ms: the time in milliseconds (durations of steps and restores).
 now_ms() { date +%s%3N; }

@@ -89,8 +89,11 @@ if [ ! -x "$SCRIPTS/restore-database.sh" ] || [ ! -x "$SCRIPTS/restore-media.sh"
 fi
 
 # One drill at a time per host; holding the lock, leftovers of a killed drill are removed.
-mkdir -p -- "$LOCK_DIR"
-exec 9>>"$LOCK_DIR/drill.lock"
+if ! open_lock "$LOCK_DIR/drill.lock"; then
+  CLEANUP_DONE=1
+  out drill error "$LOCK_ERROR"
+  exit 0
+fi
 if ! flock -n 9; then
   CLEANUP_DONE=1
   out drill error "another restore drill is running on this host ($LOCK_DIR/drill.lock)"

@@ -31,8 +31,11 @@ trap 'exit 130' INT
 trap 'exit 129' HUP
 
 # One smoke test at a time per host; holding the lock, leftovers of a killed one are removed.
-mkdir -p -- "$LOCK_DIR"
-exec 9>>"$LOCK_DIR/smoke.lock"
+if ! open_lock "$LOCK_DIR/smoke.lock"; then
+  for c in database config media check; do result "$c" failed 0 "$LOCK_ERROR"; done
+  trap - EXIT
+  exit 0
+fi
 if ! flock -n 9; then
   for c in database config media check; do result "$c" failed 0 "another smoke test is running on this host ($LOCK_DIR/smoke.lock)"; done
   trap - EXIT

@@ -6,10 +6,11 @@
 # Summary: Daily backup of the application's configuration files (.env, compose, nginx, ...) as a tar.gz.
 #
 #   Archives CONFIG_FILES (relative to APP_DIR, globs allowed; missing ones are skipped and named
-#   in the log) to $BACKUP_DIR/config/config_YYYY-MM-DD_HH-MM-SS.tar.gz (mode 0600: it holds
-#   secrets), tested with tar -tzf, with .sha256 and .manifest.json (the file list). Then deletes
-#   config backups older than RETENTION_CONFIG_DAYS among the verified ones, always keeping the
-#   newest RETENTION_KEEP_MIN. Uploads to S3 when enabled. Settings: BACKUP_CONF (default
+#   in the log; files or directories on their way that cannot be read fail the job) to
+#   $BACKUP_DIR/config/config_YYYY-MM-DD_HH-MM-SS.tar.gz (mode 0600: it holds secrets), tested
+#   with tar -tzf, with .sha256 and .manifest.json (the file list). Then deletes config backups
+#   older than RETENTION_CONFIG_DAYS among the verified ones, always keeping the newest
+#   RETENTION_KEEP_MIN. Uploads to S3 when enabled. Settings: BACKUP_CONF (default
 #   LIB_DEFAULT_CONF in lib/host.sh). Log: $LOG_DIR/backup-config.log.
 #
 #   Exit: 0 OK, 1 failure (alerted; also when none of the files exist), 75 another run is in
@@ -44,11 +45,39 @@ glob_nul() {
 preflight() {
   require_cmd tar gzip sha256sum flock
   [[ -d "$APP_DIR" ]] || die "application directory $APP_DIR does not exist"
+  [[ -r "$APP_DIR" && -x "$APP_DIR" ]] ||
+    die "permission denied: $(id -un) cannot read the application directory $APP_DIR (grant it read access, typically through its group)"
 }
 
-# Step 2: expand CONFIG_FILES inside APP_DIR; name the missing ones.
+# unreadable_dir PATTERN: why PATTERN (relative to APP_DIR) may have matched nothing without being
+# absent: the first directory on its way that exists but this user cannot search, or the directory
+# its glob lists but this user cannot read. Prints it and returns 0; returns 1 when every directory
+# on the way is readable (the files really are absent).
+unreadable_dir() {
+  local -a parts
+  local dir="" part i
+  IFS=/ read -r -a parts <<<"$1"
+  for ((i = 0; i < ${#parts[@]}; i++)); do
+    part="${parts[i]}"
+    if [[ "$part" == *[*?[]* ]]; then
+      # A glob lists the directory it is in.
+      [[ -r "$APP_DIR${dir:+/$dir}" ]] || { printf '%s' "$APP_DIR${dir:+/$dir}"; return 0; }
+      return 1
+    fi
+    ((i < ${#parts[@]} - 1)) || return 1
+    dir="${dir:+$dir/}$part"
+    [[ -d "$APP_DIR/$dir" ]] || return 1
+    [[ -x "$APP_DIR/$dir" ]] || { printf '%s' "$APP_DIR/$dir"; return 0; }
+  done
+  return 1
+}
+
+# Step 2: expand CONFIG_FILES inside APP_DIR; name the missing ones. A pattern that matches nothing
+# because a directory on its way cannot be read is an error, never "not present": its files would
+# silently go unsaved every night.
 collect_files() {
-  local pattern m matches
+  local pattern m matches d
+  local -a blocked=()
   for pattern in "${CONFIG_FILES[@]}"; do
     if [[ "$pattern" == /* || "$pattern" == *..* ]]; then
       log WARNING "skipping config entry '$pattern': it must be a path relative to $APP_DIR"
@@ -58,11 +87,13 @@ collect_files() {
     matches=()
     while IFS= read -r -d '' m; do matches+=("$m"); done < <(cd "$APP_DIR" && glob_nul "$pattern")
     if ((${#matches[@]} == 0)); then
-      MISSING+=("$pattern")
+      if d="$(unreadable_dir "$pattern")"; then blocked+=("$d ($pattern)"); else MISSING+=("$pattern"); fi
     else
       FOUND+=("${matches[@]}")
     fi
   done
+  ((${#blocked[@]} == 0)) ||
+    die "permission denied: $(id -un) cannot read ${blocked[*]}: grant the backup user read access to those directories (typically through its group)"
   if ((${#MISSING[@]})); then log INFO "skipped, not present in $APP_DIR: ${MISSING[*]}"; fi
   ((${#FOUND[@]})) || die "none of the configured files exist in $APP_DIR (${CONFIG_FILES[*]})"
   # An unreadable file would make tar fail half-way: name every one, for the operator to grant

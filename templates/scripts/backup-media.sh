@@ -2,7 +2,7 @@
 # Managed by cep-backup-provisioner: local changes are overwritten on the next provision.
 # shellcheck source-path=SCRIPTDIR
 #
-# Usage: backup-media.sh [--help]
+# Usage: backup-media.sh [--help] [--allow-empty]
 # Summary: Incremental snapshot of the application's media files with rsync and hard links.
 #
 #   Copies $MEDIA_DIR (SOURCE_DIR in the environment overrides it) with
@@ -12,7 +12,13 @@
 #   paths relative to the snapshot) and YYYY-MM-DD_HH-MM-SS.manifest.json (files, dirs, bytes),
 #   then renames the snapshot into place and switches media/latest atomically. MEDIA_EXCLUDES are
 #   skipped. Deletes snapshots older than RETENTION_MEDIA_DAYS among the verified ones, always
-#   keeping the newest RETENTION_KEEP_MIN; media/pre-restore has its own retention.
+#   keeping the newest RETENTION_KEEP_MIN (empty snapshots never count toward it while snapshots
+#   with files exist); media/pre-restore has its own retention.
+#
+#   An empty media directory while the previous snapshot has files fails the job (an unmounted
+#   volume must not become the newest snapshot, night after night): nothing is written.
+#   --allow-empty   the media really are gone: take the empty snapshot this once (from then on
+#                   an empty directory is the state, and needs no flag)
 #   Settings: BACKUP_CONF (default LIB_DEFAULT_CONF in lib/host.sh). Log: $LOG_DIR/backup-media.log.
 #
 #   Exit: 0 OK, 1 failure (alerted), 75 another media backup or restore is running, 78 configuration error.
@@ -24,6 +30,18 @@ source "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/backup-lib.sh"
 # Snapshot names: a timestamp, nothing else (retention and `latest` only ever touch these).
 SNAPSHOT_GLOB='[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]_[0-9][0-9]-[0-9][0-9]-[0-9][0-9]'
 
+ALLOW_EMPTY=0
+parse_args() {
+  while (($#)); do
+    case "$1" in
+      -h | --help) print_usage; exit 0 ;;
+      --allow-empty) ALLOW_EMPTY=1 ;;
+      *) usage_error "unexpected argument: $1" ;;
+    esac
+    shift
+  done
+}
+
 # Step 1: tools and the source directory. A missing source is an error, never an empty snapshot
 # (an unmounted volume must not look like "all media deleted").
 preflight() {
@@ -33,9 +51,8 @@ preflight() {
   [[ -n "$SOURCE" ]] || die "MEDIA_DIR is not set in $BACKUP_CONF"
   [[ -d "$SOURCE" ]] || die "media directory $SOURCE does not exist or is not a directory"
   [[ -r "$SOURCE" && -x "$SOURCE" ]] || die "media directory $SOURCE is not readable"
-  if [[ -z "$(find "$SOURCE" -mindepth 1 -print -quit)" ]]; then
-    log WARNING "media directory $SOURCE is empty"
-  fi
+  SOURCE_EMPTY=0
+  [[ -n "$(find "$SOURCE" -mindepth 1 -print -quit)" ]] || SOURCE_EMPTY=1
   DEST="$BACKUP_DIR/media"
   mkdir -p -- "$DEST" "$DEST/pre-restore"
 }
@@ -59,6 +76,20 @@ find_previous() {
     log INFO "previous snapshot: $(basename -- "$PREVIOUS") (unchanged files become hard links to it)"
   else
     log INFO "no previous snapshot: this is a full copy"
+  fi
+}
+
+# Step 2b: an empty source after a snapshot with files is an unmounted volume until said otherwise.
+check_empty_source() {
+  ((SOURCE_EMPTY)) || return 0
+  local had=0
+  [[ -z "$PREVIOUS" ]] || had="$(manifest_num "$(manifest_path "$PREVIOUS")" files)"
+  if ((${had:-0} == 0)); then
+    log WARNING "media directory $SOURCE is empty (so was the previous snapshot, or there is none)"
+  elif ((ALLOW_EMPTY)); then
+    log WARNING "media directory $SOURCE is empty and the previous snapshot $(basename -- "$PREVIOUS") has $had files: taking the empty snapshot as asked (--allow-empty)"
+  else
+    die "media directory $SOURCE is empty but the previous snapshot $(basename -- "$PREVIOUS") has $had files: is the media volume unmounted? Nothing was backed up. If the media really are gone, run backup-media.sh --allow-empty once"
   fi
 }
 
@@ -130,7 +161,7 @@ commit_snapshot() {
 # Step 5: retention among verified snapshots (pre-restore copies live in media/pre-restore, which
 # never matches the snapshot name pattern, and have their own retention).
 apply_retention() {
-  retention_prune "$DEST" "$SNAPSHOT_GLOB" "$RETENTION_MEDIA_DAYS" "$RETENTION_KEEP_MIN" media_snapshot_ok
+  retention_prune "$DEST" "$SNAPSHOT_GLOB" "$RETENTION_MEDIA_DAYS" "$RETENTION_KEEP_MIN" media_retention_verdict
   prune_pre_restore "$DEST/pre-restore" "$SNAPSHOT_GLOB" media_snapshot_ok
 }
 
@@ -146,13 +177,14 @@ report() {
 }
 
 main() {
-  parse_no_args "$@"
+  parse_args "$@"
   lib_init backup-media
   # One lock for media backups and restores: they must never run at once.
   acquire_lock media
   job_start
   preflight
   find_previous
+  check_empty_source
   sync_snapshot
   commit_snapshot
   apply_retention

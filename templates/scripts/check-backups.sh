@@ -60,19 +60,36 @@ newest() {
   newest_backup f "$2" "$1"
 }
 
-# oldest_age DIR GLOB: age in seconds of the oldest match (0 when none): how long backups have run.
+# oldest_age DIR GLOB: age in seconds of the oldest match by the time in its name (0 when none):
+# how long backups have run.
 oldest_age() {
   [[ -d "$1" ]] || { echo 0; return 0; }
-  local t
-  t="$(find "$1" -mindepth 1 -maxdepth 1 -name "$2" ! -name '.*' -printf '%T@\n' | sort -n | head -n1)"
-  if [[ -z "$t" ]]; then echo 0; else echo $(($(date +%s) - ${t%.*})); fi
+  local p t oldest=""
+  while IFS= read -r -d '' p; do
+    t="$(backup_name_epoch "$p")"
+    if [[ -z "$oldest" ]] || ((t < oldest)); then oldest="$t"; fi
+  done < <(find "$1" -mindepth 1 -maxdepth 1 -name "$2" ! -name '.*' ! -name '*.sha256' ! -name '*.manifest.json' -print0)
+  if [[ -z "$oldest" ]]; then echo 0; else echo $(($(date +%s) - oldest)); fi
 }
 
-# check_age CHECK PATH MAX_SECONDS LABEL: stale beyond MAX is a warning, beyond twice MAX critical.
+# A backup named more than this ahead of the clock is a clock problem (2 hours: the names are in
+# local time, and a DST change moves it by one).
+CLOCK_SKEW_TOLERANCE_S=7200
+
+# name_age PATH: seconds since the backup was taken, by the time in its name (lib/newest.sh), the
+# same rule by which it was picked as the newest: touching or copying a file does not make it fresh.
+name_age() {
+  echo $(($(date +%s) - $(backup_name_epoch "$1")))
+}
+
+# check_age CHECK PATH MAX_SECONDS LABEL: stale beyond MAX is a warning, beyond twice MAX critical;
+# dated in the future, a warning (the clock is wrong now, or was when the backup was made).
 check_age() {
   local check="$1" path="$2" max="$3" label="$4" age
-  age="$(age_seconds "$path")"
-  if ((age > 2 * max)); then
+  age="$(name_age "$path")"
+  if ((age < -CLOCK_SKEW_TOLERANCE_S)); then
+    issue WARNING "$check" "$label is dated $((-age / 3600)) hours in the future: the clock was ahead when it was made, or is behind now (clock skew: check NTP)"
+  elif ((age > 2 * max)); then
     issue CRITICAL "$check" "$label is $((age / 3600)) hours old (limit $((max / 3600)) hours)"
   elif ((age > max)); then
     issue WARNING "$check" "$label is $((age / 3600)) hours old (limit $((max / 3600)) hours)"
@@ -131,8 +148,12 @@ check_weekly() {
     return 0
   fi
   local age
-  age="$(age_seconds "$f")"
-  ((age <= max)) || issue WARNING database_weekly "newest weekly backup $(basename -- "$f") is $((age / 86400)) days old (limit $CHECK_WEEKLY_MAX_AGE_DAYS days)"
+  age="$(name_age "$f")"
+  if ((age < -CLOCK_SKEW_TOLERANCE_S)); then
+    issue WARNING database_weekly "newest weekly backup $(basename -- "$f") is dated $((-age / 3600)) hours in the future: the clock was ahead when it was made, or is behind now (clock skew: check NTP)"
+  elif ((age > max)); then
+    issue WARNING database_weekly "newest weekly backup $(basename -- "$f") is $((age / 86400)) days old (limit $CHECK_WEEKLY_MAX_AGE_DAYS days)"
+  fi
   local size
   size="$(file_size "$f")"
   ((size >= CHECK_DATABASE_MIN_BYTES)) ||
@@ -170,7 +191,7 @@ check_media() {
   fi
   local manifest
   manifest="$(media_manifest "$snap")"
-  check_age media "${manifest:-$snap}" $((CHECK_MEDIA_MAX_AGE_HOURS * 3600)) "latest media snapshot $(basename -- "$snap")"
+  check_age media "$snap" $((CHECK_MEDIA_MAX_AGE_HOURS * 3600)) "latest media snapshot $(basename -- "$snap")"
   local files expected
   files="$(find "$snap" -type f | wc -l)"
   ((files >= CHECK_MEDIA_MIN_FILES)) ||
@@ -191,6 +212,21 @@ check_media() {
 # Step 4: the newest config archive: present, fresh, big enough, checksum.
 check_config() {
   check_newest_file config "$BACKUP_DIR/config" "config_*.tar.gz" "$CHECK_CONFIG_MAX_AGE_HOURS" "$CHECK_CONFIG_MIN_BYTES"
+}
+
+# Step 4b: retention held after a gap longer than its window (lib/checksums.sh): a clock that jumped,
+# or backups that stopped for that long. Old backups pile up until someone looks.
+check_retention_holds() {
+  local dir check hold
+  for dir in database database/weekly media config; do
+    hold="$BACKUP_DIR/$dir/.retention-hold"
+    [[ -f "$hold" ]] || continue
+    case "$dir" in
+      database/weekly) check=database_weekly ;;
+      *) check="$dir" ;;
+    esac
+    issue WARNING "$check" "retention is on hold in $BACKUP_DIR/$dir after a gap longer than its window (a clock that jumped, or backups that stopped): old backups are kept; check the clock, then remove $hold"
+  done
 }
 
 # Step 5: disk usage of the filesystem holding BACKUP_DIR.
@@ -274,6 +310,7 @@ main() {
   check_weekly
   check_media
   check_config
+  check_retention_holds
   check_disk
   write_status
   notify

@@ -11,11 +11,18 @@
 #   --target DIR  extract into DIR instead of $APP_DIR
 #   -h, --help    this text
 #
-#   Steps: verify the archive's SHA-256 (a missing or wrong checksum refuses) and read it with
-#   tar -tzf; list the files; confirm; archive the current versions of those files into
-#   $BACKUP_DIR/config/pre-restore/pre-restore_config_<timestamp>.tar.gz; extract; compare every
-#   file with the archive (tar --compare); chmod 600 the .env files; print the report. Review the
-#   .env files and restart the services afterwards. Log: $LOG_DIR/restore-config.log.
+#   Steps: copy the archive ONCE into a root-only temp directory and check that copy's SHA-256 (a
+#   missing or wrong checksum refuses); everything after reads the copy. Inspect its members: only
+#   files, directories and links, no setuid/setgid/sticky bit, nothing outside the target (absolute
+#   or .. names, hard links to files not in the archive), or it is refused whole. Extract it into the
+#   temp directory (without the archived owners); symbolic links are not restored (named in the
+#   report), a hard link's content is restored as a plain file. List the files; confirm; archive the
+#   current versions of those files into
+#   $BACKUP_DIR/config/pre-restore/pre-restore_config_<timestamp>.tar.gz; put each file in place
+#   (a temp file beside it, then a rename: never written through a link); a replaced file keeps its
+#   owner, a new one gets its directory's; compare every file with the archive's; chmod 600 the .env
+#   files; print the report. Review the .env files and restart the services afterwards.
+#   Log: $LOG_DIR/restore-config.log.
 #
 #   Exit: 0 restored, 1 failure, refusal or usage error, 75 a config backup or restore is running,
 #   78 configuration error.
@@ -29,119 +36,224 @@ parse_args() {
   ARCHIVE_ARG="$RESTORE_ARG"
 }
 
-# Step 1: checksum first, then the archive must read back; its member names must stay inside the target.
-verify_archive() {
-  verified_backup_file "$ARCHIVE_ARG" "$BACKUP_DIR/config" archive
+# archive_path: the archive given, as a path (a bare name is in $BACKUP_DIR/config).
+archive_path() {
+  local file="$ARCHIVE_ARG"
+  [[ "$file" == */* ]] || file="$BACKUP_DIR/config/$file"
+  readlink -f -- "$file"
+}
+
+# Step 1: a private copy of the archive, checked (lib/restore.sh: private_backup_copy), then its
+# members, then the copy extracted into a staging folder beside it.
+open_archive() {
+  private_backup_copy "$ARCHIVE_ARG" "$BACKUP_DIR/config" archive
   ARCHIVE="$RESTORE_FILE"
   ARCHIVE_NAME="$RESTORE_NAME"
-  local err
+  ARCHIVE_COPY="$RESTORE_COPY"
+  inspect_members
+  stage_archive
+}
+
+# The archive's members, refused whole unless each is a file, directory or link, without setuid,
+# setgid or sticky bit, with a name inside the target, and each hard link to an earlier member.
+inspect_members() {
+  local err names verbose
   err="$(mktemp)"
-  on_exit_remove "$err"
-  ENTRIES_FILE="$(mktemp)"
-  on_exit_remove "$ENTRIES_FILE"
-  tar -tzf "$ARCHIVE" >"$ENTRIES_FILE" 2>"$err" ||
-    die "tar -tzf cannot read $ARCHIVE_NAME: $(head -c 300 "$err" | tr '\n' ' '); refusing to restore"
-  mapfile -t ENTRIES <"$ENTRIES_FILE"
-  ((${#ENTRIES[@]} > 0)) || die "archive $ARCHIVE_NAME is empty; refusing to restore"
-  local e
-  for e in "${ENTRIES[@]}"; do
+  names="$(mktemp)"
+  verbose="$(mktemp)"
+  on_exit_remove "$err" "$names" "$verbose"
+  { tar -tzf "$ARCHIVE_COPY" >"$names" 2>"$err" && tar --numeric-owner -tvzf "$ARCHIVE_COPY" >"$verbose" 2>>"$err"; } ||
+    die "tar cannot read $ARCHIVE_NAME: $(head -c 300 "$err" | tr '\n' ' '); refusing to restore"
+  local -a n v
+  mapfile -t n <"$names"
+  mapfile -t v <"$verbose"
+  ((${#n[@]} > 0)) || die "archive $ARCHIVE_NAME is empty; refusing to restore"
+  ((${#n[@]} == ${#v[@]})) || die "archive $ARCHIVE_NAME lists ${#n[@]} names but ${#v[@]} members; refusing to restore"
+  local i e perms rest target
+  local -A seen=()
+  for ((i = 0; i < ${#n[@]}; i++)); do
+    e="${n[i]}"
+    perms="${v[i]%% *}"
     if [[ "$e" == /* || "/$e/" == */../* ]]; then
       die "archive member '$e' would land outside the target; refusing to restore"
     fi
+    case "${perms:0:1}" in
+      - | d | l) ;;
+      h)
+        # "perms uid/gid size date time NAME link to TARGET": the target must be in the archive.
+        rest="$(sed -E 's/^[^ ]+ +[0-9]+\/[0-9]+ +[0-9]+ +[0-9-]+ +[0-9:]+ //' <<<"${v[i]}")"
+        target="${rest#"$e link to "}"
+        [[ "$target" != "$rest" && -n "${seen[$target]+x}" ]] ||
+          die "archive member '$e' is a hard link to a file outside the archive (${rest#"$e "}); refusing to restore"
+        ;;
+      c | b) die "archive member '$e' is a device node ($perms); refusing to restore" ;;
+      p) die "archive member '$e' is a FIFO ($perms); refusing to restore" ;;
+      *) die "archive member '$e' is neither a file, a directory nor a link (type ${perms:0:1}); refusing to restore" ;;
+    esac
+    [[ "${perms:3:1}" != [sS] ]] || die "archive member '$e' is setuid ($perms); refusing to restore"
+    [[ "${perms:6:1}" != [sS] ]] || die "archive member '$e' is setgid ($perms); refusing to restore"
+    [[ "${perms:9:1}" != [tT] ]] || die "archive member '$e' has the sticky bit ($perms); refusing to restore"
+    seen["${e%/}"]=1
   done
 }
 
-# Step 2: what will be restored, and where.
-list_files() {
+# The checked copy extracted into STAGE (root-only), without the archived owners; then the staged
+# tree checked again as it landed, its symbolic links dropped (SKIPPED), and its entries listed by
+# their real names: STAGED (directories and files, parents first) and FILE_ENTRIES (the files).
+stage_archive() {
+  STAGE="$RESTORE_WORK/stage"
+  mkdir -- "$STAGE"
+  local err bad
+  err="$(mktemp)"
+  on_exit_remove "$err"
+  tar -xzf "$ARCHIVE_COPY" -C "$STAGE" --no-same-owner --same-permissions 2>"$err" ||
+    die "$ARCHIVE_NAME cannot be extracted: $(head -c 500 "$err" | tr '\n' ' '); refusing to restore"
+  bad="$(find "$STAGE" -mindepth 1 \( ! -type f ! -type d ! -type l -o -perm /7000 \) -printf '%P ' | head -c 500)"
+  [[ -z "$bad" ]] || die "$ARCHIVE_NAME holds special files or modes ($bad); refusing to restore"
+  mapfile -d '' -t SKIPPED < <(find "$STAGE" -mindepth 1 -type l -printf '%P\0' -delete)
+  mapfile -d '' -t STAGED < <(find "$STAGE" -mindepth 1 -printf '%P\0')
+  mapfile -d '' -t FILE_ENTRIES < <(find "$STAGE" -mindepth 1 -type f -printf '%P\0')
+  ((${#FILE_ENTRIES[@]} > 0)) || die "archive $ARCHIVE_NAME holds no file to restore; refusing to restore"
+  ((${#SKIPPED[@]} == 0)) ||
+    log WARNING "not restored: ${#SKIPPED[@]} symbolic link(s) in the archive (${SKIPPED[*]}): recreate them by hand if they are wanted"
+}
+
+# resolve_target: where the archive goes (--target or $APP_DIR), as an absolute path.
+resolve_target() {
   TARGET="${TARGET:-$APP_DIR}"
   [[ -n "$TARGET" ]] || die "no target: APP_DIR is not set and no --target given"
   TARGET="$(realpath -m -- "$TARGET")"
   [[ "$TARGET" != "/" ]] || die "refusing to extract into /"
   [[ ! -e "$TARGET" || -d "$TARGET" ]] || die "target $TARGET exists and is not a directory"
-  FILE_ENTRIES=()
+}
+
+# Step 2: what will be restored, and where; which of those files exist now is root's finding (a
+# dedicated backup user that cannot search a directory of the target must not make its files look
+# absent: they would be overwritten with no copy kept). PRESENT_LIST holds them, NUL-separated.
+list_files() {
+  resolve_target
+  PRESENT_LIST="$(mktemp)"
+  on_exit_remove "$PRESENT_LIST"
+  log INFO "$ARCHIVE_NAME holds ${#STAGED[@]} entries (${#FILE_ENTRIES[@]} files) to restore into $TARGET:"
   local e
-  for e in "${ENTRIES[@]}"; do
-    [[ "$e" == */ ]] || FILE_ENTRIES+=("$e")
-  done
-  log INFO "$ARCHIVE_NAME holds ${#ENTRIES[@]} entries (${#FILE_ENTRIES[@]} files) to restore into $TARGET:"
-  for e in "${ENTRIES[@]}"; do
-    if [[ -e "$TARGET/$e" ]]; then log INFO "  $e (replaces the current file)"; else log INFO "  $e (new)"; fi
+  for e in "${STAGED[@]}"; do
+    if [[ -e "$TARGET/$e" || -L "$TARGET/$e" ]]; then
+      log INFO "  $e (replaces the current file)"
+      # A directory in place is kept (only what the archive holds is replaced).
+      [[ -d "$TARGET/$e" && ! -L "$TARGET/$e" ]] || printf '%s\0' "$e" >>"$PRESENT_LIST"
+    else
+      log INFO "  $e (new)"
+    fi
   done
 }
 
 # Step 3: --force or a "yes" at a terminal.
 confirm() {
-  confirm_restore "$FORCE" "Restore ${#ENTRIES[@]} configuration entries from $ARCHIVE_NAME into $TARGET? Current versions are archived in $BACKUP_DIR/config/pre-restore first."
+  confirm_restore "$FORCE" "Restore ${#STAGED[@]} configuration entries from $ARCHIVE_NAME into $TARGET? Current versions are archived in $BACKUP_DIR/config/pre-restore first."
 }
 
-# Step 4: the current versions of the files the archive would replace, as a verified tar.gz.
+# Step 4: the current versions of the files the archive would replace (root's list, NUL-separated
+# on stdin), as a verified tar.gz. Written by the backup user, who must be able to read them: if it
+# cannot, nothing is changed.
 pre_restore_backup() {
   PRE_RESTORE=""
-  local present=() e
-  for e in "${ENTRIES[@]}"; do
-    e="${e%/}"
-    [[ -e "$TARGET/$e" || -L "$TARGET/$e" ]] || continue
-    [[ -d "$TARGET/$e" && ! -L "$TARGET/$e" ]] && continue
-    present+=("$e")
-  done
+  local present=()
+  mapfile -d '' -t present
   if ((${#present[@]} == 0)); then
     log INFO "none of the archive's files exist in $TARGET: no pre-restore copy needed"
     return 0
   fi
   local dir="$BACKUP_DIR/config/pre-restore" name
   mkdir -p -- "$dir"
+  # Names have one-second resolution: wait for a second whose archive, checksum and partial names
+  # are all free, so another restore's copy is never overwritten nor taken for this one.
   name="pre-restore_config_$(now_stamp).tar.gz"
-  [[ ! -e "$dir/$name" ]] || { sleep 1; name="pre-restore_config_$(now_stamp).tar.gz"; }
+  while [[ -e "$dir/$name" || -e "$dir/$name.sha256" || -e "$dir/.$name.partial" || -e "$dir/.$name.sha256.partial" ]]; do
+    sleep 1
+    name="pre-restore_config_$(now_stamp).tar.gz"
+  done
   local partial="$dir/.$name.partial" sum_partial="$dir/.$name.sha256.partial" list
   on_exit_remove "$partial" "$sum_partial"
   list="$(mktemp)"
   on_exit_remove "$list"
   printf '%s\0' "${present[@]}" >"$list"
-  tar -czf "$partial" -C "$TARGET" --no-recursion --null --files-from="$list" ||
-    die "pre-restore archive failed, nothing was changed"
+  local err
+  err="$(mktemp)"
+  on_exit_remove "$err"
+  tar -czf "$partial" -C "$TARGET" --no-recursion --null --files-from="$list" 2>"$err" ||
+    die "pre-restore archive of ${#present[@]} files in $TARGET as $(id -un) failed, nothing was changed: $(head -c 500 "$err" | tr '\n' ' ')"
   tar -tzf "$partial" >/dev/null || die "pre-restore archive does not read back, nothing was changed"
   chmod 0600 -- "$partial"
   write_checksum "$partial" "$name" "$sum_partial"
-  mv -f -- "$sum_partial" "$dir/$name.sha256"
+  # -n and a check: a name taken meanwhile fails the restore (nothing changed yet), never silently.
+  mv -n -- "$sum_partial" "$dir/$name.sha256"
+  [[ ! -e "$sum_partial" ]] || die "pre-restore checksum $dir/$name.sha256 appeared meanwhile, nothing was changed"
   on_exit_remove "$dir/$name.sha256"
   mv -n -- "$partial" "$dir/$name"
+  [[ ! -e "$partial" ]] || die "pre-restore archive $dir/$name appeared meanwhile, nothing was changed"
   keep_path "$partial" "$sum_partial" "$dir/$name.sha256"
   PRE_RESTORE="$dir/$name"
   log INFO "pre-restore copy written: $PRE_RESTORE (${#present[@]} files)"
 }
 
-# Steps 4 and 9 together, as the backup user when this runs as root for one (lib_as_backup_user):
-# the pre-restore archive and the pruning of old ones happen in that user's tree.
+# Step 4, as the backup user when this runs as root for one (lib_as_backup_user): the pre-restore
+# archive is written in that user's tree.
 pre_restore_step() {
   pre_restore_backup
-  prune_pre_restore "$BACKUP_DIR/config/pre-restore" "pre-restore_config_*.tar.gz"
   printf 'STEP_RESULT=%s\n' "$PRE_RESTORE"
 }
 
-# Step 5: extract (as root tar keeps the archived owners and modes).
-extract() {
-  local err
-  err="$(mktemp)"
-  on_exit_remove "$err"
-  mkdir -p -- "$TARGET"
-  # -p: keep the archived modes for a non-root backup user too (root keeps them anyway).
-  tar -xpzf "$ARCHIVE" -C "$TARGET" 2>"$err" || die "extraction failed: $(head -c 500 "$err" | tr '\n' ' ')"
-  log INFO "extracted $ARCHIVE_NAME into $TARGET"
+# Step 9, after a verified restore and as the backup user too: old pre-restore archives go, never
+# the one just restored from.
+prune_step() {
+  restore_prune_after "$BACKUP_DIR/config/pre-restore" "pre-restore_config_*.tar.gz" is_verified_backup "$(archive_path)"
 }
 
-# Step 6: every member must now equal the archive (content, size, mode, mtime; owner as root).
+# owner_for PATH: who a restored PATH belongs to: the owner of the file it replaces (the link
+# itself, never what it points to), else that of the directory it lands in. Never the archive's.
+owner_for() {
+  if [[ -e "$1" || -L "$1" ]]; then stat -c %u:%g -- "$1"; else stat -L -c %u:%g -- "$(dirname -- "$1")"; fi
+}
+
+# Step 5: put the staged entries in place, parents first: a missing directory is created with the
+# archived mode; a file goes to a temp file beside its target (mode set, owner set, content
+# copied) and is renamed over it, so it is never half-written and never written through a link.
+extract() {
+  mkdir -p -- "$TARGET"
+  local e dst tmp mode owner
+  for e in "${STAGED[@]}"; do
+    dst="$TARGET/$e"
+    mode="$(stat -c %a -- "$STAGE/$e")"
+    if [[ -d "$STAGE/$e" ]]; then
+      [[ ! -d "$dst" ]] || continue
+      [[ ! -e "$dst" && ! -L "$dst" ]] || die "cannot restore the directory $e: something else is in its place"
+      owner="$(owner_for "$dst")"
+      mkdir -m "$mode" -- "$dst" || die "cannot create the directory $dst"
+      ((EUID != 0)) || chown -- "$owner" "$dst"
+      continue
+    fi
+    [[ ! -d "$dst" || -L "$dst" ]] || die "cannot restore $e: a directory is in its place"
+    owner="$(owner_for "$dst")"
+    tmp="$(mktemp -- "$(dirname -- "$dst")/.$(basename -- "$e").cep-restore.XXXXXX")" || die "cannot write in $(dirname -- "$dst")"
+    on_exit_remove "$tmp"
+    cat -- "$STAGE/$e" >"$tmp" || die "cannot write $tmp"
+    chmod "$mode" -- "$tmp"
+    ((EUID != 0)) || chown -- "$owner" "$tmp"
+    touch -r "$STAGE/$e" -- "$tmp"
+    mv -f -T -- "$tmp" "$dst" || die "cannot put $e in place"
+    keep_path "$tmp"
+  done
+  log INFO "restored ${#FILE_ENTRIES[@]} files from $ARCHIVE_NAME into $TARGET"
+}
+
+# Step 6: every file must now equal the archive's (content, and a plain file in its place).
 verify_restore() {
-  local out rc=0
-  out="$(tar -dzf "$ARCHIVE" -C "$TARGET" 2>&1)" || rc=$?
-  # Only root can give files their archived owners: a dedicated backup user compares the rest.
-  if ((rc != 0 && EUID != 0)); then
-    out="$(printf '%s\n' "$out" | grep -Ev ': (Uid|Gid) differs$|^tar: Exiting with failure status' || true)"
-    [[ -n "$out" ]] || rc=0
-  fi
-  if ((rc != 0)); then
-    die "restored files differ from the archive: $(printf '%s' "$out" | head -n 20 | tr '\n' ';')"
-  fi
-  log INFO "verified: all ${#ENTRIES[@]} entries match the archive (tar --compare)"
+  local e
+  for e in "${FILE_ENTRIES[@]}"; do
+    [[ -f "$TARGET/$e" && ! -L "$TARGET/$e" ]] || die "restored file $e is missing or not a plain file"
+    cmp -s -- "$STAGE/$e" "$TARGET/$e" || die "restored file $e differs from the archive"
+  done
+  log INFO "verified: all ${#FILE_ENTRIES[@]} files are identical to the archive's"
 }
 
 # Step 7: secrets are owner-only, whatever mode they were archived with.
@@ -169,7 +281,8 @@ report() {
     "Pre-Restore Backup: ${PRE_RESTORE:-none (no current files were replaced)}" \
     -- \
     "Files Restored: ${#FILE_ENTRIES[@]}" \
-    "Verified: ${#ENTRIES[@]} entries match the archive" \
+    "Verified: ${#FILE_ENTRIES[@]} files identical to the archive" \
+    "Skipped: ${#SKIPPED[@]} symbolic link(s) not restored${SKIPPED:+: ${SKIPPED[*]}}" \
     "Secured: $SECURED .env file(s) set to mode 600" \
     == \
     "IMPORTANT: review the .env files, then restart the services (docker-compose up -d, or systemctl restart $APP_NAME)."
@@ -185,14 +298,21 @@ restore_failed_report() {
 
 main() {
   parse_args "$@"
-  if [[ "${CEP_STEP:-}" == pre_restore_step ]]; then
-    # Re-run as the backup user by the root restore below: only that step (the parent holds the lock).
-    lib_init restore-config
-    verify_archive
-    list_files >&2
-    pre_restore_step
-    exit 0
-  fi
+  case "${CEP_STEP:-}" in
+    pre_restore_step)
+      # Re-run as the backup user by the root restore below: only that step (the parent holds the
+      # lock), with root's list of the files to copy on stdin.
+      lib_init restore-config
+      resolve_target
+      pre_restore_step
+      exit 0
+      ;;
+    prune_step)
+      lib_init restore-config
+      prune_step
+      exit 0
+      ;;
+  esac
   # The live target needs root (owner, app dir); writes into the backup tree run as its user.
   LIB_KEEP_ROOT=1
   lib_init restore-config
@@ -200,16 +320,18 @@ main() {
   acquire_lock backup-config
   restore_exit_trap
   log INFO "restore requested by $(id -un): archive $ARCHIVE_ARG, target ${TARGET:-\$APP_DIR}, force=$FORCE"
-  require_cmd tar gzip sha256sum
-  verify_archive
+  require_cmd tar gzip sha256sum cmp
+  open_archive
   list_files
   confirm
-  RESTORE_STARTED=1
-  lib_as_backup_user pre_restore_step >/dev/null
+  # The copy writes only into the backup tree: a failure there has changed nothing yet.
+  lib_as_backup_user pre_restore_step <"$PRESENT_LIST" >/dev/null
   PRE_RESTORE="${STEP_RESULT:-${PRE_RESTORE:-}}"
+  RESTORE_STARTED=1
   extract
   verify_restore
   secure_permissions
+  lib_as_backup_user prune_step >/dev/null
   report
 }
 

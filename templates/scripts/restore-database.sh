@@ -143,25 +143,55 @@ set_aside() {
   if [[ "$(psql_maint <<<"SELECT count(*) FROM pg_database WHERE datname = '$aside';")" != 0 ]]; then
     die "a database named $aside already exists (an earlier restore's?): drop or rename it first; nothing was changed"
   fi
+  # Known, and the restore marked as started, BEFORE the rename is sent: a signal while it waits on
+  # a lock (or right after it commits) finds what may have to be put back; put_back then finds out
+  # whether the rename happened.
+  ASIDE="$aside"
+  RESTORE_STARTED=1
+  local rc
   for attempt in 1 2 3 4 5; do
     psql_maint <<<"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$TARGET_DB' AND $TERMINABLE;" >/dev/null 2>&1 || true
-    # Known before the rename commits: an interrupt right after it still finds what to put back.
-    ASIDE="$aside"
-    if psql_maint <<<"ALTER DATABASE \"$TARGET_DB\" RENAME TO \"$aside\";" 2>/dev/null; then
-      RESTORE_STARTED=1
+    # In the background: a signal is handled at once by `wait`, not after the RENAME returns.
+    psql_maint <<<"ALTER DATABASE \"$TARGET_DB\" RENAME TO \"$aside\";" 2>/dev/null &
+    RENAME_PID=$!
+    rc=0
+    wait "$RENAME_PID" || rc=$?
+    RENAME_PID=""
+    if ((rc == 0)); then
       log INFO "ended the sessions of $TARGET_DB and set it aside as $ASIDE (attempt $attempt)"
       return 0
     fi
-    ASIDE=""
     sleep 1
   done
   die "could not set $TARGET_DB aside: sessions keep reconnecting or belong to roles $DB_USER may not end (stop the application first); nothing was changed"
 }
 
-# On a failure after step 4: the partly restored target goes, the original comes back.
+# stop_own_statements: end this run's own statements still running on the server (a RENAME waiting
+# on a lock whose psql was killed keeps waiting there, and would rename the database later), so that
+# the state put_back finds is final. This run's sessions carry PGAPPNAME.
+stop_own_statements() {
+  if [[ -n "${RENAME_PID:-}" ]]; then kill "$RENAME_PID" 2>/dev/null || true; fi
+  local attempt left
+  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    left="$(psql_maint <<<"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '$PGAPPNAME' AND pid <> pg_backend_pid();" 2>/dev/null)" || left=""
+    [[ "$left" == 0 ]] && return 0
+    sleep 0.5
+  done
+  log WARNING "could not end this restore's own statements on the server (application_name $PGAPPNAME)"
+}
+
+# On a failure after step 4: the partly restored target goes, the original comes back. Whether the
+# rename happened is found out here, not assumed.
+RENAME_PID=""
 put_back() {
   [[ -n "$ASIDE" ]] || return 0
+  stop_own_statements
   if [[ "$(psql_maint <<<"SELECT count(*) FROM pg_database WHERE datname = '$ASIDE';" 2>/dev/null)" != 1 ]]; then
+    if [[ "$(psql_maint <<<"SELECT count(*) FROM pg_database WHERE datname = '$TARGET_DB';" 2>/dev/null)" == 1 ]]; then
+      log WARNING "the rename was stopped before it happened: $TARGET_DB is in place"
+    else
+      log ERROR "neither $TARGET_DB nor $ASIDE is there (or PostgreSQL cannot be asked): check the databases of $DB_HOST:$DB_PORT"
+    fi
     ASIDE=""
     return 0
   fi
@@ -173,7 +203,7 @@ put_back() {
   for attempt in 1 2 3 4 5; do
     psql_maint <<<"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$ASIDE' AND $TERMINABLE;" >/dev/null 2>&1 || true
     if psql_maint <<<"ALTER DATABASE \"$ASIDE\" RENAME TO \"$TARGET_DB\";" 2>/dev/null; then
-      log WARNING "the original database was put back as $TARGET_DB"
+      log WARNING "the original database was put back as $TARGET_DB: $TARGET_DB is in place"
       PUT_BACK=1
       ASIDE=""
       return 0
@@ -320,6 +350,8 @@ restore_failed_report() {
 main() {
   parse_args "$@"
   lib_init restore-database
+  # Every session of this run is marked, so that its own statements can be found and ended.
+  export PGAPPNAME="restore-database-$RUN_ID"
   # The backups' locks: a restore never runs while a daily or weekly dump (or another restore) does.
   acquire_lock backup-database
   acquire_lock backup-database-weekly
@@ -337,7 +369,7 @@ main() {
   restore_dump
   verify_restore
   drop_aside
-  prune_pre_restore "$BACKUP_DIR/database/pre-restore" "pre-restore_*.dump"
+  restore_prune_after "$BACKUP_DIR/database/pre-restore" "pre-restore_*.dump" is_verified_backup "$DUMP"
   report
 }
 

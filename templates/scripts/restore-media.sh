@@ -109,11 +109,28 @@ confirm() {
   confirm_restore "$FORCE" "Restore media snapshot $SNAPSHOT_NAME ($WANT_FILES files, $(human_size "$WANT_BYTES")) into $TARGET? Files in $TARGET that are not in the snapshot will be deleted (a pre-restore copy is kept in $BACKUP_DIR/media/pre-restore)."
 }
 
+# Step 4, as root: what the target holds now (entries and regular files), decided by root. A dedicated
+# backup user that cannot list the target must never make it look empty: its copy would be skipped
+# and rsync --delete would remove the live media with nothing kept.
+survey_target() {
+  CEP_TARGET_ENTRIES=0
+  CEP_TARGET_FILES=0
+  [[ -d "$TARGET" ]] || return 0
+  CEP_TARGET_ENTRIES="$(find "$TARGET" -mindepth 1 -printf x | wc -c)" || die "cannot list the target $TARGET"
+  media_count "$TARGET"
+  CEP_TARGET_FILES="$COUNT_FILES"
+  log INFO "target $TARGET holds $CEP_TARGET_ENTRIES entries ($CEP_TARGET_FILES files) now"
+}
+
 # Step 4: copy what is in the target now, verified and with a manifest, so it can be restored
-# with this same script. Unchanged files are hard links to the snapshot being restored.
+# with this same script. Unchanged files are hard links to the snapshot being restored. Whether
+# there is anything to copy is root's finding (survey_target), and the copy must hold every file
+# root saw, or nothing is changed.
 pre_restore_backup() {
   PRE_RESTORE=""
-  if [[ ! -d "$TARGET" || -z "$(find "$TARGET" -mindepth 1 -print -quit)" ]]; then
+  [[ "${CEP_TARGET_ENTRIES:-}" =~ ^[0-9]+$ && "${CEP_TARGET_FILES:-}" =~ ^[0-9]+$ ]] ||
+    die "pre-restore copy: the target has not been surveyed, nothing was changed"
+  if ((CEP_TARGET_ENTRIES == 0)); then
     log INFO "target $TARGET is empty or missing: no pre-restore copy needed"
     return 0
   fi
@@ -131,20 +148,27 @@ pre_restore_backup() {
   err="$(mktemp)"
   on_exit_remove "$err"
   rsync -a --numeric-ids "--link-dest=$SNAPSHOT" -- "$TARGET/" "$partial/" 2>"$err" ||
-    die "pre-restore copy failed, nothing was changed: $(head -c 500 "$err" | tr '\n' ' ')"
+    die "pre-restore copy of $TARGET as $(id -un) failed, nothing was changed: $(head -c 500 "$err" | tr '\n' ' ')"
   media_write_sidecars "$partial" "$stamp" "$TARGET" "" '"pre_restore": true'
+  ((COUNT_FILES >= CEP_TARGET_FILES)) ||
+    die "pre-restore copy of $TARGET as $(id -un) failed: it holds $COUNT_FILES files, root sees $CEP_TARGET_FILES; nothing was changed"
   touch -- "$partial"
   media_commit "$partial" "$dir/$stamp"
   PRE_RESTORE="$dir/$stamp"
   log INFO "pre-restore copy written: $PRE_RESTORE ($COUNT_FILES files, $(human_size "$COUNT_BYTES"))"
 }
 
-# Steps 4 and 9 together, as the backup user when this runs as root for one (lib_as_backup_user):
-# the pre-restore copy and the pruning of old ones happen in that user's tree.
+# Step 4, as the backup user when this runs as root for one (lib_as_backup_user): the pre-restore
+# copy is written in that user's tree.
 pre_restore_step() {
   pre_restore_backup
-  prune_pre_restore "$BACKUP_DIR/media/pre-restore" "$SNAPSHOT_GLOB" media_snapshot_ok
   printf 'STEP_RESULT=%s\n' "$PRE_RESTORE"
+}
+
+# Step 9, after a verified restore and as the backup user too: old pre-restore copies go, never the
+# one just restored from.
+prune_step() {
+  restore_prune_after "$BACKUP_DIR/media/pre-restore" "$SNAPSHOT_GLOB" media_snapshot_ok "$SNAPSHOT"
 }
 
 # Step 5: the target becomes exactly the snapshot.
@@ -224,13 +248,15 @@ restore_failed_report() {
 
 main() {
   parse_args "$@"
-  if [[ "${CEP_STEP:-}" == pre_restore_step ]]; then
-    # Re-run as the backup user by the root restore below: only that step (the parent holds the lock).
-    lib_init restore-media
-    resolve_paths
-    pre_restore_step
-    exit 0
-  fi
+  case "${CEP_STEP:-}" in
+    pre_restore_step | prune_step)
+      # Re-run as the backup user by the root restore below: only that step (the parent holds the lock).
+      lib_init restore-media
+      resolve_paths
+      "$CEP_STEP"
+      exit 0
+      ;;
+  esac
   # The live target needs root (owner, app dir); writes into the backup tree run as its user.
   LIB_KEEP_ROOT=1
   lib_init restore-media
@@ -242,12 +268,15 @@ main() {
   resolve_paths
   verify_snapshot
   confirm
-  RESTORE_STARTED=1
-  lib_as_backup_user pre_restore_step >/dev/null
+  survey_target
+  # The copy writes only into the backup tree: a failure there has changed nothing yet.
+  lib_as_backup_user pre_restore_step CEP_TARGET_ENTRIES CEP_TARGET_FILES >/dev/null
   PRE_RESTORE="${STEP_RESULT:-${PRE_RESTORE:-}}"
+  RESTORE_STARTED=1
   sync_files
   set_permissions
   verify_restore
+  lib_as_backup_user prune_step >/dev/null
   report
 }
 

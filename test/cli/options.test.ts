@@ -61,4 +61,14 @@ describe("common options", () => {
     expect(problems()[0]).toContain("expected an inventory");
     expect(problems("prod", "--bogus")[0]).toContain("bogus");
   });
+  it("an unknown option close to a known one suggests it, with the usage", () => {
+    expect(problems("prod", "--chek")).toEqual(["arguments: unknown option --chek (did you mean --check?)", "usage"]);
+    expect(problems("prod", "--skip-smok")[0]).toBe(
+      "arguments: unknown option --skip-smok (did you mean --skip-smoke?)",
+    );
+    expect(problems("prod", "--accept-new-hostkeys")[0]).toContain("did you mean --accept-new-host-keys?");
+    expect(problems("prod", "--limt=web1")[0]).toBe("arguments: unknown option --limt (did you mean --limit?)");
+    // Nothing close: no guess.
+    expect(problems("prod", "--bogus")).toEqual(["arguments: unknown option --bogus", "usage"]);
+  });
 });

@@ -131,12 +131,15 @@ describe("checkHostKey", () => {
     const changed = checkHostKey(entries, "h", 2201, keyB.blob);
     expect(changed.status).toBe("changed");
     expect(changed.status === "changed" && changed.line).toBe(1);
-    // another key type for a host known by RSA only: unknown, not changed
-    expect(checkHostKey(entries, "h", 2202, keyA.blob)).toEqual({ status: "unknown", knownTypes: ["ssh-rsa"] });
+    // another key type for a host known by RSA only: CHANGED (as OpenSSH says), never "unknown":
+    // a man in the middle would only have to not offer the recorded type
+    const otherType = checkHostKey(entries, "h", 2202, keyA.blob);
+    expect(otherType.status).toBe("changed");
+    expect(otherType.status === "changed" && [otherType.line, keyTypeOf(otherType.knownKey)]).toEqual([2, "ssh-rsa"]);
     expect(checkHostKey(entries, "h", 2203, keyB.blob)).toEqual({ status: "revoked", line: 3 });
     // a CA line is not a host key
-    expect(checkHostKey(entries, "h", 2204, keyA.blob)).toEqual({ status: "unknown", knownTypes: [] });
-    expect(checkHostKey([], "h", 22, keyA.blob)).toEqual({ status: "unknown", knownTypes: [] });
+    expect(checkHostKey(entries, "h", 2204, keyA.blob)).toEqual({ status: "unknown" });
+    expect(checkHostKey([], "h", 22, keyA.blob)).toEqual({ status: "unknown" });
   });
 
   it("prefers the recorded key types in the handshake", () => {
@@ -195,6 +198,19 @@ describe("verifyHostKey (file I/O)", () => {
     expect(readFileSync(file, "utf8")).toBe(before);
   });
 
+  it("a key of another type for a known host fails even with accept, and the file is left alone", async () => {
+    const file = join(dir, "othertype_kh");
+    const before = `[127.0.0.1]:2222 ${keyA.type} ${keyA.b64}\n`;
+    writeFileSync(file, before);
+    const err = await verifyHostKey({ file, host: "127.0.0.1", port: 2222, key: rsa.blob, acceptNew: true }).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(HostKeyError);
+    expect(err.message).toMatch(/host key for \[127\.0\.0\.1\]:2222 CHANGED: .* line 1 has ssh-ed25519 /);
+    expect(err.message).toContain(`the server presented ssh-rsa ${fingerprint(rsa.blob)}`);
+    expect(readFileSync(file, "utf8")).toBe(before);
+  });
+
   it("parallel accepts never corrupt the file and never duplicate a host", async () => {
     const file = join(dir, "parallel_kh");
     const keys = [keyA, keyB, rsa];
@@ -208,13 +224,13 @@ describe("verifyHostKey (file I/O)", () => {
       );
     }
     const results = await Promise.all(jobs);
-    // hosts 0..9 each get three attempts with keys i%3: the first records, same key → known,
-    // the others with the same type → changed (ed25519 A vs B) or unknown type (rsa) → added.
+    // hosts 0..9 each get three attempts, one with each key: the first records, the two others
+    // (the other ed25519 key, or a key of another type) are changed keys.
     const lines = readFileSync(file, "utf8").split("\n").filter(Boolean);
     const entries = parseKnownHosts(readFileSync(file, "utf8"));
-    expect(lines).toHaveLength(20);
-    expect(entries).toHaveLength(20);
-    expect(results.filter((r) => r instanceof HostKeyError && /CHANGED/.test(r.message))).toHaveLength(10);
+    expect(lines).toHaveLength(10);
+    expect(entries).toHaveLength(10);
+    expect(results.filter((r) => r instanceof HostKeyError && /CHANGED/.test(r.message))).toHaveLength(20);
     for (const l of lines) expect(l).toMatch(/^\[10\.0\.0\.\d\]:22\d\d (ssh-ed25519|ssh-rsa) [A-Za-z0-9+/=]+$/);
     const names = entries.map((e) => `${(e.hosts as { patterns: string[] }).patterns[0]} ${e.keyType}`);
     expect(new Set(names).size).toBe(names.length);

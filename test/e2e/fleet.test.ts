@@ -7,6 +7,7 @@ import { startTestLab, cli, type TestLab } from "../helpers/lab.ts";
 import { psqlSuper } from "../../src/lab/postgres.ts";
 import { cluster, liveRowCounts } from "../helpers/backups.ts";
 import type { LabHost } from "../../src/lab/lab.ts";
+import { freePort } from "../helpers/ports.ts";
 
 let lab: TestLab;
 let inv: string;
@@ -174,6 +175,54 @@ describe("fleet-wide config updates", () => {
     for (const h of lab.state.hosts)
       expect(lr.stderr).toContain(`${h.name}: ${h.prefix}/etc/logrotate.d/cepcomunicacion-backup:`);
     expect(lab.state.hosts.map((h) => statSync(cronPath(h)).mtimeMs)).toEqual(mtimes);
+  });
+});
+
+describe("a config rollout with wrong database credentials", () => {
+  it("is refused on the host by logging in with the new pgpass before the rename: the old file stays, backups still run", async () => {
+    const { execa } = await import("execa");
+    const h = lab.state.hosts[0]!;
+    // Installed as the lab inventory wants it (a no-op when the tests above ran).
+    expect((await cli("provision", [inv, "--limit", h.name, "--skip-smoke"])).code).toBe(0);
+    const pgpass = `${h.prefix}/etc/cepcomunicacion/backup.pgpass`;
+    const etc = dirname(pgpass);
+    const before = { pgpass: readFileSync(pgpass, "utf8"), conf: readFileSync(confPath(h), "utf8") };
+    const mtime = statSync(pgpass).mtimeMs;
+    const base = lab.inventory();
+    base.vars.database.password = { env: "CEP_E2E_WRONG_PASSWORD" };
+    const wrong = lab.writeInventory("wrong-password.yml", base);
+    const r = await cli("config", [wrong, "--limit", h.name], { env: { CEP_E2E_WRONG_PASSWORD: "not-the-password" } });
+    expect(r.code).toBe(2);
+    const host = r.report.hosts[0];
+    expect(host.status).toBe("failed");
+    const failed = host.tasks.filter((t: any) => t.status === "failed");
+    expect(failed.map((t: any) => t.name)).toEqual([`file ${pgpass}`]);
+    expect(failed[0].message).toMatch(/validation of .*backup\.pgpass failed: .*password authentication failed/);
+    expect(r.stdout).not.toContain("not-the-password");
+    expect(readFileSync(pgpass, "utf8")).toBe(before.pgpass);
+    expect(statSync(pgpass).mtimeMs).toBe(mtime);
+    expect(readFileSync(confPath(h), "utf8")).toBe(before.conf);
+    expect(readdirSync(etc).filter((f) => f.includes(".cep-"))).toEqual([]);
+
+    // backup.conf's connection values too: a wrong port changes backup.conf and the pgpass file (its
+    // lines carry host and port); neither is replaced.
+    const port = String(await freePort());
+    const moved = await cli("config", [inv, "--limit", h.name, "-e", `database.port=${port}`]);
+    expect(moved.code).toBe(2);
+    expect(moved.report.hosts[0].tasks.find((t: any) => t.status === "failed").message).toMatch(
+      /validation of .* failed: .*(refused|could not connect)/i,
+    );
+    expect(readFileSync(pgpass, "utf8")).toBe(before.pgpass);
+    expect(readFileSync(confPath(h), "utf8")).toBe(before.conf);
+
+    // The old, working pair still backs up.
+    const job = await execa(`${h.prefix}/infra/backup/scripts/backup-database.sh`, [], {
+      reject: false,
+      stdin: "ignore",
+    });
+    expect(job.exitCode, job.stderr).toBe(0);
+    // A rollout of the right values passes its own login check.
+    expect((await cli("config", [inv, "--limit", h.name])).code).toBe(0);
   });
 });
 

@@ -153,15 +153,16 @@ describe("provision on 2 lab hosts", () => {
 });
 
 describe("failures", () => {
-  it("an unknown host key fails the host unless --accept-new-host-keys, which records it", async () => {
+  it("an unknown host key leaves the host unreached (exit 4) unless --accept-new-host-keys, which records it", async () => {
     const base = lab.inventory();
     const kh = join(lab.dir, "empty_known_hosts");
     writeFileSync(kh, "");
     base.known_hosts = kh;
     const inv = lab.writeInventory("unknown-key.yml", base);
     const r = await cli("provision", [inv, "--skip-smoke"]);
-    expect(r.code).toBe(2);
-    expect(r.report.hosts.every((h: any) => h.status === "failed" && /not in|unknown/i.test(h.error))).toBe(true);
+    // Not reached, as Ansible counts it (issue 11: it exited 2, as if the host had failed).
+    expect(r.code).toBe(4);
+    expect(r.report.hosts.every((h: any) => h.status === "unreachable" && /not in|unknown/i.test(h.error))).toBe(true);
     const ok = await cli("provision", [inv, "--skip-smoke", "--accept-new-host-keys"]);
     expect(ok.code).toBe(0);
     expect(readFileSync(kh, "utf8").trim().split("\n")).toHaveLength(2);

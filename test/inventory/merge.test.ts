@@ -113,7 +113,9 @@ hosts:
     expect(derived!.vars.paths).toEqual({
       backup_dir: "/srv/lab/h1/var/backups/myapp",
       log_dir: "/srv/lab/h1/var/log/myapp",
-      scripts_dir: "/srv/lab/h1/infra/backup/scripts",
+      // The spec's /infra/backup/scripts is the default app's; another app gets its own, so two
+      // apps on one host do not overwrite each other's scripts (issue 11, finding 13).
+      scripts_dir: "/srv/lab/h1/infra/backup/myapp/scripts",
       config_file: "/srv/lab/h1/etc/myapp/backup.conf",
       pgpass_file: "/srv/lab/h1/etc/myapp/backup.pgpass",
       status_file: "/srv/lab/h1/var/run/myapp-backup-status.json",
@@ -142,6 +144,9 @@ hosts:
     });
     expect(inv.hosts[0]!.vars.paths.backup_dir).toBe("/tmp/x/var/backups/other");
     expect(inv.hosts[0]!.vars.paths.cron_file).toBe("/tmp/x/etc/cron.d/other-backup");
+    expect(inv.hosts[0]!.vars.paths.scripts_dir).toBe("/tmp/x/infra/backup/other/scripts");
+    const spec = await loadInventory("inv.yml", { cwd: proj.dir, env: { DB_PW: "x" } });
+    expect(spec.hosts[0]!.vars.paths.scripts_dir).toBe("/infra/backup/scripts");
   });
 });
 

@@ -137,7 +137,7 @@ describe("what a schema expects, per kind", () => {
     expect(expects(secretRef)).toBe(SECRET);
   });
 
-  it("cron expressions: five fields, then cron-parser's verdict", () => {
+  it("cron expressions: five fields, then Debian cron's grammar (src/inventory/cron.ts)", () => {
     const five = "a 5-field cron expression (minute hour day month weekday)";
     expect(at(cronExpression, "0 2 * *")).toEqual([`v: expected ${five}, got "0 2 * *"`]);
     expect(at(cronExpression, "0 25 * * *")[0]).toMatch(/^v: expected a valid cron expression: "0 25 \* \* \*": \S/);

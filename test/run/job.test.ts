@@ -12,6 +12,7 @@ import { parseCommonArgs } from "../../src/cli/options.ts";
 import { InputError } from "../../src/errors.ts";
 import { connectionCounter, freePort } from "../helpers/ports.ts";
 import { startTestSshd, type TestSshd } from "../connection/setup.ts";
+import { ensureKeyPair } from "../../src/lab/sshd.ts";
 
 const SECRET = "s3cr3t-'pw\"$";
 let sshd: TestSshd;
@@ -115,6 +116,74 @@ describe("runFleetJob", () => {
     const b = await run(echoJob(["web1"]), ["--limit", "web1,gone"]);
     expect(b.report.summary.exit_code).toBe(2);
     expect(b.out).toMatch(/^web1 : failed .*\n\s+echo: 2 prepared; web1 \*{8}$/m);
+  });
+
+  it("an unknown host key is unreachable (exit 4); a changed key fails the host (exit 2), counted in the recap", async () => {
+    const inv = YAML.parse(readFileSync(inventory, "utf8"));
+    const empty = join(dir, "empty_known_hosts");
+    writeFileSync(empty, "");
+    const unknown = join(dir, "unknown-key.yml");
+    writeFileSync(unknown, YAML.stringify({ ...inv, known_hosts: empty }));
+    const u = await runFleetJob(echoJob(), parseCommonArgs([unknown, "--limit", "web1"], "u"), {
+      cwd: dir,
+      env: { JOB_TEST_PW: SECRET },
+      out: () => undefined,
+    });
+    expect(u.hosts.map((h) => [h.status, h.failed])).toEqual([["unreachable", 0]]);
+    expect(u.hosts[0]!.error).toMatch(/is not in .*; run with --accept-new-host-keys to record it/);
+    expect(u.summary.exit_code).toBe(4);
+
+    const other = join(dir, "changed_known_hosts");
+    writeFileSync(other, `[127.0.0.1]:${sshd.sshd.port} ${await ensureKeyPair(join(dir, "impostor"))}\n`);
+    const changed = join(dir, "changed-key.yml");
+    writeFileSync(changed, YAML.stringify({ ...inv, known_hosts: other }));
+    const lines: string[] = [];
+    const c = await runFleetJob(echoJob(), parseCommonArgs([changed, "--limit", "web1"], "u"), {
+      cwd: dir,
+      env: { JOB_TEST_PW: SECRET },
+      out: (l) => lines.push(l),
+    });
+    expect(c.hosts.map((h) => [h.status, h.failed])).toEqual([["failed", 1]]);
+    expect(c.summary.exit_code).toBe(2);
+    const recap = lines.join("\n").slice(lines.join("\n").indexOf("RECAP"));
+    expect(recap).toMatch(/^web1 : failed\s+ok=0 changed=0 failed=1 /m);
+    // The reason once, not once as the error and again as the failed task.
+    expect(recap.match(/CHANGED/g)).toHaveLength(1);
+  });
+
+  it("a host whose work throws shows its failure in the recap: failed=1, not failed=0", async () => {
+    const job: ReturnType<typeof echoJob> = {
+      ...echoJob(),
+      async perHost() {
+        throw new Error("the facts command died");
+      },
+    };
+    const lines: string[] = [];
+    const r = await runFleetJob(job, parseCommonArgs([inventory, "--limit", "web1"], "u"), {
+      cwd: dir,
+      env: { JOB_TEST_PW: SECRET },
+      out: (l) => lines.push(l),
+    });
+    expect(r.hosts.map((h) => [h.status, h.failed])).toEqual([["failed", 1]]);
+    expect(lines.join("\n")).toMatch(/^web1 : failed\s+ok=0 changed=0 failed=1 .*\n\s+the facts command died$/m);
+  });
+
+  it("a private key that cannot be read is bad input: exit 1 before any host is contacted", async () => {
+    const counter = await connectionCounter();
+    try {
+      const inv = YAML.parse(readFileSync(inventory, "utf8"));
+      for (const h of Object.values<any>(inv.hosts)) h.ssh.port = counter.port;
+      inv.hosts.web2.ssh.private_key = join(dir, "no-such-key");
+      const file = join(dir, "missing-key.yml");
+      writeFileSync(file, YAML.stringify(inv));
+      const opts = parseCommonArgs([file, "--limit", "web1,web2"], "u");
+      expect(await problems(runFleetJob(echoJob(), opts, { cwd: dir, env: { JOB_TEST_PW: SECRET } }))).toEqual([
+        `missing-key.yml: hosts.web2.ssh.private_key: cannot read ${join(dir, "no-such-key")}: no such file`,
+      ]);
+      expect(counter.count()).toBe(0);
+    } finally {
+      counter.close();
+    }
   });
 
   it("--serial with --max-fail-percent 0 stops after the failing batch; the rest are skipped", async () => {

@@ -1,11 +1,12 @@
 // backup-database.sh and backup-database-weekly.sh, installed and run for real against a PostgreSQL
 // cluster: naming, checksum format, manifest, lock, retention, PostgreSQL down, full disk.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { startLab, seedDatabase, startReceiver, DB_PASSWORD, type Lab } from "./backup-harness.ts";
 import { startCluster, stopCluster } from "../../src/lab/postgres.ts";
+import { skewedClockBin } from "../helpers/clock.ts";
 
 let lab: Lab;
 let counts: Record<string, number>;
@@ -132,7 +133,8 @@ describe("backup-database.sh", () => {
       return name;
     };
     const old = [];
-    for (let i = 0; i < 5; i++) old.push(await fake(`2020-01-0${i + 1}_02-00-00`, 40 + i, true));
+    // Named and dated alike (retention ages backups by the time in their names): old[0] is the newest.
+    for (let i = 0; i < 5; i++) old.push(await fake(`2020-01-0${5 - i}_02-00-00`, 40 + i, true));
     const corrupt = [await fake("2019-12-01_02-00-00", 60, false), await fake("2019-12-02_02-00-00", 59, false)];
     const r = await lab.run("backup-database.sh");
     expect(r.exitCode, r.stderr).toBe(0);
@@ -148,6 +150,45 @@ describe("backup-database.sh", () => {
     for (const kept of corrupt) expect(after).toContain(kept);
     expect(r.stderr).toMatch(/keeping unverified backup cepcomunicacion_2019-12-01_02-00-00\.dump/);
     expect(after).toHaveLength(1 + 1 + 1 + 2);
+  });
+
+  it("a clock a year ahead deletes nothing by age: retention holds the backups before the gap and says why", async () => {
+    // Ten verified dumps of the last ten days (named and dated alike), then the clock jumps a year.
+    const before = dumps(dbDir);
+    const planted: string[] = [];
+    for (let d = 1; d <= 10; d++) {
+      const stamp = (await execa("date", ["-d", `${d} days ago`, "+%Y-%m-%d_%H-%M-%S"])).stdout;
+      const name = `cepcomunicacion_${stamp}.dump`;
+      const p = join(dbDir, name);
+      writeFileSync(p, `dump of ${stamp}`);
+      const hash = (await execa("sha256sum", [p])).stdout.slice(0, 64);
+      writeFileSync(`${p}.sha256`, `${hash}  ${name}\n`);
+      await execa("touch", ["-d", `${d} days ago`, p, `${p}.sha256`]);
+      planted.push(name);
+    }
+    const hold = join(dbDir, ".retention-hold");
+    try {
+      const ahead = skewedClockBin(lab.root, 365 * 86400);
+      const r = await lab.run("backup-database.sh", [], { PATH: `${ahead}:${process.env.PATH ?? "/usr/bin:/bin"}` });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const after = dumps(dbDir);
+      for (const n of [...before, ...planted]) expect(after, n).toContain(n);
+      expect(after).toHaveLength(before.length + planted.length + 1);
+      expect(r.stderr).toMatch(
+        /retention: .* days between .* and .*: the clock may have jumped.*nothing before it is deleted by age/,
+      );
+      expect(existsSync(hold)).toBe(true);
+      // The next day (the clock still ahead): the gap is behind the newest two, the hold is not.
+      const nextDay = skewedClockBin(lab.root, 366 * 86400);
+      const r2 = await lab.run("backup-database.sh", [], { PATH: `${nextDay}:${process.env.PATH ?? "/usr/bin:/bin"}` });
+      expect(r2.exitCode, r2.stderr).toBe(0);
+      for (const n of [...before, ...planted]) expect(dumps(dbDir), n).toContain(n);
+      expect(r2.stderr).toMatch(/retention on hold/);
+    } finally {
+      // The dumps named a year ahead, the planted ones and the hold go: the tests below see the store as before.
+      for (const f of readdirSync(dbDir))
+        if (!before.some((b) => f.startsWith(b))) rmSync(join(dbDir, f), { recursive: true, force: true });
+    }
   });
 
   it("PostgreSQL down: exit non-zero, no file left, Slack/Discord alerts and a healthcheck /fail ping with the run id", async () => {

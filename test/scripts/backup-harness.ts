@@ -6,7 +6,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, rmSync, existsSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer, type Server } from "node:http";
-import { execa } from "execa";
+import { execa, execaSync } from "execa";
 import { createRenderer } from "../../src/render/render.ts";
 import { backupSubdirs, desiredState } from "../../src/backup/desired.ts";
 import type { ResolvedVars } from "../../src/inventory/types.ts";
@@ -82,6 +82,27 @@ function installInto(vars: ResolvedVars): void {
     writeFileSync(f.path, f.content);
     chmodSync(f.path, f.path.startsWith(`${p.scripts_dir}/`) ? f.mode : 0o600);
   }
+  // A dedicated backup user owns its trees and its pgpass file, and reads backup.conf through its
+  // group, as provision leaves them.
+  const u = vars.backup_user;
+  if (u !== "root") {
+    for (const d of state.dirs.filter((d) => d.owner === u)) execaSync("chown", ["-R", `${u}:${u}`, d.path]);
+    execaSync("chown", [`${u}:${u}`, p.pgpass_file]);
+    execaSync("chown", [`root:${u}`, p.config_file]);
+    chmodSync(p.config_file, 0o640);
+  }
+}
+
+/** A system user with its own group for the backup jobs, as provision creates one; `remove` deletes it. */
+export async function createBackupUser(tag: string): Promise<{ name: string; remove: () => Promise<void> }> {
+  const name = `cepbk${tag}${process.pid % 100000}`;
+  await execa("useradd", ["--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", name]);
+  return {
+    name,
+    remove: async () => {
+      await execa("userdel", [name], { reject: false });
+    },
+  };
 }
 
 /** A prefix tree with the installed system and (unless db: false) a running cluster with the app database. */
@@ -130,6 +151,8 @@ export function renderOnlyLab(
   const root = mkdtempSync(join(tmpdir(), `cep-${name}-`));
   const vars = testVars({ prefix: join(root, "host"), db: { port: 1, password: DB_PASSWORD } });
   if (patch) patch(vars);
+  // A dedicated backup user must reach the installed scripts (mkdtemp made the root 0700).
+  if (vars.backup_user !== "root") chmodSync(root, 0o755);
   installInto(vars);
   return { root, vars, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }

@@ -47,7 +47,8 @@ beforeAll(async () => {
   }
   // A media snapshot as backup-media lays it out: media/<stamp>/, <stamp>.manifest.json, latest.
   const media = join(lab.vars.paths.backup_dir, "media");
-  const stamp = "2025-10-31_03-00-00";
+  // Named now: check-backups ages a snapshot by the time in its name.
+  const stamp = (await execa("date", ["+%Y-%m-%d_%H-%M-%S"])).stdout;
   mkdirSync(join(media, stamp, "2025"), { recursive: true });
   writeFileSync(join(media, stamp, "a.jpg"), "jpeg");
   writeFileSync(join(media, stamp, "2025", "b.png"), "png");
@@ -88,9 +89,10 @@ describe("check-backups.sh", () => {
   it("warns (exit 1, alert labelled WARNING, no /fail) when a weekly backup is due but missing", async () => {
     rx.received.length = 0;
     const f = join(dbDir, newestDump());
-    await execa("touch", ["-d", "10 days ago", f]);
-    // Keep the daily freshness check satisfied with a second, fresh copy.
-    const fresh = f.replace(/_\d{4}-\d{2}-\d{2}_/, "_2099-01-01_");
+    // Daily backups for 10 days (the oldest named 10 days ago, as backups are aged by their names)
+    // and no weekly one; the newest daily keeps the daily freshness check satisfied.
+    const stamp = (await execa("date", ["-d", "10 days ago", "+%Y-%m-%d_%H-%M-%S"])).stdout;
+    const fresh = f.replace(/_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}\./, `_${stamp}.`);
     try {
       copyFileSync(f, fresh);
       writeFileSync(
@@ -115,7 +117,6 @@ describe("check-backups.sh", () => {
       expect(paths()).not.toContain("/hc/check/fail");
     } finally {
       await execa("rm", ["-f", fresh, `${fresh}.sha256`, `${fresh}.manifest.json`]);
-      await execa("touch", [f]);
     }
   });
 
@@ -139,6 +140,76 @@ describe("check-backups.sh", () => {
       expect(status().checks.media).toBe("CRITICAL");
     } finally {
       await execa("rm", ["-f", snap]);
+    }
+  });
+});
+
+describe("check-backups.sh ages backups by the time in their names", () => {
+  /** Move the real dumps aside, plant one named `stamp` (a copy of the newest) with mtime `touched`. */
+  async function onlyDump(stamp: string, touched: string, check: () => Promise<void>) {
+    const real = newestDump();
+    const aside = join(lab.root, "aside");
+    mkdirSync(aside, { recursive: true });
+    const moved = readdirSync(dbDir).filter((f) => f.startsWith(real));
+    for (const f of moved) await execa("mv", [join(dbDir, f), join(aside, f)]);
+    const name = `cepcomunicacion_${stamp}.dump`;
+    copyFileSync(join(aside, real), join(dbDir, name));
+    copyFileSync(join(aside, `${real}.manifest.json`), join(dbDir, `${name}.manifest.json`));
+    const hash = (await execa("sha256sum", [join(dbDir, name)])).stdout.slice(0, 64);
+    writeFileSync(join(dbDir, `${name}.sha256`), `${hash}  ${name}\n`);
+    await execa("touch", ["-d", touched, join(dbDir, name)]);
+    try {
+      await check();
+    } finally {
+      for (const f of readdirSync(dbDir)) if (f.startsWith(name)) await execa("rm", ["-f", join(dbDir, f)]);
+      for (const f of moved) await execa("mv", [join(aside, f), join(dbDir, f)]);
+    }
+  }
+
+  it("a 10-day-old dump whose file was touched (or written with the clock ahead) is not fresh: CRITICAL", async () => {
+    const stamp = (await execa("date", ["-d", "10 days ago", "+%Y-%m-%d_%H-%M-%S"])).stdout;
+    await onlyDump(stamp, "1 year", async () => {
+      const r = await lab.run("check-backups.sh", ["--no-alert"]);
+      expect(r.exitCode).toBe(2);
+      expect(status().checks.database).toBe("CRITICAL");
+      expect(
+        status()
+          .issues.map((i: any) => i.message)
+          .join("\n"),
+      ).toMatch(/is 240 hours old/);
+    });
+  });
+
+  it("a dump dated in the future is a WARNING (clock skew), not fresh", async () => {
+    const stamp = (await execa("date", ["-d", "2 days", "+%Y-%m-%d_%H-%M-%S"])).stdout;
+    await onlyDump(stamp, "now", async () => {
+      const r = await lab.run("check-backups.sh", ["--no-alert"]);
+      expect(r.exitCode).toBe(1);
+      expect(status().checks.database).toBe("WARNING");
+      expect(
+        status()
+          .issues.map((i: any) => i.message)
+          .join("\n"),
+      ).toMatch(/dated 4[78] hours in the future: the clock was ahead when it was made, or is behind now/);
+    });
+  });
+});
+
+describe("check-backups.sh and a retention hold", () => {
+  it("reports a hold left by retention after a gap (a clock that jumped): WARNING naming the file", async () => {
+    const hold = join(dbDir, ".retention-hold");
+    writeFileSync(hold, "1700000000 1731536000\n");
+    try {
+      const r = await lab.run("check-backups.sh", ["--no-alert"]);
+      expect(r.exitCode).toBe(1);
+      expect(status().checks.database).toBe("WARNING");
+      expect(
+        status()
+          .issues.map((i: any) => i.message)
+          .join("\n"),
+      ).toContain(`then remove ${hold}`);
+    } finally {
+      await execa("rm", ["-f", hold]);
     }
   });
 });

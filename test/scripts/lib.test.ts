@@ -73,6 +73,94 @@ describe("backup-lib.sh", () => {
     expect(r.stderr).toMatch(/keeping unverified backup app_2020-02-01\.dump/);
   });
 
+  it("media retention never counts an empty snapshot toward keep_min while snapshots with files exist", async () => {
+    // Four real snapshots 40-43 days old, then a month of empty ones (an unmounted volume), the
+    // newest today: keep_min 3 must keep three REAL ones, not three empty ones. Named and dated alike.
+    const d = join(lab.root, "media-ret");
+    mkdirSync(d);
+    const stamp = async (daysAgo: number) =>
+      (await execa("date", ["-d", `${daysAgo} days ago`, "+%Y-%m-%d_%H-%M-%S"])).stdout;
+    const real = await Promise.all([40, 41, 42, 43].map(stamp));
+    const empty = await Promise.all(Array.from({ length: 30 }, (_, i) => stamp(i)));
+    const r = await lib(
+      `cd "$1"
+       snap() { # NAME DAYS_AGO FILES
+         local i; mkdir "$1"; for ((i = 0; i < $3; i++)); do echo "$i" > "$1/f$i"; done
+         (cd "$1" && find . -type f -printf '%P\\0' | xargs -0 -r sha256sum --) > "$1.sha256"
+         printf '{"kind": "media", "files": %s, "bytes": 0}\\n' "$3" > "$1.manifest.json"
+         touch -d "$2 days ago" "$1"
+       }
+       i=40; for n in $2; do snap "$n" $i 2; i=$((i + 1)); done
+       i=0; for n in $3; do snap "$n" $i 0; i=$((i + 1)); done
+       retention_prune "$1" '[0-9]*_[0-9]*' 30 3 media_retention_verdict`,
+      [d, real.join(" "), empty.join(" ")],
+    );
+    expect(r.exitCode, r.stderr).toBe(0);
+    const left = readdirSync(d).filter((f) => /^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d$/.test(f));
+    expect(left.filter((f) => real.includes(f)).sort()).toEqual(real.slice(0, 3).sort());
+    // The empty ones inside the window stay by age (none is older than 30 days).
+    expect(left.filter((f) => empty.includes(f))).toHaveLength(30);
+    // With no real snapshot at all, empty ones are all there is: the newest keep_min stay.
+    const e = join(lab.root, "media-empty");
+    mkdirSync(e);
+    const old = await Promise.all([95, 96, 97, 98, 99].map(stamp));
+    const r2 = await lib(
+      `cd "$1"; i=95
+       for n in $2; do mkdir "$n"; : > "$n.sha256"
+         printf '{"kind": "media", "files": 0, "bytes": 0}\\n' > "$n.manifest.json"
+         touch -d "$i days ago" "$n"; i=$((i + 1)); done
+       retention_prune "$1" '[0-9]*_[0-9]*' 30 3 media_retention_verdict`,
+      [e, old.join(" ")],
+    );
+    expect(r2.exitCode, r2.stderr).toBe(0);
+    expect(
+      readdirSync(e)
+        .filter((f) => !f.includes("."))
+        .sort(),
+    ).toEqual(old.slice(0, 3).sort());
+  });
+
+  it("retention ages by the time in the names and holds the backups before a gap longer than the window until a window follows it", async () => {
+    const d = join(lab.root, "gap");
+    mkdirSync(d);
+    const at = async (spec: string) => ({
+      stamp: (await execa("date", ["-d", spec, "+%Y-%m-%d_%H-%M-%S"])).stdout,
+      epoch: Number((await execa("date", ["-d", spec, "+%s"])).stdout),
+    });
+    // Old ones 100-104 days ago; after a gap, one 31 days ago, then 29 daily ones up to today. Each
+    // file is touched NOW: only the names tell their ages.
+    const old = await Promise.all([100, 101, 102, 103, 104].map((n) => at(`${n} days ago`)));
+    const after = await Promise.all(Array.from({ length: 30 }, (_, i) => at(`${i === 29 ? 31 : i} days ago`)));
+    const names = [...old, ...after].map((x) => `app_${x.stamp}.dump`);
+    const prune = (hold?: string) =>
+      lib(
+        `cd "$1"; shift
+         for n in "$@"; do [ -e "$n" ] || { echo "$n" > "$n"; write_checksum "$n"; }; done
+         ${hold ? `echo '${hold}' > .retention-hold` : ""}
+         retention_prune . 'app_*.dump' 30 3`,
+        [d, ...names],
+      );
+    // A hold written when the gap was new (before: the newest old one, after: the first after it):
+    // 31 days of backups after the gap cover the 30-day window, so it is released and the old go.
+    const r = await prune(`${old[0]!.epoch} ${after[29]!.epoch}`);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/the hold on older ones is released/);
+    // Everything older than the window went, the one 31 days ago too; the 29 of the window stay.
+    const dumps = readdirSync(d).filter((f) => f.endsWith(".dump"));
+    expect(dumps.sort()).toEqual(
+      after
+        .slice(0, 29)
+        .map((x) => `app_${x.stamp}.dump`)
+        .sort(),
+    );
+    expect(readdirSync(d)).not.toContain(".retention-hold");
+    // The same store while the window after the gap is not full yet (the first after it 10 days ago).
+    const r2 = await prune(`${old[0]!.epoch} ${after[10]!.epoch}`);
+    expect(r2.exitCode, r2.stderr).toBe(0);
+    expect(r2.stderr).toMatch(/retention on hold .*: 5 backup\(s\) older than 30 days kept/);
+    for (const o of old) expect(readdirSync(d)).toContain(`app_${o.stamp}.dump`);
+  });
+
   it("on_exit_remove removes partial files after a failure and a signal", async () => {
     const d = join(lab.root, "trap");
     mkdirSync(d);

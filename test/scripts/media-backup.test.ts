@@ -298,6 +298,31 @@ describe("backup-media.sh", () => {
     expect(log).toContain("keeping unverified backup 2019-12-31_03-00-00");
   });
 
+  it("an empty source while the previous snapshot had files fails the job (an unmounted volume); --allow-empty records it", async () => {
+    const empty = join(lab.root, "unmounted");
+    mkdirSync(empty, { recursive: true });
+    const before = snapshots();
+    const latest = readlinkSync(join(dest, "latest"));
+    await nextSecond();
+    const r = await run([], { SOURCE_DIR: empty });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/media directory .*unmounted is empty but the previous snapshot .* has \d+ files/);
+    expect(r.stderr).toMatch(/--allow-empty/);
+    expect(r.stderr).toMatch(/FAILED/);
+    expect(snapshots()).toEqual(before);
+    expect(readlinkSync(join(dest, "latest"))).toBe(latest);
+    expect(leftovers()).toEqual([]);
+    // The media really are gone: said once, on purpose; from then on an empty source is the state.
+    const deliberate = await run(["--allow-empty"], { SOURCE_DIR: empty });
+    expect(deliberate.exitCode, String(deliberate.stderr)).toBe(0);
+    expect(deliberate.stderr).toMatch(/--allow-empty/);
+    const made = readlinkSync(join(dest, "latest"));
+    expect(JSON.parse(readFileSync(join(dest, `${made}.manifest.json`), "utf8")).files).toBe(0);
+    await nextSecond();
+    const again = await run([], { SOURCE_DIR: empty });
+    expect(again.exitCode, String(again.stderr)).toBe(0);
+  });
+
   it("the installed script passes shellcheck", async () => {
     const r = await execa("shellcheck", ["-x", "backup-media.sh"], { cwd: lab.vars.paths.scripts_dir, reject: false });
     expect(r.stdout + r.stderr).toBe("");

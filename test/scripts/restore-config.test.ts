@@ -166,6 +166,61 @@ describe("restore-config.sh", () => {
     expect(r.stdout).toContain("Status: FAILED");
   });
 
+  it("a pre-restore name already taken (restores in the same seconds) never loses the new copy or another's checksum", async () => {
+    const target = join(lab.root, "collide");
+    mkdirSync(join(target, "nginx"), { recursive: true });
+    writeFileSync(join(target, ".env"), "CURRENT=1\n");
+    writeFileSync(join(target, "nginx", "site.conf"), "server { current; }\n");
+    // The names of this second and the next three are taken, with their checksums.
+    const now = Number((await execa("date", ["+%s"])).stdout);
+    const planted: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const stamp = (await execa("date", ["-d", `@${now + i}`, "+%Y-%m-%d_%H-%M-%S"])).stdout;
+      const name = `pre-restore_config_${stamp}.tar.gz`;
+      mkdirSync(preDir(), { recursive: true });
+      writeFileSync(join(preDir(), name), `another restore's copy ${i}`);
+      writeFileSync(join(preDir(), `${name}.sha256`), `${"a".repeat(64)}  ${name}\n`);
+      planted.push(name);
+    }
+    const r = await run([archive, "--force", "--target", target]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    for (const [i, name] of planted.entries()) {
+      expect(readFileSync(join(preDir(), name), "utf8")).toBe(`another restore's copy ${i}`);
+      expect(readFileSync(join(preDir(), `${name}.sha256`), "utf8")).toBe(`${"a".repeat(64)}  ${name}\n`);
+    }
+    const fresh = preArchives().filter((f) => !planted.includes(f) && f > planted[0]!);
+    expect(fresh).toHaveLength(1);
+    expect(r.stdout).toContain(`Pre-Restore Backup: ${join(preDir(), fresh[0]!)}`);
+    expect((await execa("sha256sum", ["-c", `${fresh[0]}.sha256`], { cwd: preDir(), reject: false })).exitCode).toBe(0);
+    expect((await execa("tar", ["-xzOf", join(preDir(), fresh[0]!), ".env"])).stdout).toBe("CURRENT=1");
+    for (const name of [...planted, fresh[0]!])
+      (rmSync(join(preDir(), name)), rmSync(join(preDir(), `${name}.sha256`)));
+  });
+
+  it("restores an old pre-restore archive: pruning comes after the restore and spares it", async () => {
+    // Four verified pre-restore archives, 40 to 43 days old (by name and mtime); keep_min is 3.
+    mkdirSync(preDir(), { recursive: true });
+    const names: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const when = Math.floor(Date.now() / 1000) - (40 + i) * 86400;
+      const name = `pre-restore_config_${(await execa("date", ["-d", `@${when}`, "+%Y-%m-%d_%H-%M-%S"])).stdout}.tar.gz`;
+      copyFileSync(archive, join(preDir(), name));
+      const hash = (await execa("sha256sum", [join(preDir(), name)])).stdout.slice(0, 64);
+      writeFileSync(join(preDir(), `${name}.sha256`), `${hash}  ${name}\n`);
+      await execa("touch", ["-d", `@${when}`, join(preDir(), name), join(preDir(), `${name}.sha256`)]);
+      names.push(name);
+    }
+    const oldest = join(preDir(), names[3]!);
+    const r = await run([oldest, "--force"]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(read(app)).toEqual(ORIGINAL);
+    expect(existsSync(oldest)).toBe(true);
+    expect(existsSync(`${oldest}.sha256`)).toBe(true);
+    // The restore's own copy counts now: of the other three, the oldest (42 days) is past keep_min.
+    expect(existsSync(join(preDir(), names[2]!))).toBe(false);
+    for (const n of names) for (const f of [n, `${n}.sha256`]) rmSync(join(preDir(), f), { force: true });
+  });
+
   it("the installed script passes shellcheck", async () => {
     const r = await execa("shellcheck", ["-x", "restore-config.sh"], {
       cwd: lab.vars.paths.scripts_dir,

@@ -302,4 +302,104 @@ describe("restore-database.sh", () => {
     const aside = await psqlSuper(lab.cluster, "SELECT datname FROM pg_database WHERE datname LIKE '%pre_restore%'");
     expect(aside.trim()).toBe("");
   });
+
+  describe("an interrupt while the rename-aside waits on a lock", () => {
+    // A superuser session holding a lock on the database's catalog row (an open GRANT): the
+    // restore's ALTER DATABASE ... RENAME waits for it, as it would behind a long DDL. Rolled back
+    // (not committed), so that the RENAME then goes through.
+    async function blocker() {
+      const p = execa(
+        "/usr/lib/postgresql/15/bin/psql",
+        ["-X", "-q", "-h", lab.cluster.socketDir, "-p", String(lab.cluster.port), "-U", "postgres", "-d", "postgres"],
+        { stdin: "pipe", reject: false, user: undefined } as never,
+      );
+      p.stdin!.write("BEGIN; GRANT CONNECT ON DATABASE cepcomunicacion TO public; SELECT 'held';\n");
+      return {
+        release: async () => {
+          p.stdin!.write("ROLLBACK;\n");
+          p.stdin!.end();
+          await p;
+        },
+      };
+    }
+    const waitingRename = async () =>
+      (
+        await psqlSuper(
+          lab.cluster,
+          "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'ALTER DATABASE%RENAME%'",
+        )
+      ).trim() === "1";
+
+    for (const [how, group] of [
+      ["SIGTERM to the script (its psql keeps waiting)", false],
+      ["SIGTERM to its process group (psql dies, the server keeps waiting)", true],
+    ] as const) {
+      it(`${how}: the original is left (or put back) under its name, and the log says so`, async () => {
+        const hold = await blocker();
+        let released = false;
+        try {
+          // Until the grant holds its lock.
+          for (
+            let i = 0;
+            i < 100 &&
+            !(
+              await psqlSuper(
+                lab.cluster,
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.query LIKE 'BEGIN; GRANT%'",
+              )
+            )
+              .trim()
+              .startsWith("0") === false;
+            i++
+          )
+            await new Promise((r) => setTimeout(r, 50));
+          const run = execa(join(lab.vars.paths.scripts_dir, "restore-database.sh"), [dump, "--force"], {
+            reject: false,
+            stdin: "ignore",
+            detached: true,
+            extendEnv: false,
+            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C.UTF-8" },
+          });
+          for (let i = 0; i < 200 && !(await waitingRename()); i++) await new Promise((r) => setTimeout(r, 50));
+          expect(await waitingRename()).toBe(true);
+          if (group) process.kill(-run.pid!, "SIGTERM");
+          else process.kill(run.pid!, "SIGTERM");
+          // The script must not need the lock to be released to stop; give it a few seconds.
+          const done = await Promise.race([run, new Promise((r) => setTimeout(() => r(undefined), 5000))]);
+          await hold.release();
+          released = true;
+          const r = (done ?? (await run)) as Awaited<typeof run>;
+          expect(r.exitCode).toBe(143);
+          // Whatever the server did with the RENAME once the lock was free, nothing is left aside.
+          await new Promise((res) => setTimeout(res, 500));
+          expect(await dbExists("cepcomunicacion")).toBe(true);
+          const aside = await psqlSuper(
+            lab.cluster,
+            "SELECT datname FROM pg_database WHERE datname LIKE '%pre_restore%'",
+          );
+          expect(aside.trim()).toBe("");
+          // The log says what happened and where the database is (stderr may miss a line a trap
+          // printed while a command's 2>/dev/null was still in place).
+          const all = readFileSync(logFile(), "utf8");
+          const log = all.slice(all.lastIndexOf("restore requested by"));
+          expect(log).toMatch(/interrupted by SIGTERM/);
+          expect(log).toMatch(
+            /(the rename was stopped before it happened|put back as cepcomunicacion): cepcomunicacion is in place/,
+          );
+          expect(String(r.stdout)).toContain("Status: FAILED");
+        } finally {
+          if (!released) await hold.release();
+          // Whatever happened, the next case starts from the live database under its name.
+          const left = (
+            await psqlSuper(
+              lab.cluster,
+              "SELECT datname FROM pg_database WHERE datname LIKE 'cepcomunicacion_pre_restore_%'",
+            )
+          ).trim();
+          if (left && !(await dbExists("cepcomunicacion")))
+            await psqlSuper(lab.cluster, `ALTER DATABASE "${left.split("\n")[0]}" RENAME TO cepcomunicacion`);
+        }
+      });
+    }
+  });
 });

@@ -14,6 +14,8 @@ import {
   chownSync,
   chmodSync,
   rmSync,
+  cpSync,
+  utimesSync,
 } from "node:fs";
 import { join, relative } from "node:path";
 import { createHash } from "node:crypto";
@@ -243,6 +245,31 @@ describe("restore-media.sh", () => {
     }
     expect(existsSync(marker)).toBe(false);
     expect(existsSync(snapshot)).toBe(true);
+  });
+
+  it("restores an old pre-restore copy: pruning comes after the restore and spares it", async () => {
+    // Four verified pre-restore copies, 40 to 43 days old (by name and by mtime); keep_min is 3, so
+    // the oldest is past retention, and it is the one restored.
+    const pre = join(dest, "pre-restore");
+    mkdirSync(pre, { recursive: true });
+    const names: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const when = new Date(Date.now() - (40 + i) * 86400_000);
+      const name = (await execa("date", ["-d", `@${Math.floor(when.getTime() / 1000)}`, "+%Y-%m-%d_%H-%M-%S"])).stdout;
+      cpSync(snapshot, join(pre, name), { recursive: true });
+      cpSync(`${snapshot}.sha256`, join(pre, `${name}.sha256`));
+      cpSync(`${snapshot}.manifest.json`, join(pre, `${name}.manifest.json`));
+      utimesSync(join(pre, name), when, when);
+      names.push(name);
+    }
+    const oldest = join(pre, names[3]!);
+    const r = await run("restore-media.sh", [oldest, "--force", "--target", media], { RESTORE_VERIFY_SAMPLE: "0" });
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(tree(media)).toEqual(tree(snapshot));
+    // Still there: restored from, so never pruned by this restore.
+    expect(existsSync(oldest)).toBe(true);
+    expect(existsSync(`${oldest}.manifest.json`)).toBe(true);
+    for (const n of names) rmSync(join(pre, n), { recursive: true, force: true });
   });
 
   it("exits 75 while a media backup holds the lock", async () => {

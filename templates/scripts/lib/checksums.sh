@@ -70,31 +70,58 @@ is_verified_backup() {
   [[ -f "$1" ]] && verify_checksum "$1"
 }
 
-# retention_prune DIR GLOB DAYS KEEP_MIN [VERIFIER]: delete backups in DIR matching GLOB (files or
-# directories, not symlinks, not hidden partials) whose mtime is older than DAYS days, but ONLY
-# backups that VERIFIER (a function name, default is_verified_backup) accepts, and never the newest
-# KEEP_MIN verified ones. Unverified backups are never deleted (they are named in the log), so a
-# month of failed runs cannot empty the store. Deleting a backup also deletes its .sha256 and
-# .manifest.json; sidecars whose backup is gone and partials older than a day are removed too.
+# retention_prune DIR GLOB DAYS KEEP_MIN [VERIFIER] [SPARE]: delete backups in DIR matching GLOB
+# (files or directories, not symlinks, not hidden partials) older than DAYS days, but ONLY backups
+# that VERIFIER (a function name, default is_verified_backup) accepts, and never the newest KEEP_MIN
+# verified ones, nor SPARE (the backup a restore has just restored from). Unverified backups are
+# never deleted (they are named in the log), so a month of failed runs cannot empty the store.
+# VERIFIER returns 0 (verified), 3 (verified but empty: counts toward KEEP_MIN only when no backup
+# with content is left, see media_retention_verdict) or anything else (unverified). Deleting a
+# backup also deletes its .sha256 and .manifest.json; sidecars whose backup is gone and partials
+# older than a day are removed too.
+#
+# Ages come from the time in the backups' names (backup_name_epoch), as the newest is picked: a
+# touched or copied file keeps its age. A clock that jumps ahead makes every backup look old at
+# once; so does a new backup after an outage longer than the window. Both show as a gap longer than
+# the window between the newest two verified backups: the backups before the gap are then held (the
+# hold is DIR/.retention-hold, check-backups reports it) until the backups after it cover a whole
+# window, or until the operator removes the file once the clock is known to be right.
+# RETENTION_CLOCK_GUARD=0 turns that off where backups are irregular by nature (pre-restore copies).
 retention_prune() {
-  local dir="$1" glob="$2" days="$3" keep_min="$4" verifier="${5:-is_verified_backup}"
+  local dir="$1" glob="$2" days="$3" keep_min="$4" verifier="${5:-is_verified_backup}" spare="${6:-}"
   [[ -d "$dir" ]] || return 0
   [[ "$days" =~ ^[0-9]+$ && "$keep_min" =~ ^[0-9]+$ ]] || die "retention_prune: bad days/keep_min: $days/$keep_min"
-  local now max_age entries=() p
+  local now max_age p e
   now="$(date +%s)"
   max_age=$((days * 86400))
-  # Newest first, by mtime.
-  mapfile -t entries < <(
-    find "$dir" -mindepth 1 -maxdepth 1 -name "$glob" ! -name '.*' \( -type f -o -type d \) -printf '%T@\t%p\n' |
-      sort -rn -t $'\t' -k1,1 | cut -f2-
-  )
-  local kept_verified=0 deleted=0 unverified=0 age
-  for p in "${entries[@]}"; do
+  # Newest first, by the time in their names.
+  local -a entries=()
+  local -A epoch=() verdict=()
+  while IFS= read -r -d '' p; do
     [[ "$p" == *.sha256 || "$p" == *.manifest.json ]] && continue
-    age=$((now - $(file_mtime "$p")))
+    epoch["$p"]="$(backup_name_epoch "$p")"
+    entries+=("$p")
+  done < <(find "$dir" -mindepth 1 -maxdepth 1 -name "$glob" ! -name '.*' \( -type f -o -type d \) -print0)
+  if ((${#entries[@]})); then
+    mapfile -t entries < <(for p in "${entries[@]}"; do printf '%s\t%s\n' "${epoch[$p]}" "$p"; done | sort -rn -t $'\t' -k1,1 | cut -f2-)
+  fi
+  local hold_before=0 RC=0
+  _retention_clock_guard
+  local kept_verified=0 deleted=0 unverified=0 held=0 age rc future=0
+  # Old empty backups met among the newest: deleted at the end unless no backup with content is left.
+  local -a hollow=()
+  local young_hollow=0
+  for p in "${entries[@]}"; do
+    e="${epoch[$p]}"
+    age=$((now - e))
+    ((age >= -7200)) || future=$((future + 1))
     if ((kept_verified < keep_min)); then
-      if "$verifier" "$p"; then
+      _retention_verdict "$p"
+      rc="$RC"
+      if ((rc == 0)); then
         kept_verified=$((kept_verified + 1))
+      elif ((rc == 3)); then
+        if ((age > max_age)); then hollow+=("$p"); else young_hollow=$((young_hollow + 1)); fi
       else
         unverified=$((unverified + 1))
         log WARNING "retention: keeping unverified backup $(basename -- "$p") (checksum/manifest does not verify; inspect it)"
@@ -102,15 +129,22 @@ retention_prune() {
       continue
     fi
     ((age > max_age)) || continue
-    if "$verifier" "$p"; then
-      rm -rf -- "$p" "$p.sha256" "$(manifest_path "$p")"
-      deleted=$((deleted + 1))
-      log INFO "retention: deleted $(basename -- "$p") ($((age / 86400)) days old, older than $days days)"
-    else
-      unverified=$((unverified + 1))
-      log WARNING "retention: keeping unverified backup $(basename -- "$p") ($((age / 86400)) days old; it does not verify, so it is never counted or deleted automatically)"
-    fi
+    if ((e <= hold_before)); then held=$((held + 1)); continue; fi
+    _retention_delete "$p" "$age" || true
   done
+  # With no backup with content left, the empty ones are all there is: the newest keep_min stay.
+  if ((kept_verified == 0)); then
+    local keep=$((keep_min - young_hollow))
+    ((keep > 0)) || keep=0
+    hollow=("${hollow[@]:keep}")
+  fi
+  for p in "${hollow[@]}"; do
+    if ((${epoch[$p]} <= hold_before)); then held=$((held + 1)); continue; fi
+    _retention_delete "$p" "$((now - ${epoch[$p]}))" empty || true
+  done
+  ((future == 0)) ||
+    log WARNING "retention: $future backup(s) in $dir are dated in the future: the clock was ahead when they were made, or is behind now (they are kept; check the clock)"
+  ((held == 0)) || log WARNING "retention on hold in $dir: $held backup(s) older than $days days kept (see $dir/.retention-hold)"
   # Orphaned sidecars and stale partials (from a run killed with SIGKILL).
   local s base
   while IFS= read -r -d '' s; do
@@ -122,8 +156,77 @@ retention_prune() {
   log INFO "retention: $dir ($glob): kept $kept_verified newest verified (keep_min $keep_min), deleted $deleted older than $days days, $unverified unverified kept"
 }
 
-# prune_pre_restore DIR GLOB [VERIFIER]: pre-restore backups have their own retention
+# _retention_verdict PATH: VERIFIER's status for PATH in RC, asked once per run. Uses retention_prune's locals.
+_retention_verdict() {
+  RC=0
+  if [[ -z "${verdict[$1]+x}" ]]; then
+    "$verifier" "$1" || RC=$?
+    verdict["$1"]="$RC"
+  fi
+  RC="${verdict[$1]}"
+}
+
+# _retention_clock_guard: set hold_before (epoch; backups named at or before it are not deleted by
+# age; 0 = no hold) from DIR/.retention-hold ("BEFORE AFTER": the newest backup before a gap longer
+# than the window, the first after it), writing it when the newest two verified backups are such a
+# gap apart, releasing it once the backups after the gap cover a whole window. Uses
+# retention_prune's locals.
+_retention_clock_guard() {
+  hold_before=0
+  [[ "${RETENTION_CLOCK_GUARD:-1}" == 1 ]] || return 0
+  local hold="$dir/.retention-hold" b="" a="" newest="" p
+  local -a two=()
+  for p in "${entries[@]}"; do
+    [[ -n "$newest" ]] || newest="${epoch[$p]}"
+    _retention_verdict "$p"
+    if ((RC == 0 || RC == 3)); then two+=("$p"); fi
+    ((${#two[@]} < 2)) || break
+  done
+  [[ -n "$newest" ]] || return 0
+  if [[ -f "$hold" ]]; then
+    read -r b a _ <"$hold" || true
+    if [[ "$b" =~ ^[0-9]+$ && "$a" =~ ^[0-9]+$ ]]; then
+      if ((newest - a >= max_age)); then
+        rm -f -- "$hold"
+        log INFO "retention: the backups since $(date -d "@$a" '+%Y-%m-%d %H:%M') cover $days days: the hold on older ones is released"
+        return 0
+      fi
+      hold_before="$b"
+      return 0
+    fi
+    log WARNING "retention: $hold is not \"BEFORE AFTER\" epoch seconds: ignored"
+  fi
+  ((${#two[@]} == 2)) || return 0
+  b="${epoch[${two[1]}]}"
+  a="${epoch[${two[0]}]}"
+  ((a - b > max_age)) || return 0
+  printf '%s %s\n' "$b" "$a" >"$hold"
+  hold_before="$b"
+  log WARNING "retention: $(((a - b) / 86400)) days between $(basename -- "${two[1]}") and $(basename -- "${two[0]}"), more than the $days-day window: the clock may have jumped (or backups stopped that long); nothing before it is deleted by age until the backups after it cover $days days, or $hold is removed"
+}
+
+# _retention_delete PATH AGE [WHAT]: retention_prune's deletion of one backup older than the window
+# (with its sidecars), unless it is SPARE or does not verify. Uses retention_prune's locals.
+_retention_delete() {
+  local p="$1" age="$2" what="${3:-}"
+  if [[ -n "$spare" && "$p" -ef "$spare" ]]; then
+    log INFO "retention: keeping $(basename -- "$p") ($((age / 86400)) days old): it has just been restored from"
+    return 0
+  fi
+  _retention_verdict "$p"
+  if ((RC == 0 || RC == 3)); then
+    rm -rf -- "$p" "$p.sha256" "$(manifest_path "$p")"
+    deleted=$((deleted + 1))
+    log INFO "retention: deleted ${what:+$what }$(basename -- "$p") ($((age / 86400)) days old, older than $days days)"
+  else
+    unverified=$((unverified + 1))
+    log WARNING "retention: keeping unverified backup $(basename -- "$p") ($((age / 86400)) days old; it does not verify, so it is never counted or deleted automatically)"
+  fi
+}
+
+# prune_pre_restore DIR GLOB [VERIFIER] [SPARE]: pre-restore backups have their own retention
 # (RETENTION_PRE_RESTORE_DAYS, still keeping the newest RETENTION_KEEP_MIN verified ones).
 prune_pre_restore() {
-  retention_prune "$1" "$2" "${RETENTION_PRE_RESTORE_DAYS:-30}" "$RETENTION_KEEP_MIN" "${3:-is_verified_backup}"
+  # Taken at restores only: gaps longer than the window are normal, not a clock that jumped.
+  RETENTION_CLOCK_GUARD=0 retention_prune "$1" "$2" "${RETENTION_PRE_RESTORE_DAYS:-30}" "$RETENTION_KEEP_MIN" "${3:-is_verified_backup}" "${4:-}"
 }

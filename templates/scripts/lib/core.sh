@@ -113,16 +113,21 @@ lib_init() {
   trap '_lib_on_signal HUP 129' HUP
 }
 
-# lib_as_backup_user STEP: in a root restore for a dedicated backup user, run this script again as
-# that user (same arguments, CEP_STEP=STEP) so that what STEP writes into the backup tree is written
-# by the tree's own user: a symlink planted there cannot redirect anything of root's. Elsewhere,
-# call STEP here. The step reports its result as a last "STEP_RESULT=..." line (in STEP_RESULT).
+# lib_as_backup_user STEP [VAR...]: in a root restore for a dedicated backup user, run this script
+# again as that user (same arguments, CEP_STEP=STEP) so that what STEP writes into the backup tree is
+# written by the tree's own user: a symlink planted there cannot redirect anything of root's.
+# Elsewhere, call STEP here. What root decided for the step goes with it: the variables VAR (in the
+# child's environment) and stdin. The step reports its result as a last "STEP_RESULT=..." line (in
+# STEP_RESULT).
 # shellcheck disable=SC2034 # read by the scripts
 STEP_RESULT=""
 lib_as_backup_user() {
-  local step="$1" out
+  local step="$1" out v
+  shift
+  local pass=()
+  for v in "$@"; do pass+=("$v=${!v}"); done
   if ((EUID == 0)) && [[ "${BACKUP_USER:-root}" != root ]]; then
-    out="$(CEP_STEP="$step" /usr/sbin/runuser -u "$BACKUP_USER" -- "$LIB_SCRIPT_PATH" "${LIB_SCRIPT_ARGS[@]}")" ||
+    out="$(/usr/sbin/runuser -u "$BACKUP_USER" -- env CEP_STEP="$step" "${pass[@]}" "$LIB_SCRIPT_PATH" "${LIB_SCRIPT_ARGS[@]}")" ||
       die "the $step step (run as $BACKUP_USER) failed, nothing was changed"
     # shellcheck disable=SC2034 # read by the scripts
     STEP_RESULT="$(printf '%s\n' "$out" | sed -n 's/^STEP_RESULT=//p' | tail -n 1)"

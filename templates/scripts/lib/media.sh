@@ -111,6 +111,15 @@ media_snapshot_ok() {
   [[ "$COUNT_FILES" == "$expected" ]]
 }
 
+# media_retention_verdict DIR: the retention verifier of media snapshots (retention_prune): 0 a
+# verified snapshot with files, 3 a verified EMPTY one, 1 not verified. An empty snapshot never
+# counts toward keep_min while snapshots with files exist: a month of an unmounted volume must not
+# leave only empty snapshots behind.
+media_retention_verdict() {
+  media_snapshot_ok "$1" || return 1
+  ((COUNT_FILES > 0)) || return 3
+}
+
 # media_verify_sample DIR SAMPLE_FILE: check DIR's files against a sha256sum list (paths relative
 # to DIR); failures are logged. Returns sha256sum's status.
 media_verify_sample() {

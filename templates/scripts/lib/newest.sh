@@ -23,19 +23,28 @@ newest_backup() {
     done | LC_ALL=C sort -r | sed -n '1s/^[^\t]*\t//p'
 }
 
-# backup_epoch PATH: when the backup was taken (epoch seconds): its manifest's started_at or
-# created_at (UTC), else the time in its name (host time), else its modification time.
-backup_epoch() {
-  local m="$1.manifest.json" t="" s hms
-  if [[ -f "$m" ]]; then
-    t="$(grep -o -m1 '"started_at": *"[^"]*"' -- "$m" | sed 's/.*"\([^"]*\)"$/\1/')" || t=""
-    if [[ -z "$t" ]]; then t="$(grep -o -m1 '"created_at": *"[^"]*"' -- "$m" | sed 's/.*"\([^"]*\)"$/\1/')" || t=""; fi
-  fi
-  if [[ -n "$t" ]] && date -d "$t" +%s 2>/dev/null; then return 0; fi
+# backup_name_epoch PATH: when the backup was taken by the time in its name (host time, epoch
+# seconds), else its modification time. The one rule by which retention ages backups and
+# check-backups dates the newest: a file touched, copied or written while the clock was wrong keeps
+# the time it was named with.
+backup_name_epoch() {
+  local s hms
   s="$(backup_stamp "$(basename -- "$1")")"
   if [[ -n "$s" ]]; then
     hms="${s#*_}"
     if date -d "${s%_*} ${hms//-/:}" +%s 2>/dev/null; then return 0; fi
   fi
   stat -c %Y -- "$1"
+}
+
+# backup_epoch PATH: when the data of a backup was read (epoch seconds, for a drill's RPO): its
+# manifest's started_at or created_at (UTC), else backup_name_epoch.
+backup_epoch() {
+  local m="$1.manifest.json" t=""
+  if [[ -f "$m" ]]; then
+    t="$(grep -o -m1 '"started_at": *"[^"]*"' -- "$m" | sed 's/.*"\([^"]*\)"$/\1/')" || t=""
+    if [[ -z "$t" ]]; then t="$(grep -o -m1 '"created_at": *"[^"]*"' -- "$m" | sed 's/.*"\([^"]*\)"$/\1/')" || t=""; fi
+  fi
+  if [[ -n "$t" ]] && date -d "$t" +%s 2>/dev/null; then return 0; fi
+  backup_name_epoch "$1"
 }

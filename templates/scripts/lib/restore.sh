@@ -77,6 +77,36 @@ verified_backup_file() {
   esac
 }
 
+# private_backup_copy ARG DIR WHAT: for a root restore of a backup in a tree another user may own:
+# copy the backup file (ARG: a path, or a name in DIR) ONCE into a new root-only directory and check
+# THAT copy against the .sha256 (read once too); everything after reads the copy, so the file
+# cannot be swapped between its check and its use (while the restore waits for "yes", say). Sets
+# RESTORE_FILE (the original's resolved path), RESTORE_NAME, RESTORE_WORK (the 0700 directory,
+# removed at exit) and RESTORE_COPY.
+private_backup_copy() {
+  local arg="$1" dir="$2" what="$3" file expected name actual
+  file="$arg"
+  [[ "$file" == */* ]] || file="$dir/$file"
+  [[ -f "$file" ]] || die "$what $arg not found ($file is not a file)"
+  RESTORE_FILE="$(readlink -f -- "$file")"
+  RESTORE_NAME="$(basename -- "$RESTORE_FILE")"
+  RESTORE_WORK="$(mktemp -d)"
+  on_exit_remove "$RESTORE_WORK"
+  chmod 0700 -- "$RESTORE_WORK"
+  RESTORE_COPY="$RESTORE_WORK/$RESTORE_NAME"
+  cat -- "$RESTORE_FILE" >"$RESTORE_COPY" || die "cannot read $what $RESTORE_FILE"
+  expected=""
+  name=""
+  if [[ -f "$RESTORE_FILE.sha256" ]]; then read -r expected name <"$RESTORE_FILE.sha256" || true; fi
+  name="${name#\*}"
+  [[ "$expected" =~ ^[0-9a-f]{64}$ && "$name" == "$RESTORE_NAME" ]] ||
+    die "no valid checksum file $RESTORE_FILE.sha256: the $what cannot be verified; refusing to restore"
+  actual="$(sha256sum <"$RESTORE_COPY" | awk '{ print $1 }')"
+  [[ "$actual" == "$expected" ]] ||
+    die "checksum MISMATCH: $RESTORE_NAME does not match $RESTORE_NAME.sha256 (corrupted or altered); refusing to restore"
+  log INFO "checksum OK: $RESTORE_NAME (the copy that will be restored)"
+}
+
 # confirm_restore FORCE WHAT: a restore goes ahead only with --force (FORCE=1, logged) or when a
 # person at a terminal types "yes"; with neither (cron, a pipe, ssh without -t) it refuses, so a
 # restore never overwrites live data unattended by accident.
@@ -108,6 +138,17 @@ restore_report() {
     printf '%s\n' "$line"
     if [[ -n "$LOG_FILE" ]]; then printf '%s\n' "$line" >>"$LOG_FILE" 2>/dev/null || true; fi
   done
+}
+
+# restore_prune_after DIR GLOB VERIFIER RESTORED: the restores' pruning of old pre-restore copies, run
+# only once the restore has succeeded and been verified (before it, pruning could delete the very
+# copy being restored), sparing RESTORED. In a background subshell, so errexit holds inside it while
+# its failure is only a warning: the restore is done by then, and old copies merely stay.
+restore_prune_after() {
+  local rc=0
+  (prune_pre_restore "$@") &
+  wait "$!" || rc=$?
+  ((rc == 0)) || log WARNING "pruning old pre-restore copies in $1 failed (exit $rc); the restore itself succeeded"
 }
 
 # is_identifier NAME: a lowercase SQL identifier (the inventory schema's rule), safe unquoted in SQL and paths.
