@@ -85,6 +85,8 @@ export const pathVars = z.strictObject({
   media_dir: absPath,
   cron_file: absPath,
   logrotate_file: absPath,
+  /** The backup user's state: consecutive failures per job, the last drill's result (read by the metrics). */
+  state_dir: absPath,
 });
 export type PathVars = z.infer<typeof pathVars>;
 
@@ -93,6 +95,8 @@ export const retentionVars = z.strictObject({
   weekly_weeks: z.number().int().min(1),
   media_days: z.number().int().min(1),
   config_days: z.number().int().min(1),
+  /** Tarballs of docker_volumes. */
+  docker_volumes_days: z.number().int().min(1),
   pre_restore_days: z.number().int().min(1),
   keep_min: z.number().int().min(1),
   /** The first good daily dump of each month is also kept as a monthly one, this long. */
@@ -107,6 +111,8 @@ export const scheduleVars = z.strictObject({
   media: cronExpression,
   database_weekly: cronExpression,
   check: cronExpression,
+  /** The docker_volumes tarballs (installed in cron only when docker_volumes is not empty). */
+  docker_volumes: cronExpression,
 });
 
 /** Mail without a local MTA: curl's SMTP client (`smtp://` or `smtps://`), credentials from a secret. */
@@ -129,6 +135,7 @@ export const healthcheckVars = z.strictObject({
   weekly: urlOrSecret.optional(),
   media: urlOrSecret.optional(),
   config: urlOrSecret.optional(),
+  docker_volumes: urlOrSecret.optional(),
   check: urlOrSecret.optional(),
 });
 
@@ -214,6 +221,15 @@ export const metricsVars = z.strictObject({
 /** A Docker named volume. */
 export const dockerVolume = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "a Docker volume name");
 
+/**
+ * The Docker engine the scripts talk to (DOCKER_HOST); "" = docker's default socket. A unix socket
+ * only: an engine's API is root on its host, so it is not reached over plain TCP.
+ */
+export const dockerHost = z
+  .string()
+  .regex(/^unix:\/\/\/[A-Za-z0-9._\/-]+$/, "a unix socket URL: unix:///path/to/docker.sock")
+  .refine((s) => !s.split("/").includes(".."), "a socket path without .. segments");
+
 export const checkVars = z.strictObject({
   // Whole numbers: check-backups compares them with bash integer arithmetic.
   database_max_age_hours: z.number().int().positive(),
@@ -255,6 +271,7 @@ export const varsSchema = z.strictObject({
   media_volume: dockerVolume.optional(),
   /** Named volumes also backed up as tarballs under docker-volumes/. */
   docker_volumes: z.array(dockerVolume),
+  docker_host: z.union([z.literal(""), dockerHost]),
   check: checkVars,
   packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, "a Debian package name")),
 });
@@ -280,6 +297,7 @@ export const varsLayerSchema = z.strictObject({
   metrics: metricsVars.partial().optional(),
   media_volume: dockerVolume.optional(),
   docker_volumes: varsSchema.shape.docker_volumes.optional(),
+  docker_host: varsSchema.shape.docker_host.optional(),
   check: checkVars.partial().optional(),
   packages: varsSchema.shape.packages.optional(),
 });

@@ -268,7 +268,8 @@ main() {
   lib_init check-backups backup-check
   acquire_lock check-backups
   LIB_FAIL_EXIT_CODE=2
-  if ((NO_ALERT)); then HEALTHCHECK_URL=""; fi
+  # --no-alert: no alert, no ping, and the failure counts left as they are (lib/alerts.sh).
+  if ((NO_ALERT)); then BACKUP_NOTIFY=off; fi
   job_start
   check_database
   check_weekly

@@ -132,7 +132,7 @@ hosts:
     const problems = await problemsOf(loadInventory("bad", { cwd: proj.dir, env: {} }));
     expect(problems).toEqual([
       "inventories/bad.yml: environment: expected one of production, staging, lab",
-      "inventories/bad.yml: vars.retention.daily_dayz: unknown key (did you mean daily_days?); expected one of daily_days, weekly_weeks, media_days, config_days, pre_restore_days, keep_min, monthly_months, monthly_keep_min",
+      "inventories/bad.yml: vars.retention.daily_dayz: unknown key (did you mean daily_days?); expected one of daily_days, weekly_weeks, media_days, config_days, docker_volumes_days, pre_restore_days, keep_min, monthly_months, monthly_keep_min",
       "inventories/bad.yml: vars.database.password: expected a secret reference { env: NAME } or { vault: key } (secrets are never plaintext in an inventory)",
       "inventories/bad.yml: vars.database.port: expected a number between 1 and 65535, got a string",
       "inventories/bad.yml: hosts.web1.ssh.port: expected a number between 1 and 65535",
