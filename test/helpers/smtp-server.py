@@ -9,7 +9,8 @@
 # this command line: the tests scan the process list for the password).
 #
 # plain: no TLS at all, AUTH offered anyway (to show a client that must not send its password in
-# clear); every AUTH attempt is recorded in OUTDIR/auth-attempts.
+# clear); every AUTH attempt is recorded in OUTDIR/auth-attempts. open: no TLS, no AUTH (a relay
+# on the host's own network, which the hosts' curl reaches with the system's CA store).
 #
 # Prints "ready" on stdout once it accepts connections; stops on SIGTERM.
 import asyncio
@@ -75,6 +76,8 @@ elif mode == "plain":
     controller = Controller(
         Handler(), hostname="127.0.0.1", port=int(port), authenticator=authenticator, auth_required=True, auth_require_tls=False
     )
+elif mode == "open":
+    controller = Controller(Handler(), hostname="127.0.0.1", port=int(port))
 else:
     controller = Controller(
         Handler(), hostname="127.0.0.1", port=int(port), tls_context=ctx, require_starttls=True, **common

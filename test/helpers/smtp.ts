@@ -41,12 +41,12 @@ function decodeSubject(content: string): string {
 
 /**
  * Start the server: `mode` starttls (smtp://, STARTTLS required), smtps (TLS from the start) or
- * plain (no TLS, AUTH offered anyway).
+ * plain (no TLS, AUTH offered anyway) or open (no TLS, no AUTH).
  */
 export async function startSmtpServer(opts: {
   user: string;
   password: string;
-  mode?: "starttls" | "smtps" | "plain";
+  mode?: "starttls" | "smtps" | "plain" | "open";
   delayMs?: number;
 }): Promise<SmtpServer> {
   const dir = mkdtempSync(join(tmpdir(), "cep-smtp-"));
