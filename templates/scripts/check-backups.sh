@@ -10,8 +10,10 @@
 #   manifest) and the disk usage of BACKUP_DIR. Writes the status JSON to STATUS_FILE atomically:
 #     {"timestamp", "overall_status": OK|WARNING|CRITICAL, "critical_issues", "warnings",
 #      "checks": {"database", "database_weekly", "media", "config", "disk_space"}, "issues": [...]}
-#   Alerts on warnings (labelled as warnings) and critical issues; pings HEALTHCHECK_URL on OK
-#   and on warnings (success, with the warnings as body), /fail on critical issues.
+#   With METRICS_TEXTFILE_DIR set, also writes <app>_backup.prom there (Prometheus node_exporter
+#   textfile metrics, lib/metrics.sh). Alerts on warnings (labelled as warnings) and critical
+#   issues; pings HEALTHCHECK_URL on OK and on warnings (success, with the warnings as body),
+#   /fail on critical issues.
 #
 #   --no-alert   write the status and exit, without alerts or healthcheck pings
 #
@@ -277,6 +279,7 @@ main() {
   check_config
   check_disk
   write_status
+  write_metrics "$(overall)"
   notify
   case "$(overall)" in
     OK) job_exit 0 ;;

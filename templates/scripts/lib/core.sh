@@ -70,6 +70,8 @@ load_config() {
   # Optional values default to "disabled".
   : "${ALERT_EMAIL:=}" "${SLACK_WEBHOOK:=}" "${DISCORD_WEBHOOK:=}" "${HEALTHCHECK_URL:=}"
   : "${SMTP_URL:=}" "${SMTP_FROM:=}" "${STATE_DIR:=}" "${ESCALATE_AFTER:=}"
+  : "${METRICS_TEXTFILE_DIR:=}" "${MEDIA_VOLUME:=}"
+  declare -p DOCKER_VOLUMES >/dev/null 2>&1 || DOCKER_VOLUMES=()
   : "${S3_ENABLED:=false}" "${ENVIRONMENT:=}" "${RETENTION_KEEP_MIN:=3}"
 }
 
