@@ -55,6 +55,7 @@ export const DEFAULT_VARS = {
     weekly_max_age_days: 8,
     media_max_age_hours: 26,
     config_max_age_hours: 26,
+    docker_volumes_max_age_hours: 26,
     database_min_bytes: 1024,
     config_min_bytes: 100,
     media_min_files: 0,

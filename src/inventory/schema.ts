@@ -236,6 +236,8 @@ export const checkVars = z.strictObject({
   weekly_max_age_days: z.number().int().positive(),
   media_max_age_hours: z.number().int().positive(),
   config_max_age_hours: z.number().int().positive(),
+  /** The newest tarball of each of docker_volumes may be this old. */
+  docker_volumes_max_age_hours: z.number().int().positive(),
   database_min_bytes: z.number().int().min(0),
   config_min_bytes: z.number().int().min(0),
   media_min_files: z.number().int().min(0),

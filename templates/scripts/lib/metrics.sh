@@ -5,7 +5,7 @@
 # JSON, to $METRICS_TEXTFILE_DIR/<app>_backup.prom for node_exporter's textfile collector, in the
 # text exposition format (HELP/TYPE lines, one group per metric), atomically (a temp file in the
 # same directory, then a rename: node_exporter never reads half a file). Sourced by backup-lib.sh;
-# uses lib/core.sh, lib/newest.sh, lib/checksums.sh and lib/alerts.sh.
+# uses lib/core.sh, lib/newest.sh, lib/checksums.sh, lib/alerts.sh and lib/docker.sh.
 #
 # What it reads, besides the backups themselves:
 #   - check-backups' STATUS (check → OK/WARNING/CRITICAL), DISK_USED and the overall status;
@@ -116,7 +116,7 @@ _metrics_backups() {
   _metrics_backup config "$(newest_backup f 'config_*.tar.gz' "$BACKUP_DIR/config")" "$(_count "$BACKUP_DIR/config" f 'config_*.tar.gz')"
   local v dir="$BACKUP_DIR/docker-volumes"
   for v in "${DOCKER_VOLUMES[@]}"; do
-    _metrics_backup docker_volume "$(newest_backup f "${v}_*.tar.gz" "$dir")" "$(_count "$dir" f "${v}_*.tar.gz")" "volume=$v"
+    _metrics_backup docker_volume "$(newest_backup f "$(docker_volume_glob "$v")" "$dir")" "$(_count "$dir" f "$(docker_volume_glob "$v")")" "volume=$v"
   done
 }
 
