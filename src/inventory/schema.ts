@@ -2,6 +2,7 @@
 // contacted. Names that end up in paths, SQL or shell are constrained here, so later code trusts them.
 import { z } from "zod";
 import { CronExpressionParser } from "cron-parser";
+import { jumpSpecsProblems } from "../connection/jump.ts";
 
 /** A lowercase SQL/filename-safe identifier (app, database and role names). */
 export const identifier = z
@@ -307,8 +308,24 @@ export type VarsLayer = z.infer<typeof varsLayerSchema>;
 
 // ---- hosts, groups, inventory ---------------------------------------------------------------
 
+/** OpenSSH's ProxyJump: one hop `[user@]host[:port]`, a comma-separated chain, or a list; `none`. */
+export const proxyJump = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).superRefine((v, ctx) => {
+  for (const p of jumpSpecsProblems(v))
+    ctx.addIssue({ code: "custom", message: `[user@]host[:port] for each jump host (${p})` });
+});
+
+/** An OpenSSH client config to read hosts from: true = ~/.ssh/config, or a path (relative to the inventory). */
+export const sshConfigSetting = z.union([
+  z.boolean(),
+  z.string().min(1).refine(noControl, "a path without control characters or newlines"),
+]);
+
 export const sshSchema = z.strictObject({
-  host: z.string().regex(/^[A-Za-z0-9.:_-]+$/, "a host name or IP address"),
+  /** The name or address to connect to; with ssh_config, the alias looked up (default: the host's inventory name). */
+  host: z
+    .string()
+    .regex(/^[A-Za-z0-9.:_-]+$/, "a host name or IP address")
+    .optional(),
   port: z.number().int().min(1).max(65535).default(22),
   user: unixUser.default("root"),
   /** Path to a private key (~ expands; relative to the inventory file). Without it: the SSH agent. */
@@ -317,18 +334,23 @@ export const sshSchema = z.strictObject({
   become: z.boolean().default(false),
   connect_timeout_s: z.number().positive().default(10),
   command_timeout_s: z.number().positive().default(600),
+  /** Jump hosts (bastions), first hop first; each hop's key is checked in the inventory's known_hosts. */
+  proxy_jump: proxyJump.optional(),
 });
 export type SshConfig = z.infer<typeof sshSchema>;
 
 const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "a host name: letters, digits, . _ -");
 
 export const hostSchema = z.strictObject({
-  ssh: sshSchema,
+  ssh: sshSchema.prefault({}),
+  /** Look this host up in an OpenSSH config (overrides the group's and the inventory's setting). */
+  ssh_config: sshConfigSetting.optional(),
   vars: varsLayerSchema.default({}),
 });
 
 export const groupSchema = z.strictObject({
   hosts: z.array(hostName).default([]),
+  ssh_config: sshConfigSetting.optional(),
   vars: varsLayerSchema.default({}),
 });
 
@@ -346,6 +368,8 @@ export const vaultSchema = z.strictObject({
 export const inventorySchema = z.strictObject({
   environment: z.enum(["production", "staging", "lab"]),
   known_hosts: z.string().default("./known_hosts"),
+  /** Read every host from an OpenSSH client config (HostName, Port, User, IdentityFile, ProxyJump, UserKnownHostsFile). */
+  ssh_config: sshConfigSetting.optional(),
   vault: vaultSchema.optional(),
   vars: varsLayerSchema.default({}),
   groups: z.record(hostName, groupSchema).default({}),
