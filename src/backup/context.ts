@@ -16,13 +16,27 @@ export interface TemplateContext {
   schedule: ResolvedVars["schedule"];
   config_files: string[];
   media_excludes: string[];
-  alerts: { email: string; slack_webhook: string; discord_webhook: string; healthcheck_url: string };
+  alerts: {
+    email: string;
+    slack_webhook: string;
+    discord_webhook: string;
+    /** The check job's healthcheck: alerts.healthchecks.check, else the older alerts.healthcheck_url. */
+    healthcheck_url: string;
+    /** One healthcheck per backup job (on healthchecks.io the last ping of a check wins). */
+    healthchecks: { database: string; weekly: string; media: string; config: string; docker_volumes: string };
+    smtp: { url: string; user: string; password: string; from: string };
+    /** "" = every failure is CRITICAL. */
+    escalate_after: number | "";
+  };
+  metrics: { textfile_dir: string };
+  docker: { host: string; media_volume: string; volumes: string[] };
   offsite: { enabled: boolean; bucket: string; endpoint: string; region: string; storage_class: string };
   check: ResolvedVars["check"];
 }
 
 export function templateContext(v: ResolvedVars): TemplateContext {
   const { password, ...database } = v.database;
+  const hc = v.alerts.healthchecks ?? {};
   return {
     app: v.app,
     environment: v.environment,
@@ -40,8 +54,24 @@ export function templateContext(v: ResolvedVars): TemplateContext {
       email: v.alerts.email ?? "",
       slack_webhook: v.alerts.slack_webhook ?? "",
       discord_webhook: v.alerts.discord_webhook ?? "",
-      healthcheck_url: v.alerts.healthcheck_url ?? "",
+      healthcheck_url: hc.check ?? v.alerts.healthcheck_url ?? "",
+      healthchecks: {
+        database: hc.database ?? "",
+        weekly: hc.weekly ?? "",
+        media: hc.media ?? "",
+        config: hc.config ?? "",
+        docker_volumes: hc.docker_volumes ?? "",
+      },
+      smtp: {
+        url: v.alerts.smtp?.url ?? "",
+        user: v.alerts.smtp?.user ?? "",
+        password: v.alerts.smtp?.password ?? "",
+        from: v.alerts.smtp?.from ?? "",
+      },
+      escalate_after: v.alerts.escalate_after ?? "",
     },
+    metrics: { textfile_dir: v.metrics.textfile_dir ?? "" },
+    docker: { host: v.docker_host, media_volume: v.media_volume ?? "", volumes: v.docker_volumes },
     offsite: {
       enabled: v.offsite.enabled,
       bucket: v.offsite.bucket ?? "",

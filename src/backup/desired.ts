@@ -80,6 +80,10 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
 
   const dirs: DesiredDir[] = [
     ...backupSubdirs(p.backup_dir).map((d) => ({ ...dir(d, 0o700, u), recurse: d === p.backup_dir })),
+    // The spec's optional docker-volumes/ folder, when there are volumes to back up.
+    ...(vars.docker_volumes.length
+      ? [`${p.backup_dir}/docker-volumes`, `${p.backup_dir}/docker-volumes/pre-restore`].map((d) => dir(d, 0o700, u))
+      : []),
     { ...dir(p.log_dir, 0o755, u), recurse: true },
     dir(p.scripts_dir, 0o755, "root"),
     dir(`${p.scripts_dir}/lib`, 0o755, "root"),
@@ -92,7 +96,15 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
   if (u !== "root" && !["/run", "/var/run", "/tmp"].includes(dirname(p.status_file).slice(vars.prefix.length))) {
     dirs.push(dir(dirname(p.status_file), 0o755, u));
   }
+  // The backup user's state (failure counts, the last drill): persistent, its own.
+  if (!dirs.some((d) => d.path === p.state_dir)) dirs.push(dir(p.state_dir, 0o755, u));
   const have = new Set(dirs.map((d) => d.path));
+  // node_exporter's textfile directory usually exists (owned by its package): made only when
+  // missing, then the backup user's, which writes the metrics file there.
+  if (vars.metrics.textfile_dir !== undefined && !have.has(vars.metrics.textfile_dir)) {
+    dirs.push({ ...dir(vars.metrics.textfile_dir, 0o755, u), ensureOnly: true });
+    have.add(vars.metrics.textfile_dir);
+  }
   for (const extra of [
     dirname(p.pgpass_file),
     dirname(p.status_file),
@@ -167,7 +179,13 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
       // Its connection values, when they change, must log in (with the pgpass file written above).
       validate: `bash -n {} && cep_conf_login {} ${shellQuote(p.config_file)} ${shellQuote(u)}`,
       // Webhook and healthcheck URLs carry tokens.
-      secretKeys: ["SLACK_WEBHOOK", "DISCORD_WEBHOOK", "HEALTHCHECK_URL"],
+      secretKeys: [
+        "SMTP_PASSWORD",
+        "SLACK_WEBHOOK",
+        "DISCORD_WEBHOOK",
+        "HEALTHCHECK_URL",
+        ...["DATABASE", "WEEKLY", "MEDIA", "CONFIG", "DOCKER_VOLUMES"].map((k) => `HEALTHCHECK_URL_${k}`),
+      ],
       template: "backup.conf.hbs",
     },
     {

@@ -1,469 +1,98 @@
-// SSH connections (node-ssh over ssh2): the only code that talks to a host.
+// SSH connections (node-ssh over ssh2): the only code that talks to a host. `connect` opens one,
+// directly or through jump hosts, and returns the Connection every job uses.
 //
-// Every remote command is a bash script sent on the channel's STDIN; the remote command line is a
-// fixed bootstrap that never carries data, so no secret or payload appears in `ps`:
-//
-//   [sudo -n -H --] env LC_ALL=C timeout -k 2 <T> bash -c 's=$(cat) && exec </dev/null && eval "$s"'
-//
-// Why not plain `bash -s`: bash reads a script from a pipe ONE BYTE per read(2) (it must not read
-// past a command that itself reads stdin), which costs ~1.2 s for a 5 MB script, against ~0.1 s for
-// `$(cat)`. The script is wrapped in `{ … }` so bash parses all of it before running any of it: a
-// script cut short in transit fails with a syntax error instead of running its first half. Its
-// commands get /dev/null as stdin (they can never swallow the rest of the script).
-//
-// Timeouts: the client's timer fails the exec at T and closes the channel, but closing a channel
-// does not stop remote processes, and sshd refuses "signal" requests in common setups ("session
-// signalling requires privilege separation" for root on OpenSSH 9.2). So the remote `timeout`
-// (same T, started later than the client's timer, as root under sudo) kills the script's whole
-// process group; the client also sends TERM/KILL where sshd honours them.
-import { NodeSSH, type Config } from "node-ssh";
-import ssh2, { type Client, type ClientChannel } from "ssh2"; // CJS: named value imports fail under plain Node ESM
-import { connect as netConnect, type Socket } from "node:net";
-import { readFile } from "node:fs/promises";
-import { constants as osConstants, homedir } from "node:os";
-import { performance } from "node:perf_hooks";
-import { HostFailure, HostKeyError, UnreachableError } from "../errors.ts";
-import type { SshConfig } from "../inventory/schema.ts";
-import type { Connection, ExecOptions, ExecResult } from "./types.ts";
-import {
-  knownKeyTypes,
-  parseKnownHosts,
-  preferredHostKeyAlgorithms,
-  readKnownHosts,
-  verifyHostKey,
-} from "./known_hosts.ts";
-import { formatMs } from "../format.ts";
+//   auth.ts       the credentials (a private key or the agent), read before any network traffic
+//   tcp.ts        the first TCP connection, and socket errors as UnreachableError
+//   handshake.ts  one SSH handshake on a stream: host key against known_hosts, authentication
+//   jump.ts       ProxyJump specs, and the forwarded channel (direct-tcpip) that carries the next hop
+//   session.ts    the open connection: scripts on stdin, the channel cap, timeouts, sudo -n
+//   ssh-config.ts OpenSSH config files (read at inventory load: HostName, Port, User, ...)
+import type { Client } from "ssh2";
+import type { Duplex } from "node:stream";
+import type { Connection, JumpHost, SshTarget } from "./types.ts";
+import { loadCredentials } from "./auth.ts";
+import { handshake } from "./handshake.ts";
+import { forwardThrough, parseJumpSpecs } from "./jump.ts";
+import { DEFAULT_MAX_CHANNELS, SshConnection } from "./session.ts";
+import { tcpConnect } from "./tcp.ts";
+import { UnreachableError } from "../errors.ts";
+
+export { DEFAULT_MAX_CHANNELS, remoteCommandLine, sudoFailure, wrapScript } from "./session.ts";
 
 export interface ConnectOptions {
   /** Inventory name of the host (used in messages and as Connection.host). */
   name: string;
-  ssh: SshConfig;
+  ssh: SshTarget & { proxy_jump?: string | string[] };
   knownHostsFile: string;
   acceptNewHostKeys: boolean;
   /** Concurrent channels on this connection (sshd's MaxSessions defaults to 10). Default 8. */
   maxChannels?: number;
 }
 
-export const DEFAULT_MAX_CHANNELS = 8;
-const BOOTSTRAP = `bash -c 's=$(cat) && exec </dev/null && eval "$s"'`;
-
-/** The remote command line for an exec: fixed text, never data. */
-export function remoteCommandLine(opts: { sudo: boolean; timeoutMs: number }): string {
-  const t =
-    Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0
-      ? `timeout -k 2 ${Math.max(0.001, opts.timeoutMs / 1000).toFixed(3)} `
-      : "";
-  const inner = `env LC_ALL=C ${t}${BOOTSTRAP}`;
-  return opts.sudo ? `sudo -n -H -- ${inner}` : inner;
-}
-
-/** What goes on stdin: the script inside `{ … }`, so it is parsed whole before it runs. */
-export function wrapScript(script: string): string {
-  return `{\n${script}\n}\n`;
-}
-
-function expandHome(p: string): string {
-  return p === "~" ? homedir() : p.startsWith("~/") ? `${homedir()}${p.slice(1)}` : p;
-}
-
-function signalNumber(name: string | undefined): number {
-  if (!name) return 0;
-  const n = (osConstants.signals as Record<string, number>)[name.startsWith("SIG") ? name : `SIG${name}`];
-  return n ?? 0;
-}
-
-/** Map a socket-level error to UnreachableError with a message an operator can act on. */
-function unreachable(e: NodeJS.ErrnoException, host: string, port: number, timeoutS: number): UnreachableError {
-  const addr = `${host}:${port}`;
-  switch (e.code) {
-    case "ECONNREFUSED":
-      return new UnreachableError(`connection refused by ${addr}: is sshd running and listening on port ${port}?`);
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-    case "EAI_NONAME":
-    case "EAI_FAIL":
-      return new UnreachableError(`cannot resolve host name "${host}" (${e.code})`);
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-    case "EHOSTDOWN":
-    case "ENETDOWN":
-      return new UnreachableError(`${addr} is unreachable (${e.code})`);
-    case "ETIMEDOUT":
-      return new UnreachableError(`no answer from ${addr} within ${timeoutS}s (connect_timeout_s)`);
-    case "ECONNRESET":
-    case "EPIPE":
-      return new UnreachableError(`${addr} reset the connection during the SSH handshake`);
-    default:
-      return new UnreachableError(`cannot connect to ${addr}: ${e.message}`);
-  }
-}
-
-function tcpConnect(host: string, port: number, timeoutMs: number, timeoutS: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = netConnect({ host, port, noDelay: true });
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(unreachable(Object.assign(new Error("timeout"), { code: "ETIMEDOUT" }), host, port, timeoutS));
-    }, timeoutMs);
-    sock.once("connect", () => {
-      clearTimeout(timer);
-      resolve(sock);
-    });
-    sock.once("error", (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      sock.destroy();
-      reject(unreachable(e, host, port, timeoutS));
-    });
-  });
-}
-
-/** A counting semaphore: at most `n` holders; waiters are served in order. */
-class Semaphore {
-  #free: number;
-  #waiters: (() => void)[] = [];
-  constructor(n: number) {
-    this.#free = n;
-  }
-  async acquire(): Promise<() => void> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((r) => this.#waiters.push(r));
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.#waiters.shift();
-      if (next) next();
-      else this.#free++;
-    };
-  }
-}
-
-/** Open an SSH connection to a host, verifying its key against the known_hosts file. */
-export async function connect(opts: ConnectOptions): Promise<Connection> {
-  const { name, ssh } = opts;
-  const { host, port, user } = ssh;
-  const addr = `${host}:${port}`;
-  const timeoutS = ssh.connect_timeout_s;
-  const deadline = Date.now() + timeoutS * 1000;
-
-  // Credentials first: a local problem is reported before any network traffic.
-  let privateKey: string | undefined;
-  let agent: string | undefined;
-  let authDesc: string;
-  if (ssh.private_key) {
-    const keyPath = expandHome(ssh.private_key);
-    try {
-      privateKey = await readFile(keyPath, "utf8");
-    } catch (e) {
-      throw new HostFailure(`cannot read private key ${keyPath} for host ${name}: ${(e as Error).message}`);
-    }
-    const parsed = ssh2.utils.parseKey(privateKey);
-    if (parsed instanceof Error)
-      throw new HostFailure(
-        `cannot use private key ${keyPath} for host ${name}: ${parsed.message}` +
-          (/passphrase/i.test(parsed.message)
-            ? " (load an encrypted key into the SSH agent and leave private_key unset)"
-            : ""),
-      );
-    authDesc = `private key ${keyPath}`;
-  } else {
-    agent = process.env.SSH_AUTH_SOCK;
-    if (!agent)
-      throw new HostFailure(
-        `host ${name} has no ssh.private_key and SSH_AUTH_SOCK is not set: configure a private key or start an SSH agent`,
-      );
-    authDesc = `keys of the SSH agent at ${agent}`;
-  }
-
-  // Offer the host-key types already recorded for this host first (as OpenSSH does).
-  let knownText: string;
-  try {
-    knownText = await readKnownHosts(opts.knownHostsFile);
-  } catch (e) {
-    throw new HostKeyError(`cannot read known_hosts file ${opts.knownHostsFile}: ${(e as Error).message}`);
-  }
-  const algs = preferredHostKeyAlgorithms(knownKeyTypes(parseKnownHosts(knownText), host, port));
-
-  const sock = await tcpConnect(host, port, Math.max(1, deadline - Date.now()), timeoutS);
-  sock.setNoDelay(true);
-
-  let hostKeyError: Error | undefined;
-  const config: Config = {
-    sock,
-    username: user,
-    ...(privateKey !== undefined ? { privateKey } : {}),
-    ...(agent !== undefined ? { agent } : {}),
-    readyTimeout: Math.max(1000, deadline - Date.now()),
-    keepaliveInterval: 15_000,
-    keepaliveCountMax: 4,
-    hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
-      verifyHostKey({ file: opts.knownHostsFile, host, port, key, acceptNew: opts.acceptNewHostKeys }).then(
-        () => verify(true),
-        (e: Error) => {
-          hostKeyError =
-            e instanceof HostKeyError
-              ? e
-              : new HostKeyError(`cannot check the host key of ${addr} against ${opts.knownHostsFile}: ${e.message}`);
-          verify(false);
-        },
-      );
-    },
-    ...(algs
-      ? { algorithms: { serverHostKey: algs as NonNullable<NonNullable<Config["algorithms"]>["serverHostKey"]> } }
-      : {}),
-  };
-
-  const nodeSsh = new NodeSSH();
-  try {
-    await nodeSsh.connect(config);
-  } catch (e) {
-    sock.destroy();
-    nodeSsh.dispose();
-    if (hostKeyError) throw hostKeyError;
-    const err = e as Error & { level?: string; code?: string };
-    const msg = err.message;
-    if (err.level === "client-authentication")
-      throw new HostFailure(`authentication failed for ${user}@${addr} (tried ${authDesc})`);
-    if (err.level === "agent")
-      throw new HostFailure(`the SSH agent failed while authenticating ${user}@${addr}: ${msg}`);
-    if (err.level === "client-timeout")
-      throw new UnreachableError(`${addr} did not complete the SSH handshake within ${timeoutS}s (connect_timeout_s)`);
-    if (err.level === "client-socket") throw unreachable(err, host, port, timeoutS);
-    if (msg === "No response from server")
-      throw new UnreachableError(`${addr} closed the connection during the SSH handshake (is it an SSH server?)`);
-    throw new UnreachableError(`SSH handshake with ${addr} failed: ${msg}`);
-  }
-  const client = nodeSsh.connection;
-  if (!client) throw new UnreachableError(`${addr} closed the connection right after the SSH handshake`);
-  sock.setNoDelay(true);
-  return new SshConnection(name, ssh, client, opts.maxChannels ?? DEFAULT_MAX_CHANNELS);
-}
-
-class SshConnection implements Connection {
-  readonly host: string;
-  #commands = 0;
-  #closed = false;
-  #closedByUs = false;
-  #lastError: Error | undefined;
-  readonly #sem: Semaphore;
-  readonly #addr: string;
-
-  constructor(
-    name: string,
-    private readonly ssh: SshConfig,
-    private readonly client: Client,
-    maxChannels: number,
-  ) {
-    this.host = name;
-    this.#addr = `${ssh.user}@${ssh.host}:${ssh.port}`;
-    this.#sem = new Semaphore(Math.max(1, Math.floor(maxChannels)));
-    // After the handshake nobody else listens for errors: without this an ECONNRESET would crash.
-    client.on("error", (e: Error) => {
-      this.#lastError = e;
-    });
-    client.on("close", () => {
-      this.#closed = true;
-    });
-  }
-
-  get commands(): number {
-    return this.#commands;
-  }
-
-  #closedError(): HostFailure {
-    return new HostFailure(
-      this.#closedByUs
-        ? `connection to ${this.host} (${this.#addr}) was closed`
-        : `connection to ${this.host} (${this.#addr}) was lost${this.#lastError ? `: ${this.#lastError.message}` : ""}`,
-    );
-  }
-
-  async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    this.#commands++;
-    if (this.#closed) throw this.#closedError();
-    const sudo = (opts.sudo ?? this.ssh.become) && this.ssh.user !== "root";
-    const timeoutMs = opts.timeoutMs ?? this.ssh.command_timeout_s * 1000;
-    const release = await this.#sem.acquire();
-    if (this.#closed) {
-      release();
-      throw this.#closedError();
-    }
-    return this.#run(script, sudo, timeoutMs, release);
-  }
-
-  #run(script: string, sudo: boolean, timeoutMs: number, release: () => void): Promise<ExecResult> {
-    const cmd = remoteCommandLine({ sudo, timeoutMs });
-    const payload = Buffer.from(wrapScript(script), "utf8");
-    return new Promise<ExecResult>((resolve, reject) => {
-      const started = performance.now();
-      let settled = false;
-      let channel: ClientChannel | undefined;
-      const fail = (e: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        reject(e);
-      };
-      // setTimeout cannot wait longer than 2^31-1 ms (~24 days): beyond that, no client timer.
-      const hasTimeout = Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs < 2 ** 31;
-      const timeoutError = () =>
-        new HostFailure(
-          `command timed out after ${formatMs(timeoutMs)} on host ${this.host} (${this.#addr}) and was killed` +
-            ` (raise ssh.command_timeout_s if it needs longer)`,
-        );
-      const timer = hasTimeout
-        ? setTimeout(() => {
-            fail(timeoutError());
-            if (channel) killChannel(channel, release);
-          }, timeoutMs)
-        : undefined;
-
-      const onChannel = (err: Error | undefined, ch: ClientChannel) => {
-        if (err) {
-          release();
-          fail(
-            this.#closed
-              ? this.#closedError()
-              : new HostFailure(`cannot start a command on ${this.host} (${this.#addr}): ${err.message}`),
-          );
-          return;
-        }
-        if (settled) {
-          // Timed out while the channel was opening.
-          killChannel(ch, release);
-          return;
-        }
-        channel = ch;
-        const out: Buffer[] = [];
-        const errOut: Buffer[] = [];
-        let code: number | null = null;
-        let signal: string | undefined;
-        ch.on("data", (b: Buffer) => out.push(b));
-        ch.stderr.on("data", (b: Buffer) => errOut.push(b));
-        ch.on("exit", (c: number | null, sig?: string) => {
-          if (typeof c === "number") code = c;
-          else signal = sig;
-        });
-        ch.on("error", (e: Error) => {
-          this.#lastError = e;
-        });
-        ch.on("close", () => {
-          release();
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          const durationMs = performance.now() - started;
-          const stdout = Buffer.concat(out).toString("utf8");
-          const stderr = Buffer.concat(errOut).toString("utf8");
-          if (code === null && signal === undefined) {
-            reject(
-              this.#closed
-                ? this.#closedError()
-                : new HostFailure(
-                    `a command on ${this.host} (${this.#addr}) ended without an exit status${stderr ? `: ${stderr.trim()}` : ""}`,
-                  ),
-            );
-            return;
-          }
-          const exit = code ?? 128 + signalNumber(signal);
-          if (hasTimeout && (exit === 124 || exit === 137) && durationMs >= timeoutMs) {
-            // The remote `timeout` fired before our timer could (a busy event loop): same outcome.
-            reject(timeoutError());
-            return;
-          }
-          if (sudo) {
-            const failure = sudoFailure(exit, stderr, this.ssh.user, this.host);
-            if (failure) {
-              reject(failure);
-              return;
-            }
-          }
-          resolve({ code: exit, stdout, stderr, durationMs });
-        });
-        // The Channel is a Writable with SSH-window backpressure: end() streams the whole payload
-        // as the server's window allows, then sends EOF.
-        ch.end(payload);
-      };
-      try {
-        this.client.exec(cmd, onChannel);
-      } catch {
-        // ssh2 throws synchronously when the socket is already gone.
-        release();
-        this.#closed = true;
-        fail(this.#closedError());
-      }
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closedByUs = true;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.client.destroy();
-        resolve();
-      }, 2000);
-      this.client.once("close", () => {
-        clearTimeout(t);
-        resolve();
-      });
-      this.client.end();
-    });
-    this.#closed = true;
-  }
+/** The hops to go through: `ssh.jump` as the loader resolved it, else `proxy_jump` as written (user and port defaulted). */
+export function jumpHosts(ssh: ConnectOptions["ssh"]): JumpHost[] {
+  if (ssh.jump) return ssh.jump;
+  if (ssh.proxy_jump === undefined) return [];
+  return parseJumpSpecs(ssh.proxy_jump).map((h) => ({ host: h.host, port: h.port ?? 22, user: h.user ?? ssh.user }));
 }
 
 /**
- * Send a signal request on a session channel. ssh2's public `channel.signal()` silently does
- * nothing once we have sent EOF (which we do right after the script), although the protocol allows
- * it and sshd honours it (killpg of the session); so we go to its protocol object when present.
+ * Open an SSH connection to a host, through its jump hosts if it has any: each hop's host key is
+ * verified against the same known_hosts file, with the same credentials; connect_timeout_s covers
+ * the whole chain.
  */
-function sendSignal(ch: ClientChannel, name: string): void {
-  const c = ch as unknown as {
-    _client?: { _protocol?: { signal?: (id: number, sig: string) => void } };
-    outgoing?: { id: number; state: string };
-  };
-  const proto = c._client?._protocol;
-  const out = c.outgoing;
+export async function connect(opts: ConnectOptions): Promise<Connection> {
+  const { name, ssh } = opts;
+  const timeoutS = ssh.connect_timeout_s;
+  const deadline = Date.now() + timeoutS * 1000;
+  // Credentials first: a local problem is reported before any network traffic.
+  const credentials = await loadCredentials(ssh.private_key, name);
+  const hops = jumpHosts(ssh);
+  const chain = [...hops, { host: ssh.host, port: ssh.port, user: ssh.user }];
+  const label = (i: number) =>
+    i < hops.length
+      ? `jump host ${chain[i]!.user}@${chain[i]!.host}:${chain[i]!.port} (${i + 1} of ${hops.length} to ${name}): `
+      : "";
+  const clients: Client[] = [];
   try {
-    if (proto && typeof proto.signal === "function" && out && (out.state === "open" || out.state === "eof"))
-      proto.signal(out.id, name);
-    else ch.signal(name);
-  } catch {
-    /* channel already gone */
-  }
-}
-
-/** Ask the remote side to stop the command (TERM, then KILL), then close the channel. */
-function killChannel(ch: ClientChannel, release: () => void): void {
-  sendSignal(ch, "TERM");
-  setTimeout(() => {
-    sendSignal(ch, "KILL");
-    try {
-      ch.close();
-    } catch {
-      /* gone */
+    for (let i = 0; i < chain.length; i++) {
+      const t = chain[i]!;
+      let sock: Duplex;
+      if (i === 0) {
+        try {
+          sock = await tcpConnect(t.host, t.port, Math.max(1, deadline - Date.now()), timeoutS);
+        } catch (e) {
+          throw new UnreachableError(`${label(0)}${(e as Error).message}`);
+        }
+      } else {
+        sock = await forwardThrough(
+          clients[i - 1]!,
+          label(i - 1).replace(/: $/, ""),
+          t.host,
+          t.port,
+          deadline,
+          timeoutS,
+        );
+      }
+      clients.push(
+        await handshake({
+          sock,
+          host: t.host,
+          port: t.port,
+          user: t.user,
+          credentials,
+          knownHostsFile: opts.knownHostsFile,
+          acceptNewHostKeys: opts.acceptNewHostKeys,
+          deadline,
+          timeoutS,
+          label: label(i),
+        }),
+      );
     }
-    release();
-  }, 300);
-}
-
-/** sudo -n's own failures (the script never ran) as a HostFailure an operator can act on. */
-export function sudoFailure(code: number, stderr: string, user: string, host: string): HostFailure | undefined {
-  if (
-    code === 1 &&
-    /^sudo: (a password is required|a terminal is required|sorry, you must have a tty|no tty present)/m.test(stderr)
-  )
-    return new HostFailure(
-      `sudo requires a password for user ${user} on host ${host}; configure NOPASSWD for the provisioner or connect as root`,
-    );
-  if (code === 1 && /(is not in the sudoers file|is not allowed to execute|may not run sudo)/.test(stderr))
-    return new HostFailure(
-      `user ${user} may not run commands through sudo on host ${host} (${stderr.trim().split("\n")[0]}); grant it sudo with NOPASSWD or connect as root`,
-    );
-  if (code === 127 && /sudo: (command )?not found/.test(stderr))
-    return new HostFailure(
-      `sudo is not installed on host ${host}; install it or connect as root (ssh.become needs sudo)`,
-    );
-  return undefined;
+  } catch (e) {
+    for (const c of clients.reverse()) c.destroy();
+    throw e;
+  }
+  const target = clients.pop()!;
+  return new SshConnection(name, ssh, target, opts.maxChannels ?? DEFAULT_MAX_CHANNELS, clients);
 }

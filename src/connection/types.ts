@@ -30,3 +30,25 @@ export interface Connection {
   exec(script: string, opts?: ExecOptions): Promise<ExecResult>;
   close(): Promise<void>;
 }
+
+/** A jump host (OpenSSH's ProxyJump): reached in turn, each with its own host-key check. */
+export interface JumpHost {
+  host: string;
+  port: number;
+  user: string;
+}
+
+/** Where and how to reach a host: the inventory's `ssh` block once defaults, ssh_config and jumps are resolved. */
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+  /** Path to a private key (absolute); without it the SSH agent (SSH_AUTH_SOCK). Every hop uses the same. */
+  private_key?: string;
+  /** Run every remote command through `sudo -n`. */
+  become: boolean;
+  connect_timeout_s: number;
+  command_timeout_s: number;
+  /** Jump hosts, the first one first; empty or missing: a direct connection. */
+  jump?: JumpHost[];
+}

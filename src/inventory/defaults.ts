@@ -14,6 +14,7 @@ export const DEFAULT_VARS = {
     weekly_weeks: 12,
     media_days: 30,
     config_days: 30,
+    docker_volumes_days: 30,
     pre_restore_days: 30,
     keep_min: 3,
     monthly_months: 12,
@@ -25,6 +26,8 @@ export const DEFAULT_VARS = {
     media: "0 3 * * *",
     database_weekly: "30 3 * * 0",
     check: "0 */6 * * *",
+    // The spec's docker-volumes/ examples are taken at 04:00, after the media backup.
+    docker_volumes: "0 4 * * *",
   },
   // The spec's list, relative to app_dir; globs allowed; missing ones are skipped (and named in the log).
   config_files: [
@@ -46,11 +49,13 @@ export const DEFAULT_VARS = {
   drill: { rto_minutes: 60, rpo_hours: 26, allow_live_from_source: false },
   metrics: {},
   docker_volumes: [],
+  docker_host: "",
   check: {
     database_max_age_hours: 26,
     weekly_max_age_days: 8,
     media_max_age_hours: 26,
     config_max_age_hours: 26,
+    docker_volumes_max_age_hours: 26,
     database_min_bytes: 1024,
     config_min_bytes: 100,
     media_min_files: 0,
@@ -87,5 +92,7 @@ export function derivePaths(app: string, prefix: string, set: Partial<PathVars> 
     media_dir: set.media_dir ?? `${app_dir}/uploads`,
     cron_file: set.cron_file ?? p(`/etc/cron.d/${app}-backup`),
     logrotate_file: set.logrotate_file ?? p(`/etc/logrotate.d/${app}-backup`),
+    // Persistent (not /var/run): failure counts must survive a reboot.
+    state_dir: set.state_dir ?? p(`/var/lib/${app}-backup`),
   };
 }

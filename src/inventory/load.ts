@@ -8,7 +8,16 @@ import path from "node:path";
 import YAML from "yaml";
 import { InputError } from "../errors.ts";
 import { parseYamlDocument } from "./yaml.ts";
-import { groupSchema, sshSchema, inventorySchema, varsLayerSchema, vaultSchema, type VarsLayer } from "./schema.ts";
+import {
+  groupSchema,
+  sshSchema,
+  inventorySchema,
+  varsLayerSchema,
+  vaultSchema,
+  type SshConfig,
+  type VarsLayer,
+} from "./schema.ts";
+import { resolveHostSsh, sshConfigFile, sshConfigFor, SshConfigCache, sshHostRequired } from "./host-ssh.ts";
 import { resolveSecretVars } from "./secret-vars.ts";
 import { SecretResolver, type VaultSource } from "./secrets.ts";
 import type { Host, Inventory, ResolvedVars } from "./types.ts";
@@ -84,6 +93,22 @@ function keysInOrder(doc: YAML.Document, key: string, fallback: Record<string, u
   return out;
 }
 
+/** Hosts with neither ssh.host nor an ssh_config that applies to them (the message resolveHostSsh gives too). */
+function missingSshHosts(data: Record<string, unknown>): { path: PropertyKey[]; message: string }[] {
+  const hosts = isMap(data["hosts"]) ? data["hosts"] : {};
+  const groups = isMap(data["groups"]) ? data["groups"] : {};
+  return Object.entries(hosts).flatMap(([name, h]) => {
+    if (!isMap(h) || (isMap(h["ssh"]) && h["ssh"]["host"] !== undefined)) return [];
+    const memberOf = Object.keys(groups).filter((g) => {
+      const list = isMap(groups[g]) ? groups[g]["hosts"] : undefined;
+      return Array.isArray(list) && list.includes(name);
+    });
+    const setting = sshConfigFor(data, Object.keys(groups), memberOf, name);
+    if (setting && setting.value !== false) return [];
+    return [{ path: ["hosts", name, "ssh", "host"], message: sshHostRequired(name) }];
+  });
+}
+
 /** Where the node at `p` (or its nearest existing ancestor) starts in the file. */
 function offsetOf(doc: YAML.Document, p: readonly PropertyKey[]): number {
   for (let n = p.length; n >= 0; n--) {
@@ -137,6 +162,8 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
       i,
       at: offsetOf(doc, pr.path),
     }));
+    // A host without ssh.host and without an ssh_config to look it up in: reported in file order too.
+    for (const pr of missingSshHosts(data)) found.push({ pr, i: found.length, at: offsetOf(doc, pr.path) });
     found.sort((a, b) => a.at - b.at || a.i - b.i);
     for (const { pr } of found) add(`${shown}: ${keyPath(pr.path)}: ${pr.message}`);
   }
@@ -204,7 +231,29 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
     else knownHostsFile = k;
   }
 
-  // ---- hosts: merge vars, validate, resolve secrets ----
+  // ---- hosts: ssh (with ssh_config), merge vars, validate, resolve secrets ----
+  const sshConfigs = new SshConfigCache();
+  const hostReach = (ssh: SshConfig, name: string, memberOf: string[]) => {
+    const setting = sshConfigFor(data, groupOrder, memberOf, name);
+    const file = setting ? sshConfigFile(setting.value, dir) : undefined;
+    const config = file !== undefined ? sshConfigs.load(file) : undefined;
+    if (config instanceof Error) {
+      add(`${shown}: ${setting!.key}: expected a readable OpenSSH config: ${config.message}`);
+      return undefined;
+    }
+    const rawSsh = isMap(rawHosts[name]) && isMap(rawHosts[name]["ssh"]) ? rawHosts[name]["ssh"] : {};
+    const r = resolveHostSsh({
+      name,
+      shown,
+      ssh,
+      explicit: new Set(Object.keys(rawSsh)),
+      ...(config ? { config } : {}),
+      knownHostsExplicit: typeof data["known_hosts"] === "string",
+    });
+    r.problems.forEach(add);
+    return r;
+  };
+
   const resolver = new SecretResolver({ inventory: shown, env, vault, show });
   const groupsR = new Map(groupOrder.map((g) => [g, groupSchema.safeParse(rawGroups[g])] as const));
   const missing = new Map<string, { message: string; hosts: string[] }>();
@@ -215,7 +264,7 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
     const rawHost = rawHosts[name];
     if (!isMap(rawHost)) continue;
     // ssh and vars separately: a bad ssh block must not hide the problems of the host's vars.
-    const sshR = sshSchema.safeParse(rawHost["ssh"]);
+    const sshR = sshSchema.safeParse(rawHost["ssh"] ?? {});
     const hostVarsR = varsLayerSchema.safeParse(rawHost["vars"] ?? {});
     const memberOf = groupOrder.filter((g) => {
       const list = isMap(rawGroups[g]) ? rawGroups[g]["hosts"] : undefined;
@@ -228,6 +277,8 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
         add(`${shown}: hosts.${name}.ssh.private_key: expected a path (~user/ is not supported; use ~/ or a path)`);
       else ssh.private_key = k;
     }
+    // How it is reached: the ssh block over its OpenSSH config, jump hosts resolved.
+    const reach = ssh ? hostReach(ssh, name, memberOf) : undefined;
     const groupLayers: VarsSource[] = [];
     let layersOk = invVars !== undefined && extra !== undefined && hostVarsR.success;
     for (const g of memberOf) {
@@ -269,11 +320,12 @@ export async function loadInventory(nameOrPath: string, opts: LoadOptions): Prom
         add(`${w.file}: ${w.key}: expected ${from} to hold ${expected} (value not shown)`);
       },
     );
-    if (!resolved || environment === undefined || ssh === undefined) continue;
+    if (!resolved || environment === undefined || reach?.ssh === undefined) continue;
     // The off-site key prefix defaults to the host's name: a fleet shares one bucket.
     if (resolved.offsite.prefix === undefined) resolved.offsite.prefix = name;
     const vars: ResolvedVars = { ...resolved, environment };
-    hosts.push({ name, groups: memberOf, ssh, vars });
+    const knownHosts = reach.knownHostsFile !== undefined ? { knownHostsFile: reach.knownHostsFile } : {};
+    hosts.push({ name, groups: memberOf, ssh: reach.ssh, ...knownHosts, vars });
   }
 
   // A required var nobody set: once for the inventory when every host lacks it, else per host.

@@ -69,6 +69,8 @@ export function crossFieldProblems(v: Vars, { origin, where }: Provenance): stri
       "expected encryption.recipients (age public keys) to be set: nothing can be encrypted without them",
     );
   }
+  alertProblems(v, at);
+  dockerProblems(v, at);
   // Backups must not be inside what they back up, nor the reverse (each run would copy itself).
   const inside = (a: string, b: string) => a === b || a.startsWith(b.endsWith("/") ? b : `${b}/`);
   const { backup_dir, media_dir, app_dir, log_dir } = v.paths;
@@ -112,7 +114,11 @@ function machineKey(host: Host): string {
 function writtenPaths(v: Host["vars"]): { key: string; path: string; tree: boolean }[] {
   const p = v.paths;
   return [
-    ...(["backup_dir", "log_dir", "scripts_dir"] as const).map((key) => ({ key, path: p[key], tree: true })),
+    ...(["backup_dir", "log_dir", "scripts_dir", "state_dir"] as const).map((key) => ({
+      key,
+      path: p[key],
+      tree: true,
+    })),
     ...(["config_file", "pgpass_file", "status_file", "cron_file", "logrotate_file"] as const).map((key) => ({
       key,
       path: p[key],
@@ -153,4 +159,44 @@ export function sharedPathProblems(hosts: Host[], shownFile: string): string[] {
     }
   }
   return out;
+}
+
+type At = (p: string, msg: string) => void;
+
+/** Mail needs a way to be sent: the hosts have no MTA, curl speaks SMTP to alerts.smtp.url. */
+function alertProblems(v: Vars, at: At): void {
+  const a = v.alerts;
+  const smtp = a.smtp ?? {};
+  if (a.email !== undefined) {
+    const need = (["url", "from"] as const).filter((k) => smtp[k] === undefined).map((k) => `alerts.smtp.${k}`);
+    if (need.length)
+      at(
+        "alerts.email",
+        `expected ${need.join(" and ")} to be set: the hosts have no mail server, alerts are mailed with curl over SMTP (or remove alerts.email)`,
+      );
+  }
+  if (smtp.user !== undefined && smtp.password === undefined)
+    at("alerts.smtp.user", "expected alerts.smtp.password (a secret) with alerts.smtp.user");
+  if (smtp.password !== undefined && smtp.user === undefined)
+    at("alerts.smtp.password", "expected alerts.smtp.user with alerts.smtp.password");
+}
+
+/** Docker volumes are read and restored as root; the media volume is the media job's, not a tarball's. */
+function dockerProblems(v: Vars, at: At): void {
+  const uses = v.media_volume !== undefined || v.docker_volumes.length > 0;
+  if (uses && v.backup_user !== "root")
+    at(
+      v.media_volume !== undefined ? "media_volume" : "docker_volumes",
+      `expected backup_user root (it is ${v.backup_user}): a volume's data under the engine's data root is readable by root only, and access to the engine's socket is root anyway`,
+    );
+  if (v.media_volume !== undefined && v.docker_volumes.includes(v.media_volume))
+    at(
+      "docker_volumes",
+      `expected ${v.media_volume} only once: it is media_volume, which the media job already backs up (incremental snapshots)`,
+    );
+  const seen = new Set<string>();
+  for (const name of v.docker_volumes) {
+    if (seen.has(name)) at("docker_volumes", `expected each volume once (${name} is listed twice)`);
+    seen.add(name);
+  }
 }

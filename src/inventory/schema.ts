@@ -2,6 +2,7 @@
 // contacted. Names that end up in paths, SQL or shell are constrained here, so later code trusts them.
 import { z } from "zod";
 import { cronExpressionProblem } from "./cron.ts";
+import { jumpSpecsProblems } from "../connection/jump.ts";
 
 /** A lowercase SQL/filename-safe identifier (app, database and role names). */
 export const identifier = z
@@ -82,6 +83,8 @@ export const pathVars = z.strictObject({
   media_dir: absPath,
   cron_file: absPath,
   logrotate_file: absPath,
+  /** The backup user's state: consecutive failures per job, the last drill's result (read by the metrics). */
+  state_dir: absPath,
 });
 export type PathVars = z.infer<typeof pathVars>;
 
@@ -90,6 +93,8 @@ export const retentionVars = z.strictObject({
   weekly_weeks: z.number().int().min(1),
   media_days: z.number().int().min(1),
   config_days: z.number().int().min(1),
+  /** Tarballs of docker_volumes. */
+  docker_volumes_days: z.number().int().min(1),
   pre_restore_days: z.number().int().min(1),
   keep_min: z.number().int().min(1),
   /** The first good daily dump of each month is also kept as a monthly one, this long. */
@@ -104,6 +109,8 @@ export const scheduleVars = z.strictObject({
   media: cronExpression,
   database_weekly: cronExpression,
   check: cronExpression,
+  /** The docker_volumes tarballs (installed in cron only when docker_volumes is not empty). */
+  docker_volumes: cronExpression,
 });
 
 /** Mail without a local MTA: curl's SMTP client (`smtp://` or `smtps://`), credentials from a secret. */
@@ -126,6 +133,7 @@ export const healthcheckVars = z.strictObject({
   weekly: urlOrSecret.optional(),
   media: urlOrSecret.optional(),
   config: urlOrSecret.optional(),
+  docker_volumes: urlOrSecret.optional(),
   check: urlOrSecret.optional(),
 });
 
@@ -211,12 +219,23 @@ export const metricsVars = z.strictObject({
 /** A Docker named volume. */
 export const dockerVolume = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "a Docker volume name");
 
+/**
+ * The Docker engine the scripts talk to (DOCKER_HOST); "" = docker's default socket. A unix socket
+ * only: an engine's API is root on its host, so it is not reached over plain TCP.
+ */
+export const dockerHost = z
+  .string()
+  .regex(/^unix:\/\/\/[A-Za-z0-9._\/-]+$/, "a unix socket URL: unix:///path/to/docker.sock")
+  .refine((s) => !s.split("/").includes(".."), "a socket path without .. segments");
+
 export const checkVars = z.strictObject({
   // Whole numbers: check-backups compares them with bash integer arithmetic.
   database_max_age_hours: z.number().int().positive(),
   weekly_max_age_days: z.number().int().positive(),
   media_max_age_hours: z.number().int().positive(),
   config_max_age_hours: z.number().int().positive(),
+  /** The newest tarball of each of docker_volumes may be this old. */
+  docker_volumes_max_age_hours: z.number().int().positive(),
   database_min_bytes: z.number().int().min(0),
   config_min_bytes: z.number().int().min(0),
   media_min_files: z.number().int().min(0),
@@ -252,6 +271,7 @@ export const varsSchema = z.strictObject({
   media_volume: dockerVolume.optional(),
   /** Named volumes also backed up as tarballs under docker-volumes/. */
   docker_volumes: z.array(dockerVolume),
+  docker_host: z.union([z.literal(""), dockerHost]),
   check: checkVars,
   packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, "a Debian package name")),
 });
@@ -277,6 +297,7 @@ export const varsLayerSchema = z.strictObject({
   metrics: metricsVars.partial().optional(),
   media_volume: dockerVolume.optional(),
   docker_volumes: varsSchema.shape.docker_volumes.optional(),
+  docker_host: varsSchema.shape.docker_host.optional(),
   check: checkVars.partial().optional(),
   packages: varsSchema.shape.packages.optional(),
 });
@@ -284,8 +305,24 @@ export type VarsLayer = z.infer<typeof varsLayerSchema>;
 
 // ---- hosts, groups, inventory ---------------------------------------------------------------
 
+/** OpenSSH's ProxyJump: one hop `[user@]host[:port]`, a comma-separated chain, or a list; `none`. */
+export const proxyJump = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).superRefine((v, ctx) => {
+  for (const p of jumpSpecsProblems(v))
+    ctx.addIssue({ code: "custom", message: `[user@]host[:port] for each jump host (${p})` });
+});
+
+/** An OpenSSH client config to read hosts from: true = ~/.ssh/config, or a path (relative to the inventory). */
+export const sshConfigSetting = z.union([
+  z.boolean(),
+  z.string().min(1).refine(noControl, "a path without control characters or newlines"),
+]);
+
 export const sshSchema = z.strictObject({
-  host: z.string().regex(/^[A-Za-z0-9.:_-]+$/, "a host name or IP address"),
+  /** The name or address to connect to; with ssh_config, the alias looked up (default: the host's inventory name). */
+  host: z
+    .string()
+    .regex(/^[A-Za-z0-9.:_-]+$/, "a host name or IP address")
+    .optional(),
   port: z.number().int().min(1).max(65535).default(22),
   user: unixUser.default("root"),
   /** Path to a private key (~ expands; relative to the inventory file). Without it: the SSH agent. */
@@ -294,18 +331,23 @@ export const sshSchema = z.strictObject({
   become: z.boolean().default(false),
   connect_timeout_s: z.number().positive().default(10),
   command_timeout_s: z.number().positive().default(600),
+  /** Jump hosts (bastions), first hop first; each hop's key is checked in the inventory's known_hosts. */
+  proxy_jump: proxyJump.optional(),
 });
 export type SshConfig = z.infer<typeof sshSchema>;
 
 const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "a host name: letters, digits, . _ -");
 
 export const hostSchema = z.strictObject({
-  ssh: sshSchema,
+  ssh: sshSchema.prefault({}),
+  /** Look this host up in an OpenSSH config (overrides the group's and the inventory's setting). */
+  ssh_config: sshConfigSetting.optional(),
   vars: varsLayerSchema.default({}),
 });
 
 export const groupSchema = z.strictObject({
   hosts: z.array(hostName).default([]),
+  ssh_config: sshConfigSetting.optional(),
   vars: varsLayerSchema.default({}),
 });
 
@@ -323,6 +365,8 @@ export const vaultSchema = z.strictObject({
 export const inventorySchema = z.strictObject({
   environment: z.enum(["production", "staging", "lab"]),
   known_hosts: z.string().default("./known_hosts"),
+  /** Read every host from an OpenSSH client config (HostName, Port, User, IdentityFile, ProxyJump, UserKnownHostsFile). */
+  ssh_config: sshConfigSetting.optional(),
   vault: vaultSchema.optional(),
   vars: varsLayerSchema.default({}),
   groups: z.record(hostName, groupSchema).default({}),

@@ -16,7 +16,10 @@ export const SECRET_VARS: readonly { path: string; check: (value: string) => str
   { path: "alerts.slack_webhook", check: URL },
   { path: "alerts.discord_webhook", check: URL },
   { path: "alerts.healthcheck_url", check: URL },
-  ...["database", "weekly", "media", "config", "check"].map((k) => ({ path: `alerts.healthchecks.${k}`, check: URL })),
+  ...["database", "weekly", "media", "config", "docker_volumes", "check"].map((k) => ({
+    path: `alerts.healthchecks.${k}`,
+    check: URL,
+  })),
   { path: "alerts.smtp.password", check: LINE },
   { path: "offsite.access_key_id", check: TOKEN },
   { path: "offsite.secret_access_key", check: TOKEN },

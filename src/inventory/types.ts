@@ -1,6 +1,6 @@
 // The inventory after loading: every host with its merged, defaulted, validated vars and resolved
 // secrets. Code past the loader trusts these types.
-import type { SshConfig } from "./schema.ts";
+import type { SshTarget } from "../connection/types.ts";
 import type { ResolvedVarsTree } from "./secret-vars.ts";
 
 /** Vars with secrets resolved to their values (kept out of logs by the mask list on Inventory). */
@@ -11,8 +11,10 @@ export type ResolvedVars = ResolvedVarsTree & {
 export interface Host {
   name: string;
   groups: string[];
-  /** private_key made absolute (~ and inventory-relative paths resolved). */
-  ssh: SshConfig;
+  /** How to reach it: the inventory's ssh block over its OpenSSH config (ssh_config), private_key absolute, jump hosts resolved. */
+  ssh: SshTarget;
+  /** The known_hosts file for this host when its ssh_config names one (UserKnownHostsFile) and the inventory sets none. */
+  knownHostsFile?: string;
   vars: ResolvedVars;
 }
 

@@ -21,12 +21,19 @@ export async function ensureKeyPair(path: string, comment = "cep-lab"): Promise<
   return readFileSync(`${path}.pub`, "utf8").trim();
 }
 
-/** Start (or reuse, if its PID is alive) an sshd in `dir` on 127.0.0.1:`port`, trusting `clientKeyPub`. */
+/**
+ * Start (or reuse, if its PID is alive) an sshd in `dir` on 127.0.0.1:`port`, trusting `clientKeyPub`.
+ * `logLevel` is sshd's (DEBUG1 logs every forwarded channel, `direct-tcpip`). `resolves` gives it
+ * host names only it can resolve (its own /etc/hosts in a private mount namespace): a host behind
+ * a bastion, reachable only through it.
+ */
 export async function startSshd(opts: {
   dir: string;
   port: number;
   clientKeyPub: string;
   user?: string;
+  logLevel?: "ERROR" | "INFO" | "VERBOSE" | "DEBUG1";
+  resolves?: Record<string, string>;
 }): Promise<Sshd> {
   const { dir, port } = opts;
   const user = opts.user ?? userInfo().username;
@@ -55,12 +62,31 @@ export async function startSshd(opts: {
       "MaxStartups 100:30:200",
       "MaxSessions 20",
       "Subsystem sftp internal-sftp",
-      "LogLevel ERROR",
+      `LogLevel ${opts.logLevel ?? "ERROR"}`,
       "",
     ].join("\n"),
   );
   if (sshdPid({ pidFile }) === undefined) {
-    await execa("/usr/sbin/sshd", ["-f", cfg, "-E", join(dir, "sshd.log")]);
+    const log = join(dir, "sshd.log");
+    if (opts.resolves) {
+      const hosts = join(dir, "hosts");
+      const extra = Object.entries(opts.resolves).map(([name, ip]) => `${ip} ${name}\n`);
+      writeFileSync(hosts, `${readFileSync("/etc/hosts", "utf8")}\n${extra.join("")}`);
+      // The daemon keeps the namespace (and its /etc/hosts) after unshare's shell is gone.
+      await execa("unshare", [
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        'mount --bind "$1" /etc/hosts && exec /usr/sbin/sshd -f "$2" -E "$3"',
+        "sh",
+        hosts,
+        cfg,
+        log,
+      ]);
+    } else await execa("/usr/sbin/sshd", ["-f", cfg, "-E", log]);
     // sshd daemonizes after binding; wait for the PID file so callers can connect at once.
     for (let i = 0; i < 100 && sshdPid({ pidFile }) === undefined; i++) await new Promise((r) => setTimeout(r, 20));
   }

@@ -20,13 +20,16 @@ export const LONG_JOB_MIN_TIMEOUT_MS = 4 * 3600_000;
 export const longJobTimeoutMs = (host: Host): number =>
   Math.max(host.ssh.command_timeout_s * 1000, LONG_JOB_MIN_TIMEOUT_MS);
 
-/** A connector for the hosts of `inv`: host keys checked against its known_hosts file. */
+/**
+ * A connector for the hosts of `inv`: host keys (the jump hosts' too) checked against its
+ * known_hosts file, or the one a host's ssh_config names when the inventory sets none.
+ */
 export function hostConnector(inv: Pick<Inventory, "knownHostsFile">, opts: { acceptNewHostKeys: boolean }): Connector {
   return (host) =>
     connect({
       name: host.name,
       ssh: host.ssh,
-      knownHostsFile: inv.knownHostsFile,
+      knownHostsFile: host.knownHostsFile ?? inv.knownHostsFile,
       acceptNewHostKeys: opts.acceptNewHostKeys,
     });
 }

@@ -66,26 +66,31 @@ step() {
   return "$rc"
 }
 
+# The installed jobs as cron runs them, with notifications off (BACKUP_NOTIFY=off, lib/alerts.sh):
+# a rehearsal never pings the live healthchecks, never posts to the live alert channels and leaves
+# the failure counts of the scheduled runs alone.
+job() { as_cron env BACKUP_NOTIFY=off "$@"; }
+
 # The newest backup by the timestamp in its name, as check-backups, status and drills pick it.
 newest() { local p; p="$(newest_backup f "$2" "$1")"; [ -z "$p" ] || basename -- "$p"; }
 
 smoke_database() {
-  as_cron "$SCRIPTS/backup-database.sh" || return
+  job "$SCRIPTS/backup-database.sh" || return
   local dump
   dump=$(newest "$BACKUP_DIR/database" '*.dump')
   [ -n "$dump" ] || { echo "no dump in $BACKUP_DIR/database"; return 1; }
   # The restore script compares tables and row counts with the dump's manifest and fails on a difference.
-  as_cron "$SCRIPTS/restore-database.sh" "$BACKUP_DIR/database/$dump" --force --target-db "$SCRATCH_DB" || return
+  job "$SCRIPTS/restore-database.sh" "$BACKUP_DIR/database/$dump" --force --target-db "$SCRATCH_DB" || return
   drop_db "$SCRATCH_DB"
   echo "$dump restored into a scratch database; tables and row counts match its manifest"
 }
 
 smoke_config() {
-  as_cron "$SCRIPTS/backup-config.sh" || return
+  job "$SCRIPTS/backup-config.sh" || return
   local archive f n=0
   archive=$(newest "$BACKUP_DIR/config" 'config_*.tar.gz')
   [ -n "$archive" ] || { echo "no archive in $BACKUP_DIR/config"; return 1; }
-  as_cron "$SCRIPTS/restore-config.sh" "$BACKUP_DIR/config/$archive" --force --target "$WORK/config" || return
+  job "$SCRIPTS/restore-config.sh" "$BACKUP_DIR/config/$archive" --force --target "$WORK/config" || return
   # File by file: the restored copy equals the archived one.
   while IFS= read -r f; do
     [ "${f%/}" = "$f" ] || continue
@@ -97,7 +102,7 @@ smoke_config() {
 }
 
 smoke_media() {
-  as_cron "$SCRIPTS/backup-media.sh" || return
+  job "$SCRIPTS/backup-media.sh" || return
   [ -L "$BACKUP_DIR/media/latest" ] || { echo "no media/latest after backup"; return 1; }
   local snap need avail
   snap=$(readlink -f -- "$BACKUP_DIR/media/latest")
@@ -109,7 +114,7 @@ smoke_media() {
     return 1
   fi
   # The restore script checks the result against the snapshot's manifest; diff -r proves every byte.
-  as_cron "$SCRIPTS/restore-media.sh" latest --force --target "$WORK/media" || return
+  job "$SCRIPTS/restore-media.sh" latest --force --target "$WORK/media" || return
   diff -r -q -- "$snap" "$WORK/media" || { echo "restored media differ from the snapshot"; return 1; }
   echo "$(find "$WORK/media" -type f | wc -l) files restored, identical to snapshot $(basename -- "$snap")"
 }
@@ -119,7 +124,7 @@ if [ "$RUN_DB" = 1 ]; then step database smoke_database || failed=1; else result
 if [ "$RUN_CONFIG" = 1 ]; then step config smoke_config || failed=1; else result config skipped 0 "not selected"; fi
 if [ "$RUN_MEDIA" = 1 ]; then step media smoke_media || failed=1; else result media skipped 0 "not selected"; fi
 if [ "$failed" = 0 ]; then
-  step check as_cron "$SCRIPTS/check-backups.sh" || true
+  step check job "$SCRIPTS/check-backups.sh" || true
 else
   result check skipped 0 "a backup or restore failed"
 fi

@@ -5,7 +5,8 @@
 # Usage: backup-media.sh [--help] [--allow-empty]
 # Summary: Incremental snapshot of the application's media files with rsync and hard links.
 #
-#   Copies $MEDIA_DIR (SOURCE_DIR in the environment overrides it) with
+#   Copies $MEDIA_DIR, or the Docker named volume MEDIA_VOLUME (DOCKER_VOLUME in the environment;
+#   its mountpoint from docker volume inspect), or SOURCE_DIR from the environment, with
 #   rsync -a --delete --link-dest=<previous snapshot> into $BACKUP_DIR/media/.YYYY-MM-DD_HH-MM-SS.partial,
 #   so unchanged files are hard links to the previous snapshot and only changes take space. Beside
 #   the snapshot it writes YYYY-MM-DD_HH-MM-SS.sha256 (every file's SHA-256, sha256sum -c format,
@@ -42,11 +43,27 @@ parse_args() {
   done
 }
 
+# The media source: SOURCE_DIR in the environment, else a Docker named volume (DOCKER_VOLUME in
+# the environment, as the spec runs it, or MEDIA_VOLUME from backup.conf) at the mountpoint docker
+# volume inspect gives, else MEDIA_DIR. A volume holding a database's data directory is refused.
+resolve_source() {
+  local volume="${DOCKER_VOLUME:-$MEDIA_VOLUME}"
+  if [[ -n "${SOURCE_DIR:-}" || -z "$volume" ]]; then
+    SOURCE="${SOURCE_DIR:-$MEDIA_DIR}"
+    return 0
+  fi
+  [[ "$volume" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ ]] || die "DOCKER_VOLUME/MEDIA_VOLUME '$volume' is not a Docker volume name"
+  docker_volume_path "$volume"
+  SOURCE="$VOLUME_PATH"
+  refuse_database_volume "$volume" "$SOURCE"
+  log INFO "media source: docker volume $volume at $SOURCE"
+}
+
 # Step 1: tools and the source directory. A missing source is an error, never an empty snapshot
 # (an unmounted volume must not look like "all media deleted").
 preflight() {
   require_cmd rsync sha256sum find sort xargs
-  SOURCE="${SOURCE_DIR:-$MEDIA_DIR}"
+  resolve_source
   SOURCE="${SOURCE%/}"
   [[ -n "$SOURCE" ]] || die "MEDIA_DIR is not set in $BACKUP_CONF"
   [[ -d "$SOURCE" ]] || die "media directory $SOURCE does not exist or is not a directory"

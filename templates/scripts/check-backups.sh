@@ -7,11 +7,14 @@
 #
 #   Checks the newest daily database dump, the weekly dump (only once one is due), the latest
 #   media snapshot, the newest config archive (age, minimum size or file count, checksum or
-#   manifest) and the disk usage of BACKUP_DIR. Writes the status JSON to STATUS_FILE atomically:
+#   manifest), with DOCKER_VOLUMES each volume's newest tarball (check docker_volumes) and the
+#   disk usage of BACKUP_DIR. Writes the status JSON to STATUS_FILE atomically:
 #     {"timestamp", "overall_status": OK|WARNING|CRITICAL, "critical_issues", "warnings",
 #      "checks": {"database", "database_weekly", "media", "config", "disk_space"}, "issues": [...]}
-#   Alerts on warnings (labelled as warnings) and critical issues; pings HEALTHCHECK_URL on OK
-#   and on warnings (success, with the warnings as body), /fail on critical issues.
+#   With METRICS_TEXTFILE_DIR set, also writes <app>_backup.prom there (Prometheus node_exporter
+#   textfile metrics, lib/metrics.sh). Alerts on warnings (labelled as warnings) and critical
+#   issues; pings HEALTHCHECK_URL on OK and on warnings (success, with the warnings as body),
+#   /fail on critical issues.
 #
 #   --no-alert   write the status and exit, without alerts or healthcheck pings
 #
@@ -229,6 +232,28 @@ check_retention_holds() {
   done
 }
 
+# Step 4c: with DOCKER_VOLUMES, each volume's newest tarball: present, fresh, checksum.
+check_docker_volumes() {
+  ((${#DOCKER_VOLUMES[@]})) || return 0
+  STATUS[docker_volumes]=OK
+  local v f max=$((${CHECK_DOCKER_VOLUMES_MAX_AGE_HOURS:-26} * 3600))
+  for v in "${DOCKER_VOLUMES[@]}"; do
+    f="$(newest "$BACKUP_DIR/docker-volumes" "$(docker_volume_glob "$v")")"
+    if [[ -z "$f" ]]; then
+      issue CRITICAL docker_volumes "no tarball of docker volume $v in $BACKUP_DIR/docker-volumes"
+      continue
+    fi
+    check_age docker_volumes "$f" "$max" "newest tarball of docker volume $v $(basename -- "$f")"
+    check_checksum docker_volumes "$f"
+  done
+}
+
+# docker_volumes_status_json: the docker_volumes entry of the status JSON's checks (a new line and
+# a trailing comma), only when there are volumes to check.
+docker_volumes_status_json() {
+  [[ -z "${STATUS[docker_volumes]:-}" ]] || printf '\n    "docker_volumes": %s,' "$(json_str "${STATUS[docker_volumes]}")"
+}
+
 # Step 5: disk usage of the filesystem holding BACKUP_DIR.
 check_disk() {
   STATUS[disk_space]=OK
@@ -267,7 +292,7 @@ write_status() {
     "database": $(json_str "${STATUS[database]}"),
     "database_weekly": $(json_str "${STATUS[database_weekly]}"),
     "media": $(json_str "${STATUS[media]}"),
-    "config": $(json_str "${STATUS[config]}"),
+    "config": $(json_str "${STATUS[config]}"),$(docker_volumes_status_json)
     "disk_space": $(json_str "${STATUS[disk_space]}")
   },
   "disk_used_percent": $(json_num "${DISK_USED:-}"),
@@ -304,15 +329,18 @@ main() {
   lib_init check-backups backup-check
   acquire_lock check-backups
   LIB_FAIL_EXIT_CODE=2
-  if ((NO_ALERT)); then HEALTHCHECK_URL=""; fi
+  # --no-alert: no alert, no ping, and the failure counts left as they are (lib/alerts.sh).
+  if ((NO_ALERT)); then BACKUP_NOTIFY=off; fi
   job_start
   check_database
   check_weekly
   check_media
   check_config
   check_retention_holds
+  check_docker_volumes
   check_disk
   write_status
+  write_metrics "$(overall)"
   notify
   case "$(overall)" in
     OK) job_exit 0 ;;

@@ -8,7 +8,8 @@
 #   <snapshot>    a snapshot directory ($BACKUP_DIR/media/YYYY-MM-DD_HH-MM-SS), its name, or
 #                 latest; pre-restore copies (media/pre-restore/<name>) can be restored too.
 #   --force       do not ask for confirmation (without a terminal a restore needs it)
-#   --target DIR  restore into DIR instead of $MEDIA_DIR (TARGET_DIR in the environment too)
+#   --target DIR  restore into DIR instead of $MEDIA_DIR, or the Docker volume MEDIA_VOLUME when set
+#                 (TARGET_DIR in the environment too)
 #   -h, --help    this text
 #
 #   Steps: resolve latest; verify the snapshot against its manifest (file count, bytes and the
@@ -35,6 +36,21 @@ parse_args() {
   [[ "$VERIFY_SAMPLE" =~ ^[0-9]+$ ]] || usage_error "RESTORE_VERIFY_SAMPLE must be a number (0 = every file)"
 }
 
+# The live media: MEDIA_DIR, or with MEDIA_VOLUME the Docker volume's mountpoint (the volume is
+# created when missing: a new host restoring its media). Sets MEDIA_LIVE.
+media_live_dir() {
+  MEDIA_LIVE="$MEDIA_DIR"
+  [[ -n "${MEDIA_VOLUME:-}" ]] || return 0
+  if docker volume inspect -- "$MEDIA_VOLUME" >/dev/null 2>&1; then
+    docker_volume_path "$MEDIA_VOLUME"
+  else
+    log INFO "docker volume $MEDIA_VOLUME does not exist: creating it"
+    docker_volume_create "$MEDIA_VOLUME"
+  fi
+  refuse_database_volume "$MEDIA_VOLUME" "$VOLUME_PATH"
+  MEDIA_LIVE="$VOLUME_PATH"
+}
+
 # Step 1-2: resolve latest (or a bare name) to the snapshot directory and check the target is a
 # place rsync --delete may write to.
 resolve_paths() {
@@ -49,7 +65,8 @@ resolve_paths() {
   [[ -f "$MANIFEST" && -f "$SUMS" ]] ||
     die "snapshot $SNAPSHOT_NAME has no manifest/checksum list ($MANIFEST, $SUMS): it is incomplete or not made by backup-media.sh; refusing to restore it"
 
-  TARGET="${TARGET:-$MEDIA_DIR}"
+  media_live_dir
+  TARGET="${TARGET:-$MEDIA_LIVE}"
   [[ -n "$TARGET" ]] || die "no target: MEDIA_DIR is not set and no --target given"
   TARGET="$(realpath -m -- "$TARGET")"
   [[ ! -e "$TARGET" || -d "$TARGET" ]] || die "target $TARGET exists and is not a directory"
@@ -73,7 +90,7 @@ resolve_paths() {
   # rsync --delete makes the target exactly the snapshot: only the media directory itself, or a
   # folder that is empty or new, may receive it.
   local media
-  media="$(realpath -m -- "$MEDIA_DIR")"
+  media="$(realpath -m -- "$MEDIA_LIVE")"
   if [[ "$TARGET" != "$media" && -d "$TARGET" ]] && [[ -n "$(find "$TARGET" -mindepth 1 -maxdepth 1 -print -quit 2>/dev/null)" ]]; then
     die "refusing to restore into $TARGET: it is not the media directory $media and not empty (everything in it would be replaced)"
   fi
@@ -188,6 +205,13 @@ sync_files() {
 # Step 6: the owner the web server needs and the spec's permissions.
 set_permissions() {
   OWNER="${MEDIA_OWNER:-}"
+  if [[ -n "${MEDIA_VOLUME:-}" && -z "$OWNER" && "$TARGET" == "$(realpath -m -- "$MEDIA_LIVE")" ]]; then
+    # A Docker volume's files belong to the containers' users: owners and modes as recorded.
+    log INFO "docker volume $MEDIA_VOLUME: owners and modes kept as recorded in the snapshot"
+    PERMISSIONS="owners and modes as recorded in the snapshot (a Docker volume)"
+    return 0
+  fi
+  PERMISSIONS="directories 755, files 644"
   if [[ -z "$OWNER" ]]; then
     if [[ -d "$APP_DIR" ]]; then
       OWNER="$(stat -c %u:%g -- "$APP_DIR")"
@@ -232,7 +256,7 @@ report() {
     "Files Restored: $RESTORED_FILES" \
     "Directories: $RESTORED_DIRS" \
     "Total Size: $(human_size "$RESTORED_BYTES")" \
-    "Owner: ${OWNER:-unchanged}; permissions: directories 755, files 644" \
+    "Owner: ${OWNER:-unchanged}; permissions: ${PERMISSIONS:-directories 755, files 644}" \
     "Verified: file count and size match the manifest; $SAMPLE_N checksums match" \
     ==
 }

@@ -6,8 +6,8 @@
 # Summary: Verify every backup of the application: checksums, pg_restore -l of dumps, tar -tzf of archives.
 #
 #   Without arguments checks every database dump (daily, weekly, pre-restore), every config archive
-#   (and pre-restore ones) under $BACKUP_DIR, and every media snapshot's file count against its
-#   manifest. With arguments checks only the given dump/archive files. Prints one line per backup
+#   and Docker volume tarball (and pre-restore ones) under $BACKUP_DIR, and every media snapshot's
+#   file count against its manifest. With arguments checks only the given dump/archive files. Prints one line per backup
 #   and a summary; alerts and pings /fail when anything fails. Log:
 #   $LOG_DIR/verify-backup-integrity.log.
 #
@@ -113,7 +113,7 @@ verify_all() {
   fi
   while IFS= read -r -d '' f; do
     verify_file "$f"
-  done < <(find "$BACKUP_DIR/database" "$BACKUP_DIR/config" -type f \( -name '*.dump' -o -name '*.tar.gz' \) ! -name '.*' -print0 2>/dev/null | sort -z)
+  done < <(find "$BACKUP_DIR/database" "$BACKUP_DIR/config" "$BACKUP_DIR/docker-volumes" -type f \( -name '*.dump' -o -name '*.tar.gz' \) ! -name '.*' -print0 2>/dev/null | sort -z)
   while IFS= read -r -d '' f; do
     verify_snapshot "$f"
   done < <(find "$BACKUP_DIR/media" -mindepth 1 -maxdepth 1 -type d ! -name '.*' ! -name pre-restore ! -name latest -print0 2>/dev/null | sort -z)

@@ -35,3 +35,40 @@ describe("desired scripts", () => {
     expect(names.slice(lastLib + 2).every((n) => !n.startsWith("lib/") && n !== "backup-lib.sh")).toBe(true);
   });
 });
+
+describe("desired config for the fleet features", () => {
+  const base = testVars({ prefix: "/tmp/f", db: { port: 5432, password: "pw" } });
+  const cron = (v: typeof base) => desiredState(v, createRenderer()).files.find((f) => f.path === v.paths.cron_file)!;
+
+  it("the cron file's header names the configured app; the docker-volumes job only with volumes", () => {
+    const shop = { ...structuredClone(base), app: "shop" };
+    expect(cron(shop).content.split("\n")[1]).toBe(
+      "# shop backup schedule (times in the host's timezone; the spec assumes UTC).",
+    );
+    expect(cron(base).content).not.toContain("backup-docker-volumes.sh");
+    const withVolumes = { ...structuredClone(base), docker_volumes: ["app_certs"] };
+    expect(cron(withVolumes).content).toMatch(
+      /^0 4 \* \* \* root \/tmp\/f\/infra\/backup\/scripts\/backup-docker-volumes\.sh >> /m,
+    );
+    const dirs = desiredState(withVolumes, createRenderer()).dirs.map((d) => d.path);
+    expect(dirs).toEqual(
+      expect.arrayContaining([
+        `${base.paths.backup_dir}/docker-volumes`,
+        `${base.paths.backup_dir}/docker-volumes/pre-restore`,
+      ]),
+    );
+  });
+
+  it("the state dir is the backup user's; the metrics dir is made only when missing; secrets in backup.conf are masked", () => {
+    const v = { ...structuredClone(base), backup_user: "backup", metrics: { textfile_dir: "/tmp/f/textfile" } };
+    v.paths = { ...v.paths, state_dir: "/tmp/f/var/lib/cepcomunicacion-backup" };
+    const s = desiredState(v, createRenderer());
+    expect(s.dirs.filter((d) => d.path === v.paths.state_dir)).toHaveLength(1);
+    expect(s.dirs.find((d) => d.path === v.paths.state_dir)).toMatchObject({ owner: "backup", mode: 0o755 });
+    expect(s.dirs.find((d) => d.path === "/tmp/f/textfile")).toMatchObject({ owner: "backup", ensureOnly: true });
+    const conf = s.files.find((f) => f.path === v.paths.config_file)!;
+    expect(conf.secretKeys).toEqual(
+      expect.arrayContaining(["SMTP_PASSWORD", "HEALTHCHECK_URL", "HEALTHCHECK_URL_DATABASE"]),
+    );
+  });
+});

@@ -1,9 +1,9 @@
-// Shared fixtures for the connection tests: a private sshd in a temp dir and an SshConfig for it.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// Shared fixtures for the connection tests: a private sshd in a temp dir and an SshTarget for it.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureKeyPair, startSshd, stopSshd, type Sshd } from "../../src/lab/sshd.ts";
-import type { SshConfig } from "../../src/inventory/schema.ts";
+import type { SshTarget } from "../../src/connection/types.ts";
 import { freePort } from "../helpers/ports.ts";
 
 export interface TestSshd {
@@ -13,19 +13,35 @@ export interface TestSshd {
   clientKeyPub: string;
   /** known_hosts holding this sshd's key. */
   knownHosts: string;
-  ssh(overrides?: Partial<SshConfig>): SshConfig;
+  ssh(overrides?: Partial<SshTarget>): SshTarget;
+  /** sshd's log (LogLevel DEBUG1 shows forwarded channels). */
+  log(): string;
   stop(): Promise<void>;
 }
 
 export async function startTestSshd(
   prefix: string,
-  opts: { dir?: string; port?: number; clientKey?: string } = {},
+  opts: {
+    dir?: string;
+    port?: number;
+    clientKey?: string;
+    logLevel?: "ERROR" | "INFO" | "VERBOSE" | "DEBUG1";
+    /** Host names only this sshd resolves (a host behind it, as behind a bastion). */
+    resolves?: Record<string, string>;
+  } = {},
 ): Promise<TestSshd> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), `cep-${prefix}-`));
   const clientKey = opts.clientKey ?? join(dir, "client_key");
   const clientKeyPub = await ensureKeyPair(clientKey, "cep-test-client");
   const port = opts.port ?? (await freePort());
-  const sshd = await startSshd({ dir, port, clientKeyPub, user: "root" });
+  const sshd = await startSshd({
+    dir,
+    port,
+    clientKeyPub,
+    user: "root",
+    ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
+    ...(opts.resolves ? { resolves: opts.resolves } : {}),
+  });
   const knownHosts = join(dir, "known_hosts");
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${sshd.hostKeyPub}\n`, { mode: 0o600 });
   return {
@@ -44,6 +60,13 @@ export async function startTestSshd(
       command_timeout_s: 60,
       ...o,
     }),
+    log: () => {
+      try {
+        return readFileSync(join(dir, "sshd.log"), "utf8");
+      } catch {
+        return "";
+      }
+    },
     stop: async () => {
       await stopSshd(sshd);
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });

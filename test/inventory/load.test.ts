@@ -132,13 +132,13 @@ hosts:
     const problems = await problemsOf(loadInventory("bad", { cwd: proj.dir, env: {} }));
     expect(problems).toEqual([
       "inventories/bad.yml: environment: expected one of production, staging, lab",
-      "inventories/bad.yml: vars.retention.daily_dayz: unknown key (did you mean daily_days?); expected one of daily_days, weekly_weeks, media_days, config_days, pre_restore_days, keep_min, monthly_months, monthly_keep_min",
+      "inventories/bad.yml: vars.retention.daily_dayz: unknown key (did you mean daily_days?); expected one of daily_days, weekly_weeks, media_days, config_days, docker_volumes_days, pre_restore_days, keep_min, monthly_months, monthly_keep_min",
       "inventories/bad.yml: vars.database.password: expected a secret reference { env: NAME } or { vault: key } (secrets are never plaintext in an inventory)",
       "inventories/bad.yml: vars.database.port: expected a number between 1 and 65535, got a string",
       "inventories/bad.yml: hosts.web1.ssh.port: expected a number between 1 and 65535",
       "inventories/bad.yml: hosts.web2.ssh.user: expected a Unix user name (lowercase letters, digits, _ and -)",
-      "inventories/bad.yml: hosts.web2.ssh.prot: unknown key (did you mean port?); expected one of host, port, user, private_key, become, connect_timeout_s, command_timeout_s",
-      "inventories/bad.yml: hosts.web3.ssh.host: required: expected a host name or IP address",
+      "inventories/bad.yml: hosts.web2.ssh.prot: unknown key (did you mean port?); expected one of host, port, user, private_key, become, connect_timeout_s, command_timeout_s, proxy_jump",
+      "inventories/bad.yml: hosts.web3.ssh.host: required: expected a host name or IP address (or set ssh_config to look web3 up in an OpenSSH config)",
       "inventories/bad.yml: groups.web.hosts[1]: expected a host defined under hosts (web9 is not)",
     ]);
     expect(problems.join("\n")).not.toContain("hunter2");
@@ -153,7 +153,7 @@ hosts:
     expect(problems).toHaveLength(2);
     expect(problems[0]).toMatch(/^inv\.yml: vars\.retension: unknown key \(did you mean retention\?\)/);
     expect(problems[1]).toMatch(
-      /^inv\.yml: colour: unknown key; expected one of environment, known_hosts, vault, vars, groups, hosts$/,
+      /^inv\.yml: colour: unknown key; expected one of environment, known_hosts, ssh_config, vault, vars, groups, hosts$/,
     );
   });
 
@@ -401,6 +401,7 @@ hosts:
       become: false,
       connect_timeout_s: 10,
       command_timeout_s: 600,
+      jump: [],
     });
   });
 

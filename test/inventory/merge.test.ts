@@ -123,6 +123,7 @@ hosts:
       media_dir: "/srv/lab/h1/var/www/myapp/uploads",
       cron_file: "/srv/lab/h1/etc/cron.d/myapp-backup",
       logrotate_file: "/srv/lab/h1/etc/logrotate.d/myapp-backup",
+      state_dir: "/srv/lab/h1/var/lib/myapp-backup",
     });
     expect(explicit!.vars.paths.app_dir).toBe("/opt/site");
     expect(explicit!.vars.paths.media_dir).toBe("/opt/site/uploads"); // from the explicit app_dir, not prefixed twice

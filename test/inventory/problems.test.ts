@@ -74,7 +74,7 @@ describe("what a schema expects, per kind", () => {
 
   it("objects: unknown keys with a did-you-mean hint, missing keys, the wrong type", () => {
     const keys =
-      "daily_days, weekly_weeks, media_days, config_days, pre_restore_days, keep_min, monthly_months, monthly_keep_min";
+      "daily_days, weekly_weeks, media_days, config_days, docker_volumes_days, pre_restore_days, keep_min, monthly_months, monthly_keep_min";
     expect(problems(retentionVars.partial(), { daily_dayz: 1 })).toEqual([
       `daily_dayz: unknown key (did you mean daily_days?); expected one of ${keys}`,
     ]);

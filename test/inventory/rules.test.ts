@@ -43,6 +43,47 @@ describe("cross-field rules", () => {
   });
 });
 
+describe("alerts, SMTP and Docker volumes", () => {
+  it("refuse alerts.email with no way to send it, naming the key", () => {
+    expect(problems(host({ alerts: { email: "ops@example.com" } }))).toEqual([
+      "inv.yml: hosts.h1.vars.alerts.email: expected alerts.smtp.url and alerts.smtp.from to be set: the hosts have no mail server, alerts are mailed with curl over SMTP (or remove alerts.email)",
+    ]);
+    expect(
+      problems(host({ alerts: { email: "ops@example.com", smtp: { url: "smtps://mail.example.com:465" } } })),
+    ).toEqual([
+      "inv.yml: hosts.h1.vars.alerts.email: expected alerts.smtp.from to be set: the hosts have no mail server, alerts are mailed with curl over SMTP (or remove alerts.email)",
+    ]);
+    expect(
+      problems(
+        group({ alerts: { smtp: { url: "smtp://mail.example.com:587", from: "b@example.com" } } }),
+        host({ alerts: { email: "ops@example.com" } }),
+      ),
+    ).toEqual([]);
+  });
+
+  it("want an SMTP user and password together", () => {
+    const smtp = { url: "smtps://mail.example.com", from: "b@example.com" };
+    expect(problems(host({ alerts: { smtp: { ...smtp, user: "b@example.com" } } }))).toEqual([
+      "inv.yml: hosts.h1.vars.alerts.smtp.user: expected alerts.smtp.password (a secret) with alerts.smtp.user",
+    ]);
+    expect(problems(host({ alerts: { smtp: { ...smtp, password: { env: "SMTP_PW" } } } }))).toEqual([
+      "inv.yml: hosts.h1.vars.alerts.smtp.password: expected alerts.smtp.user with alerts.smtp.password",
+    ]);
+  });
+
+  it("want root for Docker volumes, and each volume once (the media volume is the media job's)", () => {
+    expect(problems(host({ backup_user: "backup", media_volume: "app_uploads" }))).toEqual([
+      "inv.yml: hosts.h1.vars.media_volume: expected backup_user root (it is backup): a volume's data under the engine's data root is readable by root only, and access to the engine's socket is root anyway",
+    ]);
+    expect(
+      problems(host({ media_volume: "app_uploads", docker_volumes: ["app_certs", "app_uploads", "app_certs"] })),
+    ).toEqual([
+      "inv.yml: hosts.h1.vars.docker_volumes: expected app_uploads only once: it is media_volume, which the media job already backs up (incremental snapshots)",
+      "inv.yml: hosts.h1.vars.docker_volumes: expected each volume once (app_certs is listed twice)",
+    ]);
+  });
+});
+
 describe("the cron file name: one rule for the inventory and the rendered file", () => {
   const good = "0 2 * * * root /x/backup-database.sh\n";
   for (const [name, ok] of [

@@ -24,7 +24,7 @@ describe("secret vars", () => {
     await proj.write(
       "inventories/s.yml",
       inventory(`  alerts:
-    smtp: { url: "smtps://smtp.example.com:465", from: a@example.com }
+    smtp: { url: "smtps://smtp.example.com:465", from: a@example.com, user: a@example.com }
     healthchecks: { media: { env: HC_MEDIA }, check: "https://hc.example.com/plain" }
   offsite:
     enabled: true
@@ -52,7 +52,12 @@ groups:
     };
     const inv = await loadInventory("s", { cwd: proj.dir, env });
     const v = inv.hosts[0]!.vars;
-    expect(v.alerts.smtp).toEqual({ url: "smtps://smtp.example.com:465", from: "a@example.com", password: "sm tp" });
+    expect(v.alerts.smtp).toEqual({
+      url: "smtps://smtp.example.com:465",
+      from: "a@example.com",
+      user: "a@example.com",
+      password: "sm tp",
+    });
     expect(v.alerts.healthchecks).toEqual({ media: env.HC_MEDIA, check: "https://hc.example.com/plain" });
     expect([v.offsite.access_key_id, v.offsite.secret_access_key, v.offsite.prefix]).toEqual(["id1", "k/e+y", "h1"]);
     expect(v.encryption.identity).toBe(IDENTITY);

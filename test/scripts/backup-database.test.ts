@@ -191,14 +191,16 @@ describe("backup-database.sh", () => {
     }
   });
 
-  it("PostgreSQL down: exit non-zero, no file left, Slack/Discord alerts and a healthcheck /fail ping with the run id", async () => {
+  it("PostgreSQL down: exit non-zero, no file left, Slack/Discord alerts and a /fail ping of the job's own healthcheck with the run id", async () => {
     const rx = await startReceiver();
     try {
       lab.install((v) => {
         v.alerts = {
           slack_webhook: `${rx.url}/slack/T000/B000/SLACKSECRET`,
           discord_webhook: `${rx.url}/discord/123/DISCORDSECRET`,
-          healthcheck_url: `${rx.url}/hc/HCSECRET-uuid`,
+          // One check per job: the database job pings its own, never the check job's.
+          healthchecks: { database: `${rx.url}/hc/HCSECRET-uuid`, media: `${rx.url}/hc/media` },
+          healthcheck_url: `${rx.url}/hc/check`,
         };
       });
       const before = readdirSync(dbDir).sort();
@@ -218,6 +220,7 @@ describe("backup-database.sh", () => {
         ]),
       );
       expect(paths).not.toContain("/hc/HCSECRET-uuid");
+      expect(paths.filter((p) => p.startsWith("/hc/")).every((p) => p.startsWith("/hc/HCSECRET-uuid"))).toBe(true);
       const rid = (u: string) => new URL(u, "http://x").searchParams.get("rid");
       const start = rx.received.find((x) => x.url.includes("/start"))!;
       const fail = rx.received.find((x) => x.url.includes("/fail"))!;
@@ -237,14 +240,26 @@ describe("backup-database.sh", () => {
       for (const secret of ["SLACKSECRET", "DISCORDSECRET", "HCSECRET", DB_PASSWORD])
         expect(log + r.stderr + r.stdout).not.toContain(secret);
 
-      // And a successful run pings start + success with one run id, and no alert.
+      // The next successful run pings start + success and sends one "recovered" message per
+      // channel (it had failed); the one after that pings only, with one run id, and no alert.
       rx.received.length = 0;
       const ok = await lab.run("backup-database.sh");
       expect(ok.exitCode, ok.stderr).toBe(0);
       expect(rx.received.map((x) => x.url.replace(/\?.*/, ""))).toEqual([
         "/hc/HCSECRET-uuid/start",
         "/hc/HCSECRET-uuid",
+        "/slack/T000/B000/SLACKSECRET",
+        "/discord/123/DISCORDSECRET",
       ]);
+      expect(JSON.parse(rx.received[2]!.body).text).toMatch(/BACKUP OK: backup-database recovered/);
+      rx.received.length = 0;
+      const again = await lab.run("backup-database.sh");
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(rx.received.map((x) => x.url.replace(/\?.*/, ""))).toEqual([
+        "/hc/HCSECRET-uuid/start",
+        "/hc/HCSECRET-uuid",
+      ]);
+      expect(rid(rx.received[1]!.url)).toBe(rid(rx.received[0]!.url));
     } finally {
       lab.install((v) => (v.alerts = {}));
       await rx.close();

@@ -57,7 +57,7 @@ describe("a root restore for a dedicated backup user", () => {
       const r = await run("restore-media.sh", [snapshot, "--force"]);
       expect(r.exitCode).toBe(1);
       expect(r.stderr).toMatch(/pre-restore copy .*failed.*nothing was changed/);
-      expect(r.stdout + r.stderr).not.toContain("the target was empty");
+      expect(String(r.stdout) + String(r.stderr)).not.toContain("the target was empty");
       // Nothing was changed: the upload made since is still there, no copy claims to exist.
       expect(readFileSync(join(media, "uploaded-since.jpg"), "utf8")).toBe("only here");
       expect(entries(join(dest, "pre-restore"))).toEqual([]);

@@ -161,7 +161,7 @@ describe("restore-config.sh and hostile archives", () => {
     // Links are not restored (named in the log and the report); a hard link's content is a plain copy.
     expect(existsSync(join(TARGET(), "passwd"))).toBe(false);
     expect(() => lstatSync(join(TARGET(), "nginx", "escape"))).toThrow();
-    const skipped = /^Skipped: 2 symbolic link\(s\) not restored: (.*)$/m.exec(r.stdout);
+    const skipped = /^Skipped: 2 symbolic link\(s\) not restored: (.*)$/m.exec(String(r.stdout));
     expect(skipped?.[1]!.split(" ").sort()).toEqual(["nginx/escape", "passwd"]);
     expect(readFileSync(join(TARGET(), "nginx", "site.conf"), "utf8")).toBe("restored\n");
     expect(readFileSync(join(TARGET(), "nginx", "same.conf"), "utf8")).toBe("restored\n");

@@ -311,7 +311,7 @@ describe("restore-database.sh", () => {
       const p = execa(
         "/usr/lib/postgresql/15/bin/psql",
         ["-X", "-q", "-h", lab.cluster.socketDir, "-p", String(lab.cluster.port), "-U", "postgres", "-d", "postgres"],
-        { stdin: "pipe", reject: false, user: undefined } as never,
+        { stdin: "pipe", reject: false },
       );
       p.stdin!.write("BEGIN; GRANT CONNECT ON DATABASE cepcomunicacion TO public; SELECT 'held';\n");
       return {

@@ -69,6 +69,9 @@ load_config() {
   done
   # Optional values default to "disabled".
   : "${ALERT_EMAIL:=}" "${SLACK_WEBHOOK:=}" "${DISCORD_WEBHOOK:=}" "${HEALTHCHECK_URL:=}"
+  : "${SMTP_URL:=}" "${SMTP_FROM:=}" "${STATE_DIR:=}" "${ESCALATE_AFTER:=}"
+  : "${METRICS_TEXTFILE_DIR:=}" "${MEDIA_VOLUME:=}"
+  declare -p DOCKER_VOLUMES >/dev/null 2>&1 || DOCKER_VOLUMES=()
   : "${S3_ENABLED:=false}" "${ENVIRONMENT:=}" "${RETENTION_KEEP_MIN:=3}"
 }
 
@@ -205,9 +208,11 @@ job_start() {
 }
 
 # job_exit RC: exit with RC when the script has already reported its own outcome (alerts and pings);
-# the EXIT trap then only cleans up (check-backups uses it for its 0/1/2).
+# the EXIT trap then only cleans up (check-backups uses it for its 0/1/2). The job did complete, so
+# a failure count it had is reset (with its one "recovered" message).
 job_exit() {
   LIB_EXIT_HANDLED=1
+  job_recovered
   exit "$1"
 }
 
@@ -247,12 +252,12 @@ _lib_on_exit() {
     local took=$(($(date +%s) - LIB_START_EPOCH))
     if ((rc == 0)); then
       log INFO "finished OK in ${took}s"
-      hc_ping success "$JOB finished OK in ${took}s"
+      notify_job_success "$took"
     else
       [[ -n "$LIB_LAST_ERROR" ]] || LIB_LAST_ERROR="exited with status $rc"
       log ERROR "FAILED after ${took}s: $LIB_LAST_ERROR"
-      alert CRITICAL "$JOB failed" "$JOB on ${HOSTNAME:-host} failed after ${took}s: $LIB_LAST_ERROR (exit $rc). Log: ${LOG_FILE:-stderr}"
-      hc_ping fail "$JOB failed: $LIB_LAST_ERROR"
+      # Counted, alerted (WARNING or CRITICAL, see lib/alerts.sh) and pinged as /fail.
+      notify_job_failure "$took" "$rc"
       [[ -n "$LIB_FAIL_EXIT_CODE" ]] && rc="$LIB_FAIL_EXIT_CODE"
     fi
   fi
