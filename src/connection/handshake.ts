@@ -62,6 +62,8 @@ export async function handshake(o: HandshakeOptions): Promise<Client> {
                 ? e.message
                 : `cannot check the host key of ${addr} against ${o.knownHostsFile}: ${e.message}`,
             ),
+            // An unknown key leaves the host unreached (exit 4); a changed one fails it.
+            e instanceof HostKeyError && e.unknown,
           );
           verify(false);
         },

@@ -304,5 +304,5 @@ describe("a dedicated backup user", () => {
     // Nothing root-owned was left in the backup user's logs either.
     for (const f of readdirSync(`${h.prefix}/var/log/cepcomunicacion`))
       expect(await owner(`${h.prefix}/var/log/cepcomunicacion/${f}`), f).toBe(user);
-  });
+  }, 300_000); // three provisions with smoke tests and two restores: minutes on a loaded machine
 });

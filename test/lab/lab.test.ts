@@ -36,13 +36,10 @@ const labCli = (...args: string[]) =>
 
 let dir: string;
 let state: LabState;
-let upMs = 0;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "cep-lab-test-"));
-  const t = Date.now();
   state = await labUp({ dir, hosts: 2, sshBasePort: await freePort(), pgBasePort: await freePort() });
-  upMs = Date.now() - t;
 });
 
 afterAll(async () => {
@@ -82,7 +79,7 @@ function ssh(port: number, user: string, knownHosts: string, command: string) {
 }
 
 describe("lab", () => {
-  it("starts two hosts with distinct ports and live processes, quickly", () => {
+  it("starts two hosts with distinct ports and live processes", () => {
     expect(state.hosts.map((h) => h.name)).toEqual(["lab1", "lab2"]);
     const ports = state.hosts.flatMap((h) => [h.sshPort, h.pgPort]);
     expect(new Set(ports).size).toBe(4);
@@ -91,7 +88,6 @@ describe("lab", () => {
       expect(alive(h.pgPid)).toBe(true);
     }
     expect(readLabState(dir)?.hosts.length).toBe(2);
-    expect(upMs).toBeLessThan(20_000);
   });
 
   it("writes an inventory that validates against the inventory schema", () => {
