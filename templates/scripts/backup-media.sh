@@ -27,7 +27,7 @@ SNAPSHOT_GLOB='[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]_[0-9][0-9]-[0-9][0-9]-
 # Step 1: tools and the source directory. A missing source is an error, never an empty snapshot
 # (an unmounted volume must not look like "all media deleted").
 preflight() {
-  require_cmd rsync sha256sum find sort xargs
+  require_cmd rsync sha256sum openssl find sort xargs awk shuf cmp
   SOURCE="${SOURCE_DIR:-$MEDIA_DIR}"
   SOURCE="${SOURCE%/}"
   [[ -n "$SOURCE" ]] || die "MEDIA_DIR is not set in $BACKUP_CONF"
