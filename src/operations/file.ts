@@ -8,7 +8,19 @@ import { shellQuote } from "../render/quote.ts";
 import { modeString, type Planned } from "./types.ts";
 import { maskSecrets, maskSecretKeys } from "./mask.ts";
 
-export const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
+// The same desired files (the scripts, byte for byte) are hashed for every host, twice (the facts
+// command and the plan): each distinct content once per run.
+const hashes = new Map<string, string>();
+
+export function sha256(s: string): string {
+  let h = hashes.get(s);
+  if (h === undefined) {
+    if (hashes.size >= 4096) hashes.clear();
+    h = createHash("sha256").update(s).digest("hex");
+    hashes.set(s, h);
+  }
+  return h;
+}
 
 /** A unified diff of one file: path, current text, desired text, and the labels of both sides. */
 export type Differ = (path: string, before: string, after: string, beforeLabel: string, afterLabel: string) => string;
