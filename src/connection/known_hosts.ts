@@ -30,8 +30,18 @@ export function hostLookupName(host: string, port: number): string {
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-/** Parse known_hosts text into entries; malformed lines are skipped. */
+// The last text parsed and its entries: a run reads the same file for every host it connects to.
+let lastParsed: { text: string; entries: readonly KnownHostEntry[] } | undefined;
+
+/** Parse known_hosts text into entries; malformed lines are skipped. The entries are not to be changed. */
 export function parseKnownHosts(text: string): KnownHostEntry[] {
+  if (lastParsed?.text === text) return lastParsed.entries as KnownHostEntry[];
+  const entries = parseKnownHostsText(text);
+  lastParsed = { text, entries };
+  return entries;
+}
+
+function parseKnownHostsText(text: string): KnownHostEntry[] {
   const entries: KnownHostEntry[] = [];
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
@@ -78,6 +88,8 @@ export function hashHostName(name: string, salt: Buffer): string {
 
 /** ssh's wildcard match: `*` any run, `?` one character; case-insensitive. */
 export function wildcardMatch(pattern: string, name: string): boolean {
+  // Most patterns are plain names: no regex to build (a run checks every line for every host).
+  if (!pattern.includes("*") && !pattern.includes("?")) return pattern.toLowerCase() === name.toLowerCase();
   const re = new RegExp(
     `^${pattern
       .toLowerCase()

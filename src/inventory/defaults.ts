@@ -64,8 +64,20 @@ export const DEFAULT_VARS = {
     offsite_max_age_hours: 26,
     monthly_max_age_days: 32,
   },
-  // cron runs the jobs; util-linux has flock and runuser; curl sends alerts and pings.
-  packages: ["postgresql-client", "rsync", "tar", "gzip", "coreutils", "util-linux", "curl", "logrotate", "cron"],
+  // cron runs the jobs; util-linux has flock and runuser; curl sends alerts and pings; openssl hashes
+  // the media (several times less CPU than coreutils' sha256sum where the CPU has SHA instructions).
+  packages: [
+    "postgresql-client",
+    "rsync",
+    "tar",
+    "gzip",
+    "coreutils",
+    "util-linux",
+    "curl",
+    "openssl",
+    "logrotate",
+    "cron",
+  ],
 } satisfies VarsLayer;
 
 /** Default paths for an app under a prefix ("" on a real host). Explicitly set paths are kept as written. */

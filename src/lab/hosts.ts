@@ -84,6 +84,8 @@ export interface HostCtx {
   taken: Set<number>;
   /** Names of hosts that are new in this up (their ports are not published yet, so they may change). */
   fresh: Set<string>;
+  /** sshd and the host's tree only: no cluster, no database. */
+  sshOnly?: boolean;
 }
 
 /** Start (or reuse) the host's sshd. A fresh host whose port got taken meanwhile moves to another. */
@@ -151,7 +153,7 @@ async function ensureCluster(h: LabHost, ctx: HostCtx): Promise<boolean> {
   }
 }
 
-/** Start (or reuse) the host's sshd and cluster, create and seed its database, write its tree. */
+/** Start (or reuse) the host's sshd and (unless sshOnly) its cluster and seeded database; write its tree. */
 export async function ensureHost(h: LabHost, ctx: HostCtx): Promise<void> {
   mkdirSync(h.dir, { recursive: true, mode: 0o711 });
   chmodSync(h.dir, 0o711);
@@ -159,15 +161,19 @@ export async function ensureHost(h: LabHost, ctx: HostCtx): Promise<void> {
 
   const sshdReused = await ensureSshd(h, ctx);
   ctx.log(`${h.name}: sshd ${sshdReused ? "running" : "started"} on 127.0.0.1:${h.sshPort} (pid ${h.sshdPid})`);
+  if (!ctx.sshOnly) await ensureDatabase(h, ctx);
+  if (seedHostTree(h.prefix, { host: h.name, pgPort: h.pgPort, app: APP, marker: join(h.dir, "tree.seeded") }).created)
+    ctx.log(`${h.name}: app folder and uploads written`);
+}
+
+/** Start (or reuse) the host's cluster and create and seed its database. */
+async function ensureDatabase(h: LabHost, ctx: HostCtx): Promise<void> {
   const pgReused = await ensureCluster(h, ctx);
   ctx.log(`${h.name}: postgres ${pgReused ? "running" : "started"} on 127.0.0.1:${h.pgPort} (pid ${h.pgPid})`);
 
   const cluster: PgCluster = { dir: h.pgDir, dataDir: h.pgDataDir, socketDir: h.pgSocketDir, port: h.pgPort };
   await createAppDatabase(cluster, { name: APP, user: APP, password: ctx.password });
   if (await seedDatabase(cluster, { name: APP, user: APP })) ctx.log(`${h.name}: database ${APP} seeded`);
-
-  if (seedHostTree(h.prefix, { host: h.name, pgPort: h.pgPort, app: APP, marker: join(h.dir, "tree.seeded") }).created)
-    ctx.log(`${h.name}: app folder and uploads written`);
 }
 
 function childPids(pid: number): number[] {

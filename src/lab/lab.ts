@@ -56,10 +56,15 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   mkdirSync(join(dir, "hosts"), { recursive: true, mode: 0o711 });
   chmodSync(dir, 0o711);
   chmodSync(join(dir, "hosts"), 0o711);
-  await checkPostgresCanReach(join(dir, "hosts"));
+  const sshOnly = opts.sshOnly ?? false;
+  if (!sshOnly) await checkPostgresCanReach(join(dir, "hosts"));
 
   return withLock(dir, async () => {
     const previous = readLabState(dir);
+    if (previous && (previous.sshOnly ?? false) !== sshOnly)
+      throw new LabError(
+        `the lab in ${dir} was started ${previous.sshOnly ? "with sshd only" : "with PostgreSQL"}: take it down first`,
+      );
     const now = new Date().toISOString();
     const user = userInfo().username;
     const files = {
@@ -91,7 +96,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
 
     const limit = opts.concurrency ?? Math.max(4, availableParallelism() * 2);
     const results = await pool(hosts, limit, (h) =>
-      ensureHost(h, { clientKeyPub, password, log, taken, fresh }).then(
+      ensureHost(h, { clientKeyPub, password, log, taken, fresh, sshOnly }).then(
         (): PromiseSettledResult<void> => ({ status: "fulfilled", value: undefined }),
         (reason: unknown): PromiseSettledResult<void> => ({ status: "rejected", reason }),
       ),
@@ -106,6 +111,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
       database: { host: "127.0.0.1", name: APP, user: APP, passwordVaultKey: LAB_PASSWORD_KEY },
       sshBasePort: sshBase,
       pgBasePort: pgBase,
+      ...(sshOnly ? { sshOnly } : {}),
       hosts,
     };
     writeAtomic(files.state, `${JSON.stringify(state, null, 2)}\n`);

@@ -67,6 +67,8 @@ export interface LabState {
   /** Where new hosts' ports are looked for (host i tries base + i - 1, then upwards). */
   sshBasePort: number;
   pgBasePort: number;
+  /** The hosts run sshd only (no PostgreSQL): LabUpOptions.sshOnly. */
+  sshOnly?: boolean;
   hosts: LabHost[];
 }
 
@@ -80,6 +82,11 @@ export interface LabUpOptions {
   log?: (line: string) => void;
   /** Hosts started at once (default: 2 per CPU, at least 4). */
   concurrency?: number;
+  /**
+   * Hosts with only their sshd and their tree, no PostgreSQL cluster (the bench's many-host no-op:
+   * provision without the smoke test never talks to the database). Recorded in state.json.
+   */
+  sshOnly?: boolean;
 }
 
 export interface LabHostStatus {

@@ -2,16 +2,38 @@
 // differs, to a temp name in the target directory, validated there, the old file kept as
 // `<path>.<timestamp>~`, then renamed into place (atomic on the same filesystem).
 import { createHash } from "node:crypto";
-import { createTwoFilesPatch } from "diff";
 import type { DesiredFile } from "../backup/desired.ts";
 import type { PathFact } from "../facts/files.ts";
 import { shellQuote } from "../render/quote.ts";
 import { modeString, type Planned } from "./types.ts";
 import { maskSecrets, maskSecretKeys } from "./mask.ts";
 
-export const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
+// The same desired files (the scripts, byte for byte) are hashed for every host, twice (the facts
+// command and the plan): each distinct content once per run.
+const hashes = new Map<string, string>();
 
-export function planFile(f: DesiredFile, fact: PathFact, opts: { diff?: boolean; secrets?: string[] } = {}): Planned {
+export function sha256(s: string): string {
+  let h = hashes.get(s);
+  if (h === undefined) {
+    if (hashes.size >= 4096) hashes.clear();
+    h = createHash("sha256").update(s).digest("hex");
+    hashes.set(s, h);
+  }
+  return h;
+}
+
+/** A unified diff of one file: path, current text, desired text, and the labels of both sides. */
+export type Differ = (path: string, before: string, after: string, beforeLabel: string, afterLabel: string) => string;
+
+/** The differ of --diff: the diff library loads only for a run that shows diffs (planning stays sync). */
+export async function loadDiffer(): Promise<Differ> {
+  const { createTwoFilesPatch } = await import("diff");
+  return (path, before, after, beforeLabel, afterLabel) =>
+    createTwoFilesPatch(path, path, before, after, beforeLabel, afterLabel);
+}
+
+/** The plan of one file; with `opts.diff` (a differ: --diff), the diff of a content change. */
+export function planFile(f: DesiredFile, fact: PathFact, opts: { diff?: Differ; secrets?: string[] } = {}): Planned {
   const base = { id: `file:${f.path}`, name: `file ${f.path}`, tags: f.tags };
   if (fact.exists && fact.type !== "file") {
     return {
@@ -66,14 +88,7 @@ export function planFile(f: DesiredFile, fact: PathFact, opts: { diff?: boolean;
       const hide = (t: string) => maskSecretKeys(t, f.secretKeys ?? [], sha256);
       const before = fact.exists ? (fact.content ?? "") : "";
       diff = maskSecrets(
-        createTwoFilesPatch(
-          f.path,
-          f.path,
-          hide(before),
-          hide(f.content),
-          fact.exists ? "current" : "absent",
-          "desired",
-        ),
+        opts.diff(f.path, hide(before), hide(f.content), fact.exists ? "current" : "absent", "desired"),
         opts.secrets ?? [],
       );
     }

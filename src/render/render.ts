@@ -2,12 +2,23 @@
 // logrotate): no HTML escaping, strict (a missing variable is an error, not an empty string),
 // helpers for quoting. Scripts are plain files (files.ts, remote.ts), not templates.
 import Handlebars from "handlebars";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { shellQuote, shellQuoteList, pgpassField } from "./quote.ts";
 import { TEMPLATES_DIR, MANAGED_BY } from "./files.ts";
+import { PRECOMPILED } from "./precompiled.ts";
 
 export { TEMPLATES_DIR, MANAGED_BY };
+
+/** How every template is compiled (the bundle's precompiled specs are used only if made with these). */
+export const COMPILE_OPTIONS = { noEscape: true, strict: true } as const;
+
+/** The precompiled spec of exactly this template text, if the bundle holds one made with COMPILE_OPTIONS. */
+function precompiledSpec(text: string): TemplateSpecification | undefined {
+  if (JSON.stringify(PRECOMPILED.options) !== JSON.stringify(COMPILE_OPTIONS)) return undefined;
+  return PRECOMPILED.templates[createHash("sha256").update(text).digest("hex")] as TemplateSpecification | undefined;
+}
 
 export function createRenderer(templatesDir: string = TEMPLATES_DIR) {
   const hb = Handlebars.create();
@@ -33,7 +44,9 @@ export function createRenderer(templatesDir: string = TEMPLATES_DIR) {
       if (!name.endsWith(".hbs")) throw new Error(`${name}: only templates/*.hbs are rendered`);
       let t = cache.get(name);
       if (!t) {
-        t = hb.compile(readFileSync(join(templatesDir, name), "utf8"), { noEscape: true, strict: true });
+        const text = readFileSync(join(templatesDir, name), "utf8");
+        const spec = precompiledSpec(text);
+        t = spec ? hb.template(spec) : hb.compile(text, { ...COMPILE_OPTIONS });
         cache.set(name, t);
       }
       return t(context);

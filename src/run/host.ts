@@ -5,6 +5,7 @@ import type { Connection } from "../connection/types.ts";
 import type { DesiredState } from "../backup/desired.ts";
 import { factsScript, planHost, selected, type TagFilter } from "./plan.ts";
 import { applyScript, applyOutcome } from "../operations/apply.ts";
+import { loadDiffer } from "../operations/file.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { addTask, settleStatus, type HostReport } from "./report.ts";
 
@@ -36,7 +37,7 @@ export async function provisionHost(
   }
   // Planned whole, then selected: changes left out by --tags are named, not silently skipped.
   const all = planHost(state, facts.stdout, {
-    diff: job.diff,
+    diff: job.diff ? await loadDiffer() : undefined,
     secrets: job.secrets,
     backupDir: host.vars.paths.backup_dir,
     prefix: host.vars.prefix,

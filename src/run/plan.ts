@@ -10,7 +10,7 @@ import { planPackages } from "../operations/packages.ts";
 import { planUser } from "../operations/user.ts";
 import { planCronService } from "../operations/service.ts";
 import { planDirectory } from "../operations/directory.ts";
-import { planFile, sha256 } from "../operations/file.ts";
+import { planFile, sha256, type Differ } from "../operations/file.ts";
 import type { Planned } from "../operations/types.ts";
 
 export interface TagFilter {
@@ -43,7 +43,7 @@ export function factsScript(state: DesiredState, opts: { diff?: boolean } = {}):
 export function planHost(
   state: DesiredState,
   factsOutput: string,
-  opts: { diff?: boolean; secrets?: string[]; backupDir: string; prefix?: string },
+  opts: { diff?: Differ; secrets?: string[]; backupDir: string; prefix?: string },
 ): Planned[] {
   const sections = splitSections(factsOutput);
   const pkgs = parsePackages(sections.get("packages") ?? "");

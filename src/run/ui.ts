@@ -1,7 +1,7 @@
 // Progress, the one wiring every job uses: listr2 (one line per host, updated live) on a terminal,
 // plain prefixed lines otherwise (CI, pipes, --json runs), or none for a job whose output is meant
-// for pipes (status prints only its table). The runner hands each batch to `runBatch`.
-import { Listr } from "listr2";
+// for pipes (status prints only its table). The runner hands each batch to `runBatch`. listr2
+// loads only for a run at a terminal.
 import type { Host } from "../inventory/types.ts";
 import type { HostReport } from "./report.ts";
 import { pool } from "../pool.ts";
@@ -27,6 +27,7 @@ export function listrUi(): Ui {
   const lastLine = new Map<string, (l: string) => void>();
   return {
     async runBatch(batch, forks, work) {
+      const { Listr } = await import("listr2");
       const results = new Map<string, HostReport>();
       const list = new Listr(
         batch.map((h) => ({

@@ -62,7 +62,7 @@ resolve_source() {
 # Step 1: tools and the source directory. A missing source is an error, never an empty snapshot
 # (an unmounted volume must not look like "all media deleted").
 preflight() {
-  require_cmd rsync sha256sum find sort xargs
+  require_cmd rsync sha256sum openssl find sort xargs awk shuf cmp
   resolve_source
   SOURCE="${SOURCE%/}"
   [[ -n "$SOURCE" ]] || die "MEDIA_DIR is not set in $BACKUP_CONF"

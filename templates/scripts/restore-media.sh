@@ -288,7 +288,7 @@ main() {
   acquire_lock media
   restore_exit_trap
   log INFO "restore requested by $(id -un): snapshot $SNAPSHOT_ARG, target ${TARGET:-\$MEDIA_DIR}, force=$FORCE"
-  require_cmd rsync sha256sum shuf find
+  require_cmd rsync sha256sum openssl shuf find awk
   resolve_paths
   verify_snapshot
   confirm

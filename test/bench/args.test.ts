@@ -4,9 +4,9 @@ import { describe, expect, it } from "vitest";
 import { parseBenchArgs, REPO } from "../../src/bench/args.ts";
 import { InputError } from "../../src/errors.ts";
 
-// As npm run bench launches it, but through node --import tsx (half the start of npx tsx).
+// As npm run bench launches it: the CLI's entry point (the bundle).
 const bench = (args: string[], env: Record<string, string> = {}) =>
-  execa("node", ["--import", "tsx", join(REPO, "playbooks/bench.ts"), ...args], { reject: false, cwd: REPO, env });
+  execa("node", [join(REPO, "bin/cep.mjs"), "bench", ...args], { reject: false, cwd: REPO, env });
 
 const problems = (argv: string[]): string[] => {
   try {

@@ -1,14 +1,13 @@
 // Usage texts and arguments of the fleet commands: the help offers only what a job takes, and an
 // option it does not take is bad input before anything else happens (also through the real CLI).
 import { describe, it, expect } from "vitest";
-import { join } from "node:path";
 import { execa } from "execa";
 import { parseJobArgs, usage } from "../../src/cli/commands.ts";
 import { InputError } from "../../src/errors.ts";
 import { provisionJob, configJob } from "../../src/run/provision.ts";
 import { statusJob } from "../../src/status/job.ts";
 import { drillJob } from "../../src/drill/job.ts";
-import { REPO } from "../helpers/lab.ts";
+import { CLI, REPO } from "../helpers/lab.ts";
 
 const problems = (f: () => unknown): string[] => {
   try {
@@ -68,7 +67,7 @@ describe("parseJobArgs", () => {
 
 describe("the real CLI", () => {
   it("status --check: exit 1 with the reason, before the inventory is even looked for", async () => {
-    const r = await execa("npx", ["tsx", join(REPO, "playbooks", "status.ts"), "no-such-inventory", "--check"], {
+    const r = await execa(process.execPath, [CLI, "status", "no-such-inventory", "--check"], {
       cwd: REPO,
       reject: false,
       stdin: "ignore",

@@ -10,6 +10,8 @@ import { labUp, labDown, type LabState } from "../../src/lab/lab.ts";
 import { freePort } from "./ports.ts";
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** The CLI's one entry point, as the npm scripts run it: `node bin/cep.mjs <command> ...` (the bundle). */
+export const CLI = join(REPO, "bin", "cep.mjs");
 
 export interface TestLab {
   state: LabState;
@@ -48,14 +50,14 @@ export interface CliResult {
   report?: any;
 }
 
-/** Run a playbook through its real entry point, with a --json report. */
+/** Run a command through the CLI's real entry point (what `npm run <command>` runs), with a --json report. */
 export async function cli(
   playbook: string,
   args: string[],
   opts: { env?: Record<string, string> } = {},
 ): Promise<CliResult> {
   const json = join(mkdtempSync(join(tmpdir(), "cep-report-")), "report.json");
-  const r = await execa("npx", ["tsx", join(REPO, "playbooks", `${playbook}.ts`), ...args, "--json", json], {
+  const r = await execa(process.execPath, [CLI, playbook, ...args, "--json", json], {
     cwd: REPO,
     reject: false,
     env: { ...opts.env },

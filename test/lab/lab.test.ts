@@ -19,6 +19,7 @@ import {
 } from "../../src/lab/lab.ts";
 import { COLLECTIONS, SEED_ROW_COUNTS, UPLOAD_FILES, CONFIG_FILES } from "../../src/lab/seed.ts";
 import { freePort } from "../helpers/ports.ts";
+import { CLI } from "../helpers/lab.ts";
 
 /** Running (a zombie waiting for init to reap it has exited: not running). */
 const alive = (pid: number | null) => {
@@ -31,8 +32,7 @@ const alive = (pid: number | null) => {
   }
 };
 
-const labCli = (...args: string[]) =>
-  execa(process.execPath, ["--import", "tsx", "playbooks/lab.ts", ...args], { reject: false });
+const labCli = (...args: string[]) => execa(process.execPath, [CLI, "lab", ...args], { reject: false });
 
 let dir: string;
 let state: LabState;

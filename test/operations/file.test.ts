@@ -3,15 +3,16 @@
 import { describe, it, expect } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { planFile } from "../../src/operations/file.ts";
+import { loadDiffer, planFile } from "../../src/operations/file.ts";
 
 const dir = join(import.meta.dirname, "cases", "file");
+const differ = await loadDiffer();
 
 describe("planFile", () => {
   for (const name of readdirSync(dir)) {
     it(name.replace(/\.json$/, ""), () => {
       const c = JSON.parse(readFileSync(join(dir, name), "utf8"));
-      const p = planFile(c.desired, c.fact, { diff: c.diff, secrets: c.secrets });
+      const p = planFile(c.desired, c.fact, { diff: c.diff ? differ : undefined, secrets: c.secrets });
       expect(p.changed).toBe(c.expect.changed);
       if (c.expect.reasonIncludes) expect(p.reason).toContain(c.expect.reasonIncludes);
       for (const s of c.expect.scriptIncludes ?? []) expect(p.script).toContain(s);
@@ -28,14 +29,14 @@ describe("planFile", () => {
     const d = planFile(
       { ...base, content: "PW=s3cr:t\n" },
       { exists: true, type: "file", mode: 0o600, owner: "root", group: "root", sha256: "0", content: "PW=old\n" },
-      { diff: true, secrets: ["s3cr:t"] },
+      { diff: differ, secrets: ["s3cr:t"] },
     );
     expect(d.diff).toContain("+PW=********");
     expect(d.diff).not.toContain("s3cr:t");
     const s = planFile(
       { ...base, content: "h:1:*:u:pw\n", secret: true },
       { exists: true, type: "file", mode: 0o600, owner: "root", group: "root", sha256: "0", content: "h:1:*:u:old\n" },
-      { diff: true },
+      { diff: differ },
     );
     expect(s.diff).toContain("diff masked");
     expect(s.diff).not.toContain("old");
@@ -63,7 +64,7 @@ describe("planFile", () => {
         sha256: "0",
         content: "SLACK_WEBHOOK='https://hooks/OLD'\nRETENTION=7\n",
       },
-      { diff: true, secrets: ["https://hooks/NEW"] },
+      { diff: differ, secrets: ["https://hooks/NEW"] },
     );
     expect(d.diff).not.toMatch(/OLD|NEW/);
     expect(d.diff).toMatch(/^-SLACK_WEBHOOK=\*{8}\(sha256:[0-9a-f]{8}\)$/m);
