@@ -25,6 +25,7 @@ export const DEFAULT_VARS = {
     media: "0 3 * * *",
     database_weekly: "30 3 * * 0",
     check: "0 */6 * * *",
+    verify: "0 5 * * 0",
   },
   // The spec's list, relative to app_dir; globs allowed; missing ones are skipped (and named in the log).
   config_files: [

@@ -107,6 +107,8 @@ export const scheduleVars = z.strictObject({
   media: cronExpression,
   database_weekly: cronExpression,
   check: cronExpression,
+  /** verify-backup-integrity.sh: every local backup hashed, the off-site copy read back. */
+  verify: cronExpression,
 });
 
 /** Mail without a local MTA: curl's SMTP client (`smtp://` or `smtps://`), credentials from a secret. */

@@ -15,8 +15,10 @@
 #
 # The library's parts live in lib/ beside this file, one file per concern: core.sh (state, usage,
 # init, logging, traps, locks, JSON/file/time helpers), newest.sh (picking and dating backups),
-# checksums.sh (checksums, manifests, retention), alerts.sh, postgres.sh, media.sh, offsite.sh and
-# restore.sh. lib/host.sh is the one file written for this host: where backup.conf is.
+# checksums.sh (checksums, manifests, retention), alerts.sh, crypt.sh (encryption at rest with age),
+# postgres.sh, media.sh, monthly.sh (the monthly tier), offsite.sh and offsite-media.sh (the
+# off-site copy with rclone) and restore.sh. lib/host.sh is the one file written for this host:
+# where backup.conf is.
 #
 # Exit codes: 0 OK, 1 failure or usage error, 75 another run holds the lock, 78 configuration error.
 # Nothing here prints or passes on a command line a secret: the database password is read by libpq
@@ -47,11 +49,17 @@ source "$LIB_DIR/newest.sh"
 source "$LIB_DIR/checksums.sh"
 # shellcheck source=lib/alerts.sh
 source "$LIB_DIR/alerts.sh"
+# shellcheck source=lib/crypt.sh
+source "$LIB_DIR/crypt.sh"
 # shellcheck source=lib/postgres.sh
 source "$LIB_DIR/postgres.sh"
 # shellcheck source=lib/media.sh
 source "$LIB_DIR/media.sh"
+# shellcheck source=lib/monthly.sh
+source "$LIB_DIR/monthly.sh"
 # shellcheck source=lib/offsite.sh
 source "$LIB_DIR/offsite.sh"
+# shellcheck source=lib/offsite-media.sh
+source "$LIB_DIR/offsite-media.sh"
 # shellcheck source=lib/restore.sh
 source "$LIB_DIR/restore.sh"

@@ -12,8 +12,11 @@
 #   paths relative to the snapshot) and YYYY-MM-DD_HH-MM-SS.manifest.json (files, dirs, bytes),
 #   then renames the snapshot into place and switches media/latest atomically. MEDIA_EXCLUDES are
 #   skipped. Deletes snapshots older than RETENTION_MEDIA_DAYS among the verified ones, always
-#   keeping the newest RETENTION_KEEP_MIN; media/pre-restore has its own retention.
-#   Settings: BACKUP_CONF (default LIB_DEFAULT_CONF in lib/host.sh). Log: $LOG_DIR/backup-media.log.
+#   keeping the newest RETENTION_KEEP_MIN; media/pre-restore has its own retention. With
+#   OFFSITE_ENABLED every local snapshot not yet off-site is copied to the bucket as content-
+#   addressed objects (only files no earlier snapshot had are uploaded; encrypted with age when
+#   media are in ENCRYPT_SCOPE) and verified there; a failed upload is a WARNING alert, never a
+#   failed backup. Local snapshots stay plain hard-linked trees (see the README). Settings: BACKUP_CONF (default LIB_DEFAULT_CONF in lib/host.sh). Log: $LOG_DIR/backup-media.log.
 #
 #   Exit: 0 OK, 1 failure (alerted), 75 another media backup or restore is running, 78 configuration error.
 set -Eeuo pipefail
@@ -134,7 +137,12 @@ apply_retention() {
   prune_pre_restore "$DEST/pre-restore" "$SNAPSHOT_GLOB" media_snapshot_ok
 }
 
-# Step 6: the report.
+# Step 6: the off-site copy: the snapshots not yet in the bucket, their new files only.
+upload_offsite() {
+  offsite_sync_media
+}
+
+# Step 7: the report.
 report() {
   log INFO "========================================"
   log INFO "MEDIA BACKUP REPORT"
@@ -156,6 +164,7 @@ main() {
   sync_snapshot
   commit_snapshot
   apply_retention
+  upload_offsite
   report
 }
 

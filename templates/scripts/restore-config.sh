@@ -2,17 +2,20 @@
 # Managed by cep-backup-provisioner: local changes are overwritten on the next provision.
 # shellcheck source-path=SCRIPTDIR
 #
-# Usage: restore-config.sh <archive> [--force] [--target DIR]
+# Usage: restore-config.sh <archive> [--force] [--target DIR] [--identity FILE]
 # Summary: Restore the application's configuration files from a backup-config.sh archive.
 #
 #   <archive>     $BACKUP_DIR/config/config_YYYY-MM-DD_HH-MM-SS.tar.gz (or its name), or a
 #                 pre-restore archive from $BACKUP_DIR/config/pre-restore
 #   --force       do not ask for confirmation (without a terminal a restore needs it)
 #   --target DIR  extract into DIR instead of $APP_DIR
+#   --identity FILE  the age identity that decrypts an encrypted archive (.tar.gz.age): a file,
+#                 "-" (stdin: then --force) or /dev/fd/N; read once, kept in memory only
 #   -h, --help    this text
 #
-#   Steps: verify the archive's SHA-256 (a missing or wrong checksum refuses) and read it with
-#   tar -tzf; list the files; confirm; archive the current versions of those files into
+#   Steps: verify the archive's SHA-256 (a missing or wrong checksum refuses), decrypt an
+#   encrypted one into an unlinked temporary file (a wrong or missing identity refuses) and read it
+#   with tar -tzf; list the files; confirm; archive the current versions of those files into
 #   $BACKUP_DIR/config/pre-restore/pre-restore_config_<timestamp>.tar.gz; extract; compare every
 #   file with the archive (tar --compare); chmod 600 the .env files; print the report. Review the
 #   .env files and restart the services afterwards. Log: $LOG_DIR/restore-config.log.
@@ -25,7 +28,8 @@ set -Eeuo pipefail
 source "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/backup-lib.sh"
 
 parse_args() {
-  parse_restore_args archive "give a config_YYYY-MM-DD_HH-MM-SS.tar.gz file" "--target:TARGET:a directory" -- "$@"
+  parse_restore_args archive "give a config_YYYY-MM-DD_HH-MM-SS.tar.gz file" "--target:TARGET:a directory" \
+    "--identity:IDENTITY_FILE:a file holding the age identity" -- "$@"
   ARCHIVE_ARG="$RESTORE_ARG"
 }
 
@@ -34,12 +38,15 @@ verify_archive() {
   verified_backup_file "$ARCHIVE_ARG" "$BACKUP_DIR/config" archive
   ARCHIVE="$RESTORE_FILE"
   ARCHIVE_NAME="$RESTORE_NAME"
+  # An encrypted archive: decrypted now (lib/crypt.sh); tar reads ARCHIVE_DATA from here on.
+  crypt_open "$ARCHIVE"
+  ARCHIVE_DATA="$CRYPT_PLAIN"
   local err
   err="$(mktemp)"
   on_exit_remove "$err"
   ENTRIES_FILE="$(mktemp)"
   on_exit_remove "$ENTRIES_FILE"
-  tar -tzf "$ARCHIVE" >"$ENTRIES_FILE" 2>"$err" ||
+  tar -tzf "$ARCHIVE_DATA" >"$ENTRIES_FILE" 2>"$err" ||
     die "tar -tzf cannot read $ARCHIVE_NAME: $(head -c 300 "$err" | tr '\n' ' '); refusing to restore"
   mapfile -t ENTRIES <"$ENTRIES_FILE"
   ((${#ENTRIES[@]} > 0)) || die "archive $ARCHIVE_NAME is empty; refusing to restore"
@@ -90,16 +97,25 @@ pre_restore_backup() {
   fi
   local dir="$BACKUP_DIR/config/pre-restore" name
   mkdir -p -- "$dir"
-  name="pre-restore_config_$(now_stamp).tar.gz"
-  [[ ! -e "$dir/$name" ]] || { sleep 1; name="pre-restore_config_$(now_stamp).tar.gz"; }
+  name="pre-restore_config_$(now_stamp).tar.gz$(crypt_suffix config)"
+  [[ ! -e "$dir/$name" ]] || { sleep 1; name="pre-restore_config_$(now_stamp).tar.gz$(crypt_suffix config)"; }
   local partial="$dir/.$name.partial" sum_partial="$dir/.$name.sha256.partial" list
   on_exit_remove "$partial" "$sum_partial"
   list="$(mktemp)"
   on_exit_remove "$list"
   printf '%s\0' "${present[@]}" >"$list"
-  tar -czf "$partial" -C "$TARGET" --no-recursion --null --files-from="$list" ||
-    die "pre-restore archive failed, nothing was changed"
-  tar -tzf "$partial" >/dev/null || die "pre-restore archive does not read back, nothing was changed"
+  if crypt_for config; then
+    # The current files hold secrets too: encrypted on the way, tested with tar -tz on the way.
+    crypt_stream_begin
+    tar -czf - -C "$TARGET" --no-recursion --null --files-from="$list" | crypt_stream_to config "$partial" tar -tzf - ||
+      die "pre-restore archive failed, nothing was changed"
+    crypt_stream_result
+    ((CRYPT_VERIFY_RC == 0)) || die "pre-restore archive does not read back, nothing was changed"
+  else
+    tar -czf "$partial" -C "$TARGET" --no-recursion --null --files-from="$list" ||
+      die "pre-restore archive failed, nothing was changed"
+    tar -tzf "$partial" >/dev/null || die "pre-restore archive does not read back, nothing was changed"
+  fi
   chmod 0600 -- "$partial"
   write_checksum "$partial" "$name" "$sum_partial"
   mv -f -- "$sum_partial" "$dir/$name.sha256"
@@ -114,7 +130,7 @@ pre_restore_backup() {
 # the pre-restore archive and the pruning of old ones happen in that user's tree.
 pre_restore_step() {
   pre_restore_backup
-  prune_pre_restore "$BACKUP_DIR/config/pre-restore" "pre-restore_config_*.tar.gz"
+  prune_pre_restore "$BACKUP_DIR/config/pre-restore" "pre-restore_config_*.tar.gz*"
   printf 'STEP_RESULT=%s\n' "$PRE_RESTORE"
 }
 
@@ -125,14 +141,14 @@ extract() {
   on_exit_remove "$err"
   mkdir -p -- "$TARGET"
   # -p: keep the archived modes for a non-root backup user too (root keeps them anyway).
-  tar -xpzf "$ARCHIVE" -C "$TARGET" 2>"$err" || die "extraction failed: $(head -c 500 "$err" | tr '\n' ' ')"
+  tar -xpzf "$ARCHIVE_DATA" -C "$TARGET" 2>"$err" || die "extraction failed: $(head -c 500 "$err" | tr '\n' ' ')"
   log INFO "extracted $ARCHIVE_NAME into $TARGET"
 }
 
 # Step 6: every member must now equal the archive (content, size, mode, mtime; owner as root).
 verify_restore() {
   local out rc=0
-  out="$(tar -dzf "$ARCHIVE" -C "$TARGET" 2>&1)" || rc=$?
+  out="$(tar -dzf "$ARCHIVE_DATA" -C "$TARGET" 2>&1)" || rc=$?
   # Only root can give files their archived owners: a dedicated backup user compares the rest.
   if ((rc != 0 && EUID != 0)); then
     out="$(printf '%s\n' "$out" | grep -Ev ': (Uid|Gid) differs$|^tar: Exiting with failure status' || true)"
@@ -179,12 +195,13 @@ restore_failed_report() {
   restore_report "CONFIGURATION RESTORE REPORT" "Target Directory: $TARGET" "FAILED (exit $1): ${LIB_LAST_ERROR:-see $LOG_FILE}" \
     "Restored From: $ARCHIVE_NAME" \
     "Pre-Restore Backup: ${PRE_RESTORE:-none}" \
-    "Rollback: $(basename -- "$0") ${PRE_RESTORE:-<pre-restore archive>} --target $TARGET --force" \
+    "Rollback: $(basename -- "$0") ${PRE_RESTORE:-<pre-restore archive>} --target $TARGET --force$([[ "${PRE_RESTORE:-}" != *.age ]] || echo " --identity FILE")" \
     ==
 }
 
 main() {
   parse_args "$@"
+  crypt_init_identity "$IDENTITY_FILE"
   if [[ "${CEP_STEP:-}" == pre_restore_step ]]; then
     # Re-run as the backup user by the root restore below: only that step (the parent holds the lock).
     lib_init restore-config

@@ -69,7 +69,12 @@ load_config() {
   done
   # Optional values default to "disabled".
   : "${ALERT_EMAIL:=}" "${SLACK_WEBHOOK:=}" "${DISCORD_WEBHOOK:=}" "${HEALTHCHECK_URL:=}"
-  : "${S3_ENABLED:=false}" "${ENVIRONMENT:=}" "${RETENTION_KEEP_MIN:=3}"
+  : "${ENVIRONMENT:=}" "${RETENTION_KEEP_MIN:=3}"
+  # The off-site copy and encryption (a backup.conf from before they existed: both off).
+  : "${OFFSITE_ENABLED:=false}" "${RETENTION_MONTHLY_MONTHS:=12}" "${RETENTION_MONTHLY_KEEP_MIN:=3}"
+  : "${CHECK_OFFSITE_MAX_AGE_HOURS:=26}" "${CHECK_MONTHLY_MAX_AGE_DAYS:=32}"
+  [[ -v ENCRYPT_RECIPIENTS ]] || ENCRYPT_RECIPIENTS=()
+  [[ -v ENCRYPT_SCOPE ]] || ENCRYPT_SCOPE=()
 }
 
 # lib_init JOB [LOG_NAME]: load the config, open $LOG_DIR/LOG_NAME.log (default JOB), install the
@@ -87,6 +92,8 @@ lib_init() {
   # root for the target and set LIB_KEEP_ROOT=1; their writes into the backup tree run as that user
   # (lib_as_backup_user).
   if ((EUID == 0)) && [[ "${BACKUP_USER:-root}" != root && "${LIB_KEEP_ROOT:-0}" != 1 ]]; then
+    # An identity read from a root-only file goes along on an inherited pipe (lib/crypt.sh).
+    crypt_hand_down
     # By full path: cron's PATH or a hand-made one may lack /usr/sbin.
     exec /usr/sbin/runuser -u "$BACKUP_USER" -- "$LIB_SCRIPT_PATH" "${LIB_SCRIPT_ARGS[@]}"
   fi
