@@ -14,7 +14,8 @@
 #     {"timestamp", "overall_status": OK|WARNING|CRITICAL, "critical_issues", "warnings",
 #      "checks": {"database", "database_weekly", "database_monthly", "media", "config",
 #      "disk_space", "offsite" (when enabled)}, "monthly": {...}, "offsite": {"enabled", "kinds":
-#      {KIND: {"status", "newest", "age_hours", "verified_at", "last_error"}}}, "issues": [...]}
+#      {KIND: {"status", "newest", "age_hours", "age_seconds", "verified_at", "last_error"}}},
+#      "issues": [...]}
 #   Alerts on warnings (labelled as warnings) and critical issues; pings HEALTHCHECK_URL on OK
 #   and on warnings (success, with the warnings as body), /fail on critical issues.
 #
@@ -257,6 +258,7 @@ check_offsite() {
     verified="$(offsite_state_get "$kind" verified_at)"
     st=OK
     age_h=null
+    age=null
     if [[ -z "$newest" || ! "$epoch" =~ ^[0-9]+$ ]]; then
       st=WARNING
       issue WARNING offsite "no $kind backup verified off-site yet${err:+: the last upload failed: $err}"
@@ -271,7 +273,7 @@ check_offsite() {
         issue WARNING offsite "the last off-site upload of $kind failed: $err (the newest off-site copy, $newest, is $age_h hours old)"
       fi
     fi
-    parts+="$sep$(json_str "$kind"): {\"status\": $(json_str "$st"), \"newest\": $(json_str "$newest"), \"age_hours\": $age_h, \"verified_at\": $(json_num "$verified"), \"last_error\": $(json_str "$err")}"
+    parts+="$sep$(json_str "$kind"): {\"status\": $(json_str "$st"), \"newest\": $(json_str "$newest"), \"age_hours\": $age_h, \"age_seconds\": $age, \"verified_at\": $(json_num "$verified"), \"last_error\": $(json_str "$err")}"
     sep=", "
   done
   OFFSITE_JSON="{\"enabled\": true, \"bucket\": $(json_str "$OFFSITE_BUCKET"), \"prefix\": $(json_str "$OFFSITE_PREFIX"), \"kinds\": {$parts}}"
