@@ -1,6 +1,12 @@
 // The context every template is rendered with: the host's resolved vars with every optional value
 // present (strict handlebars rejects a missing key, so absence is the empty string here).
+import { dirname } from "node:path";
 import type { ResolvedVars } from "../inventory/types.ts";
+
+/** The off-site copy's rclone config (credentials): beside the pgpass file, the backup user's, 0600. */
+export function offsiteConfigFile(paths: Pick<ResolvedVars["paths"], "pgpass_file">): string {
+  return `${dirname(paths.pgpass_file)}/backup-offsite.rclone.conf`;
+}
 
 export interface TemplateContext {
   app: string;
@@ -11,7 +17,7 @@ export interface TemplateContext {
   database: { name: string; user: string; host: string; port: number };
   /** Kept apart from `database` so a template cannot print it by accident; only pgpass.hbs uses it. */
   db_password: string;
-  paths: ResolvedVars["paths"] & { lock_dir: string };
+  paths: ResolvedVars["paths"] & { lock_dir: string; offsite_config: string };
   retention: ResolvedVars["retention"];
   schedule: ResolvedVars["schedule"];
   config_files: string[];
@@ -30,7 +36,18 @@ export interface TemplateContext {
   };
   metrics: { textfile_dir: string };
   docker: { host: string; media_volume: string; volumes: string[] };
-  offsite: { enabled: boolean; bucket: string; endpoint: string; region: string; storage_class: string };
+  offsite: {
+    enabled: boolean;
+    bucket: string;
+    endpoint: string;
+    region: string;
+    storage_class: string;
+    prefix: string;
+  };
+  /** Kept apart like db_password: only the rclone config template uses them. */
+  offsite_keys: { access_key_id: string; secret_access_key: string };
+  /** Public keys only: the identity never reaches a template. */
+  encryption: { recipients: string[]; scope: string[] };
   check: ResolvedVars["check"];
 }
 
@@ -45,7 +62,7 @@ export function templateContext(v: ResolvedVars): TemplateContext {
     cron_path: v.cron_path,
     database,
     db_password: password,
-    paths: { ...v.paths, lock_dir: `${v.paths.backup_dir}/.locks` },
+    paths: { ...v.paths, lock_dir: `${v.paths.backup_dir}/.locks`, offsite_config: offsiteConfigFile(v.paths) },
     retention: v.retention,
     schedule: v.schedule,
     config_files: v.config_files,
@@ -78,7 +95,13 @@ export function templateContext(v: ResolvedVars): TemplateContext {
       endpoint: v.offsite.endpoint ?? "",
       region: v.offsite.region ?? "",
       storage_class: v.offsite.storage_class ?? "",
+      prefix: v.offsite.prefix ?? "",
     },
+    offsite_keys: {
+      access_key_id: v.offsite.access_key_id ?? "",
+      secret_access_key: v.offsite.secret_access_key ?? "",
+    },
+    encryption: { recipients: v.encryption.recipients, scope: v.encryption.scope },
     check: v.check,
   };
 }

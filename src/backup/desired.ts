@@ -4,7 +4,7 @@
 // operations compare it with facts.
 import { dirname } from "node:path";
 import type { ResolvedVars } from "../inventory/types.ts";
-import { templateContext } from "./context.ts";
+import { offsiteConfigFile, templateContext } from "./context.ts";
 import type { Renderer } from "../render/render.ts";
 import { installedScripts, MANAGED_BY } from "../render/files.ts";
 import { shellAssignments, shellQuote } from "../render/quote.ts";
@@ -56,6 +56,7 @@ export function backupSubdirs(backupDir: string): string[] {
     backupDir,
     `${backupDir}/database`,
     `${backupDir}/database/weekly`,
+    `${backupDir}/database/monthly`,
     `${backupDir}/database/pre-restore`,
     `${backupDir}/media`,
     `${backupDir}/media/pre-restore`,
@@ -209,8 +210,26 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
       template: "logrotate.hbs",
     },
   );
+  if (vars.offsite.enabled) {
+    files.push({
+      // The off-site credentials: the backup user's alone (like pgpass), never in backup.conf.
+      path: offsiteConfigFile(p),
+      content: renderer.render("rclone.conf.hbs", ctx),
+      mode: 0o600,
+      owner: u,
+      group: u,
+      tags: ["config"],
+      secret: true,
+      template: "rclone.conf.hbs",
+    });
+  }
+  // rclone copies off-site; age encrypts (the config archives whenever recipients are set).
+  const extra = [
+    ...(vars.offsite.enabled ? ["rclone"] : []),
+    ...(vars.encryption.recipients.length > 0 ? ["age"] : []),
+  ];
   return {
-    packages: [...new Set(vars.packages)],
+    packages: [...new Set([...vars.packages, ...extra])],
     user: u === "root" ? undefined : u,
     dirs,
     files,

@@ -28,7 +28,9 @@ Exit: 0 every host OK or WARNING, 2 a host CRITICAL, UNKNOWN or failed, 4 unreac
     about: `Restore drill (never on an inventory with environment: production): on every host, the newest
 database dump (daily or weekly), media snapshot and config archive are restored with the installed
 restore scripts into a scratch database and a temporary folder, verified against their manifests,
-timed (RTO) and dated (RPO); scratch space is removed afterwards, also on failure. Reports go to
+timed (RTO) and dated (RPO); scratch space is removed afterwards, also on failure. With --from
+offsite the backups come from each host's off-site copy (fetch-offsite.sh: downloaded, verified,
+decrypted with encryption.identity) instead of its own disk. Reports go to
 reports/drills/<inventory>-<UTC time>.md and .json (and to --json FILE).
 
 Exit: 0 every host passed, 2 a restore or verification failed, 4 unreachable, 1 bad input

@@ -20,6 +20,8 @@ export interface CommonOptions {
   skipSmoke: boolean;
   verbose: boolean;
   force: boolean;
+  /** Where a drill restores from: the hosts' own backups (default) or their off-site copy. */
+  from?: "local" | "offsite";
   rest: string[];
 }
 
@@ -34,6 +36,7 @@ export const JOB_OPTIONS = [
   "force",
   "skipSmoke",
   "verbose",
+  "from",
 ] as const;
 export type JobOption = (typeof JOB_OPTIONS)[number];
 
@@ -47,6 +50,7 @@ export const FLAGS: Record<JobOption, string> = {
   force: "--force",
   skipSmoke: "--skip-smoke",
   verbose: "--verbose",
+  from: "--from",
 };
 
 /** The job options given on the command line (a default is not "given"). */
@@ -76,6 +80,7 @@ const HELP: [JobOption | undefined, string][] = [
   ["check", "  --check                          change nothing, report what would change"],
   ["diff", "  --diff                           unified diff of every file that would change (secrets masked)"],
   ["force", "  --force                          do not ask for confirmation (needed without a terminal)"],
+  ["from", "  --from local|offsite             restore the hosts' own backups (default) or their off-site copy"],
   [undefined, "  --forks N                        hosts at once (default 10)"],
   ["serial", "  --serial N|N%                    rolling batches"],
   ["maxFailPercent", "  --max-fail-percent N             stop after a batch whose failed share exceeds N"],
@@ -150,6 +155,7 @@ const OPTIONS = {
   "skip-smoke": { type: "boolean" },
   verbose: { type: "boolean", short: "v" },
   force: { type: "boolean" },
+  from: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -190,6 +196,8 @@ export function parseCommonArgs(argv: string[], usage: string): CommonOptions {
   const maxFail = positiveInt("max-fail-percent", v["max-fail-percent"], 0);
   if (maxFail !== undefined && maxFail > 100)
     throw new InputError([`arguments: --max-fail-percent: expected 0-100, got ${maxFail}`]);
+  if (v.from !== undefined && v.from !== "local" && v.from !== "offsite")
+    throw new InputError([`arguments: --from: expected local or offsite, got "${v.from}"`]);
   return {
     inventory,
     rest,
@@ -207,5 +215,6 @@ export function parseCommonArgs(argv: string[], usage: string): CommonOptions {
     skipSmoke: v["skip-smoke"] ?? false,
     verbose: v.verbose ?? false,
     force: v.force ?? false,
+    from: v.from as CommonOptions["from"],
   };
 }

@@ -75,7 +75,7 @@ export function writeDrillReports(
 
 export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSection }> = {
   name: "drill",
-  supports: ["serial", "maxFailPercent", "force"],
+  supports: ["serial", "maxFailPercent", "force", "from"],
   refuses: "it changes no managed file; it restores into scratch space and reports",
   preflight: (opts, deps) => refuseProduction(opts.inventory, deps.cwd),
   async prepare({ opts, inv, hosts, deps }) {
@@ -87,6 +87,11 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
       throw new InputError([
         `${shown}: hosts ${prod.join(", ")} have environment production: restore drills never run against production`,
       ]);
+    const noOffsite = opts.from === "offsite" ? hosts.filter((h) => !h.vars.offsite.enabled).map((h) => h.name) : [];
+    if (noOffsite.length)
+      throw new InputError([
+        `${shown}: --from offsite: hosts ${noOffsite.join(", ")} have no off-site copy (offsite.enabled is false)`,
+      ]);
     if (opts.force) return;
     const q =
       `Restore drill on ${hosts.length} host(s) of ${shown} (${inv.environment}): ${hosts.map((h) => h.name).join(", ")}. ` +
@@ -96,9 +101,12 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
     const answer = await deps.ask(`${q}\nType "yes" to run the drill: `);
     if (answer.trim() !== "yes") throw new InputError(['drill: cancelled (the answer was not "yes")']);
   },
-  async perHost(conn, host, report, { mask }) {
+  async perHost(conn, host, report, run) {
+    const { mask } = run;
     // A real restore of every component: the long-job timeout, not the command timeout.
-    const r = await conn.exec(drillScript(host), { timeoutMs: longJobTimeoutMs(host) });
+    const r = await conn.exec(drillScript(host, undefined, run.opts.from ?? "local"), {
+      timeoutMs: longJobTimeoutMs(host),
+    });
     const { drill, tasks } = verifyDrill({ code: r.code, stdout: mask(r.stdout), stderr: mask(r.stderr) });
     report.drill = drill;
     for (const t of tasks) addTask(report, t);

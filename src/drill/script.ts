@@ -14,7 +14,16 @@ export function scratchNames(
   return { scratch_db: `${base}_drill_${suffix}`, scratch_re: `^${base}_drill_[0-9a-f]{8}$` };
 }
 
-export function drillScript(host: Host, suffix?: string): string {
+/** Where a drill restores from: the host's own backups, or its off-site copy. */
+export type DrillFrom = "local" | "offsite";
+
+export function drillScript(host: Host, suffix?: string, from: DrillFrom = "local"): string {
   const { scratch_db, scratch_re } = scratchNames(host.vars.database.name, suffix);
-  return jobScript("drill.sh", host.vars, { SCRATCH_DB: scratch_db, SCRATCH_RE: scratch_re });
+  return jobScript("drill.sh", host.vars, {
+    SCRATCH_DB: scratch_db,
+    SCRATCH_RE: scratch_re,
+    FROM: from,
+    // Sent only when something is encrypted; it stays in the remote shell's memory (drill.sh).
+    AGE_IDENTITY: host.vars.encryption.recipients.length > 0 ? (host.vars.encryption.identity ?? "") : "",
+  });
 }

@@ -16,7 +16,11 @@ export interface DrillComponent {
   backup_time: string | null;
   /** RPO: age of the backup at drill time, in seconds. */
   rpo_seconds: number | null;
-  /** RTO: how long the installed restore script took (verify checksum, restore, its own checks). */
+  /** Where the backup came from: the host's own copy, or the off-site bucket (`--from offsite`). */
+  source: "local" | "offsite";
+  /** With `--from offsite`: how long fetch-offsite.sh took (download, verify, rebuild). */
+  fetch_ms: number | null;
+  /** RTO: how long the installed restore script took (verify checksum, restore, its own checks), with the download when from off-site. */
   rto_ms: number | null;
   /** The drill's own verification after the restore (diff -r, file-by-file compare). */
   verify_ms: number | null;
@@ -84,12 +88,21 @@ function manifestOf(f: Fields | undefined): any {
 
 /** One component's result: what the script measured, checked against the backup's manifest. */
 export function componentResult(name: DrillComponentName, f: Fields | undefined, now: number): DrillComponent {
+  const c = checkComponent(name, f, now);
+  if (c.source === "offsite" && c.status === "passed")
+    c.details = `fetched from the off-site copy and verified (${c.fetch_ms ?? "?"} ms); ${c.details}`;
+  return c;
+}
+
+function checkComponent(name: DrillComponentName, f: Fields | undefined, now: number): DrillComponent {
   const epoch = num(f, "backup_epoch");
   const c: DrillComponent = {
     status: "failed",
     backup: one(f, "backup") ?? null,
     backup_time: epoch !== null ? new Date(epoch * 1000).toISOString() : null,
     rpo_seconds: epoch !== null ? Math.max(0, now - epoch) : null,
+    source: one(f, "source") === "offsite" ? "offsite" : "local",
+    fetch_ms: num(f, "fetch_ms"),
     rto_ms: num(f, "rto_ms"),
     verify_ms: num(f, "verify_ms"),
     size_bytes: num(f, "size_bytes"),

@@ -28,6 +28,7 @@ export const DEFAULT_VARS = {
     check: "0 */6 * * *",
     // The spec's docker-volumes/ examples are taken at 04:00, after the media backup.
     docker_volumes: "0 4 * * *",
+    verify: "0 5 * * 0",
   },
   // The spec's list, relative to app_dir; globs allowed; missing ones are skipped (and named in the log).
   config_files: [

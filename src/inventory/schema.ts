@@ -114,6 +114,8 @@ export const scheduleVars = z.strictObject({
   check: cronExpression,
   /** The docker_volumes tarballs (installed in cron only when docker_volumes is not empty). */
   docker_volumes: cronExpression,
+  /** verify-backup-integrity.sh: every local backup hashed, the off-site copy read back. */
+  verify: cronExpression,
 });
 
 /** Mail without a local MTA: curl's SMTP client (`smtp://` or `smtps://`), credentials from a secret. */

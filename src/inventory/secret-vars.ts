@@ -6,7 +6,9 @@ import type { SecretRef, Vars } from "./schema.ts";
 const URL = (s: string) => (/^https?:\/\/[^\s'"`\\]+$/.test(s) ? undefined : "an http(s) URL without spaces or quotes");
 const LINE = (s: string) =>
   /[\u0000-\u001f\u007f]/.test(s) ? "a password without newlines or control characters" : undefined;
-const TOKEN = (s: string) => (/^[\x21-\x7e]+$/.test(s) ? undefined : "a key without spaces or control characters");
+// S3 keys land in rclone's config file, whose parser strips quotes: none at all in them.
+const S3_KEY = (s: string) =>
+  /^[\x21-\x7e]+$/.test(s) && !/["'`]/.test(s) ? undefined : "a key without spaces, quotes or control characters";
 const AGE_IDENTITY = (s: string) =>
   /^AGE-SECRET-KEY-1[0-9A-Z]{58}$/.test(s.trim()) ? undefined : "an age identity (AGE-SECRET-KEY-1...)";
 
@@ -21,8 +23,8 @@ export const SECRET_VARS: readonly { path: string; check: (value: string) => str
     check: URL,
   })),
   { path: "alerts.smtp.password", check: LINE },
-  { path: "offsite.access_key_id", check: TOKEN },
-  { path: "offsite.secret_access_key", check: TOKEN },
+  { path: "offsite.access_key_id", check: S3_KEY },
+  { path: "offsite.secret_access_key", check: S3_KEY },
   { path: "encryption.identity", check: AGE_IDENTITY },
 ];
 

@@ -38,3 +38,15 @@ export function shellAssignments(values: Record<string, ShellValue>): string {
     })
     .join("");
 }
+
+/**
+ * A value of an INI-style config file rclone reads (its config parser): one line, no control
+ * characters, no surrounding spaces, and no leading quote (the parser would strip it). The
+ * inventory's checks keep such values out before any host is contacted; this is the last guard.
+ */
+export function iniValue(value: string | number): string {
+  const s = String(value);
+  if (/[\u0000-\u001f\u007f]/.test(s) || s !== s.trim() || /^["'`]/.test(s))
+    throw new Error("an rclone config value must be one line without surrounding spaces or a leading quote");
+  return s;
+}

@@ -1,11 +1,11 @@
 // The handlebars instance for the rendered config (templates/*.hbs: backup.conf, pgpass, cron,
-// logrotate): no HTML escaping, strict (a missing variable is an error, not an empty string),
+// logrotate, the off-site rclone config): no HTML escaping, strict (a missing variable is an error, not an empty string),
 // helpers for quoting. Scripts are plain files (files.ts, remote.ts), not templates.
 import Handlebars from "handlebars";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { shellQuote, shellQuoteList, pgpassField } from "./quote.ts";
+import { shellQuote, shellQuoteList, pgpassField, iniValue } from "./quote.ts";
 import { TEMPLATES_DIR, MANAGED_BY } from "./files.ts";
 import { PRECOMPILED } from "./precompiled.ts";
 
@@ -33,6 +33,8 @@ export function createRenderer(templatesDir: string = TEMPLATES_DIR) {
   // logrotate paths: double-quoted, so spaces and non-ASCII survive (logrotate has no escapes:
   // a path with a quote or brace is rejected by validate.ts before any host is contacted).
   hb.registerHelper("lrq", (v: unknown) => `"${String(v)}"`);
+  // rclone's config (the off-site credentials): plain INI values, checked (quote.ts).
+  hb.registerHelper("ini", (v: unknown) => iniValue(v as string));
   hb.registerHelper("managed_by", () => MANAGED_BY);
 
   const cache = new Map<string, HandlebarsTemplateDelegate>();

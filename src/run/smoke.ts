@@ -9,7 +9,18 @@ import { addTask, type HostReport, type SmokeComponent } from "./report.ts";
 import { maskSecrets } from "../operations/mask.ts";
 import { longJobTimeoutMs } from "./connect.ts";
 
-export const SMOKE_COMPONENTS = ["database", "config", "media", "check"] as const;
+export const SMOKE_COMPONENTS = ["database", "config", "media", "offsite", "check"] as const;
+
+/** The components a host's smoke test reports: the off-site leg only where it is enabled. */
+export const smokeComponents = (host: Host): string[] =>
+  SMOKE_COMPONENTS.filter((c) => c !== "offsite" || host.vars.offsite.enabled);
+
+/**
+ * The age identity, sent only when something on the host is encrypted: it travels inside the
+ * script on the SSH channel's stdin, and the script hands it on through pipes only.
+ */
+const identityFor = (host: Host): string =>
+  host.vars.encryption.recipients.length > 0 ? (host.vars.encryption.identity ?? "") : "";
 
 /**
  * Scratch databases are named <db>_smoke_<host tag>_<8 hex>: a pattern no live database matches,
@@ -28,6 +39,8 @@ export function smokeScript(host: Host, opts: { components?: string[]; scratchSu
     RUN_DB: want.has("database") ? 1 : 0,
     RUN_MEDIA: want.has("media") ? 1 : 0,
     RUN_CONFIG: want.has("config") ? 1 : 0,
+    RUN_OFFSITE: host.vars.offsite.enabled && want.has("offsite") ? 1 : 0,
+    AGE_IDENTITY: identityFor(host),
   });
 }
 
@@ -54,7 +67,7 @@ export async function smokeTest(
   // A first full backup and restore of real data takes long: not the default command timeout.
   const r = await conn.exec(smokeScript(host), { timeoutMs: longJobTimeoutMs(host) });
   const smoke = parseSmoke(r.stdout);
-  for (const c of SMOKE_COMPONENTS) {
+  for (const c of smokeComponents(host)) {
     smoke[c] ??= {
       status: "failed",
       duration_ms: 0,

@@ -5,12 +5,36 @@
 
 export const OVERALL = ["OK", "WARNING", "CRITICAL", "UNKNOWN"] as const;
 export type Overall = (typeof OVERALL)[number];
-export const CHECKS = ["database", "database_weekly", "media", "config", "disk_space"] as const;
+export const CHECKS = [
+  "database",
+  "database_weekly",
+  "database_monthly",
+  "media",
+  "config",
+  "disk_space",
+  "offsite",
+] as const;
 
 export interface BackupIssue {
   level: string;
   check: string;
   message: string;
+}
+
+/** The off-site copy as check-backups recorded it (from the uploads' state, no bucket access). */
+export interface OffsiteStatus {
+  enabled: boolean;
+  /** The worst kind's status (checks.offsite). */
+  status: string;
+  /**
+   * The oldest of the daily kinds' (database, config, media) newest off-site copies: how far behind
+   * the off-site leg is (weekly and monthly copies are old by nature; their status still counts).
+   */
+  age_seconds: number | null;
+  kinds: Record<
+    string,
+    { status: string; newest: string; age_hours: number | null; age_seconds: number | null; last_error: string }
+  >;
 }
 
 export interface BackupStatus {
@@ -25,6 +49,8 @@ export interface BackupStatus {
   disk_used_percent: number | null;
   issues: BackupIssue[];
   newest_dump: { file: string; kind: "daily" | "weekly"; age_seconds: number; bytes: number } | null;
+  /** null when check-backups wrote no off-site section (an older version). */
+  offsite: OffsiteStatus | null;
 }
 
 function unknown(message: string, partial: Partial<BackupStatus> = {}): BackupStatus {
@@ -37,6 +63,7 @@ function unknown(message: string, partial: Partial<BackupStatus> = {}): BackupSt
     warnings: 0,
     disk_used_percent: null,
     newest_dump: null,
+    offsite: null,
     ...partial,
     issues: [...(partial.issues ?? []), { level: "CRITICAL", check: "status", message }],
   };
@@ -102,6 +129,7 @@ export function parseStatus(stdout: string): BackupStatus {
     disk_used_percent: typeof json?.disk_used_percent === "number" ? json.disk_used_percent : null,
     issues,
     newest_dump,
+    offsite: offsiteOf(json),
   };
   if (overall === "UNKNOWN")
     status.issues.push({
@@ -110,6 +138,36 @@ export function parseStatus(stdout: string): BackupStatus {
       message: `unexpected overall_status ${JSON.stringify(json?.overall_status)}`,
     });
   return status;
+}
+
+/** The status JSON's `offsite` section, or null when there is none. */
+export function offsiteOf(json: any): OffsiteStatus | null {
+  const o = json?.offsite;
+  if (typeof o !== "object" || o === null) return null;
+  if (o.enabled !== true) return { enabled: false, status: "OK", age_seconds: null, kinds: {} };
+  const kinds: OffsiteStatus["kinds"] = {};
+  for (const [k, v] of Object.entries<any>(typeof o.kinds === "object" && o.kinds ? o.kinds : {}))
+    kinds[k] = {
+      status: String(v?.status ?? "UNKNOWN"),
+      newest: String(v?.newest ?? ""),
+      age_hours: typeof v?.age_hours === "number" ? v.age_hours : null,
+      age_seconds:
+        typeof v?.age_seconds === "number"
+          ? v.age_seconds
+          : typeof v?.age_hours === "number"
+            ? v.age_hours * 3600
+            : null,
+      last_error: String(v?.last_error ?? ""),
+    };
+  const ages = Object.entries(kinds)
+    .filter(([k]) => k !== "weekly" && k !== "monthly")
+    .map(([, k]) => k.age_seconds);
+  return {
+    enabled: true,
+    status: String(json?.checks?.offsite ?? "UNKNOWN"),
+    age_seconds: ages.length && ages.every((a) => a !== null) ? Math.max(...(ages as number[])) : null,
+    kinds,
+  };
 }
 
 /** The script's result: parsed, plus why the script itself failed when it left no usable status. */

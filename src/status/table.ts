@@ -14,14 +14,26 @@ export type StatusRunReport = RunReport<StatusHostReport> & { backup_summary: Ba
 
 export function statusTable(hosts: StatusHostReport[]): string {
   const rows = [
-    ["HOST", "OVERALL", "DATABASE", "WEEKLY", "MEDIA", "CONFIG", "DISK", "NEWEST DUMP", "DISK USED", "ISSUES"],
+    [
+      "HOST",
+      "OVERALL",
+      "DATABASE",
+      "WEEKLY",
+      "MEDIA",
+      "CONFIG",
+      "DISK",
+      "NEWEST DUMP",
+      "DISK USED",
+      "OFFSITE",
+      "ISSUES",
+    ],
   ];
   const notes: string[] = [];
   for (const h of hosts) {
     const s = h.backup_status;
     if (!s) {
       const what = h.status === "unreachable" ? "UNREACHABLE" : h.status === "skipped" ? "SKIPPED" : "UNKNOWN";
-      rows.push([h.name, what, "-", "-", "-", "-", "-", "-", "-", (h.error ?? "").split("\n")[0]!]);
+      rows.push([h.name, what, "-", "-", "-", "-", "-", "-", "-", "-", (h.error ?? "").split("\n")[0]!]);
       continue;
     }
     const c = (k: string) => s.checks[k] ?? "-";
@@ -41,11 +53,20 @@ export function statusTable(hosts: StatusHostReport[]): string {
       c("disk_space"),
       s.newest_dump ? `${formatAge(s.newest_dump.age_seconds)} (${s.newest_dump.kind})` : "none",
       s.disk_used_percent === null ? "-" : `${s.disk_used_percent}%`,
+      offsiteCell(s),
       first ? `${count}: ${first.check}: ${first.message}${s.issues.length > 1 ? " (+more below)" : ""}` : "-",
     ]);
     if (s.issues.length > 1) for (const i of s.issues) notes.push(`  ${h.name}: ${i.level} ${i.check}: ${i.message}`);
   }
   return textTable(rows) + (notes.length ? `\n\nIssues:\n${notes.join("\n")}` : "");
+}
+
+/** The off-site column: the age of the oldest of the newest off-site copies, and its status. */
+export function offsiteCell(s: BackupStatus): string {
+  const o = s.offsite;
+  if (!o) return "-";
+  if (!o.enabled) return "off";
+  return `${o.age_seconds === null ? "none" : formatAge(o.age_seconds)} (${o.status})`;
 }
 
 /** Hosts by overall status; a reached host without a known status (a failed run) counts as UNKNOWN. */

@@ -7,7 +7,11 @@
 #
 # Sent over SSH by src/run/drill.ts, never installed, after this run's values (the host's paths and
 # database, as in common.sh; SCRATCH_DB, the scratch database; SCRATCH_RE, the names of the scratch
-# databases of earlier drills that were killed), common.sh and lib/newest.sh.
+# databases of earlier drills that were killed; FROM: local, or offsite to restore from the bucket
+# (fetch-offsite.sh, into the temporary folder) instead of the local copies; AGE_IDENTITY: the age
+# identity, only when the inventory gives one and something is encrypted: it stays in this shell's
+# memory and reaches the installed scripts on a pipe, --identity /dev/fd/3), common.sh and
+# lib/newest.sh.
 set -Euo pipefail
 umask 077
 
@@ -33,15 +37,60 @@ why() {
   printf '%s' "$s" | sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+[+-][0-9]{4} \[[A-Z]+\] \[[a-z-]+\] //' | tr '|' '/'
 }
 
+# with_identity CMD...: CMD with "--identity /dev/fd/3" on a pipe holding the identity, when one was
+# given (else CMD as it is).
+with_identity() {
+  if [ -n "${AGE_IDENTITY:-}" ]; then
+    "$@" --identity /dev/fd/3 3< <(printf '%s\n' "$AGE_IDENTITY")
+  else
+    "$@"
+  fi
+}
+
+# archive_cat FILE: a config archive's bytes (decrypted when it is an .age file).
+archive_cat() {
+  case "$1" in
+    *.age) age -d -i <(printf '%s\n' "$AGE_IDENTITY") -- "$1" ;;
+    *) cat -- "$1" ;;
+  esac
+}
+
+# fetched COMPONENT KIND: with FROM=offsite, download the newest backup of KIND from the bucket
+# into the temporary folder with the installed fetch-offsite.sh (verified there: the server's MD5,
+# the SHA-256; a media snapshot rebuilt and every file checked) and print its path; its time goes
+# into the component's RTO (FETCH_MS). On a failure prints the error and returns 1.
+FETCH_MS=0
+FETCHED_PATH=""
+fetched() {
+  local comp="$1" kind="$2" log rc=0 t0 path
+  out "$comp" source offsite
+  t0="$(now_ms)"
+  log="$(with_identity as_cron "$SCRIPTS/fetch-offsite.sh" "$kind" latest --to "$WORK/offsite/$kind" 2>&1)" || rc=$?
+  FETCH_MS=$(($(now_ms) - t0))
+  out "$comp" fetch_ms "$FETCH_MS"
+  path="$(printf '%s\n' "$log" | sed -n 's/^FETCHED|//p' | tail -n 1)"
+  if [ "$rc" != 0 ] || [ -z "$path" ]; then
+    out "$comp" error "fetch-offsite.sh exit $rc: $(why "$log")"
+    return 1
+  fi
+  FETCHED_PATH="$path"
+}
+
 # timed_restore COMPONENT SCRIPT ARG...: run an installed restore script as cron would and print its
-# time (the RTO); its output is in RESTORE_LOG. On a failure prints the error and returns 1.
+# time (the RTO, with the download from the bucket when FROM=offsite); its output is in
+# RESTORE_LOG. On a failure prints the error and returns 1.
 RESTORE_LOG=""
 timed_restore() {
   local comp="$1" script="$2" rc=0 t0
   shift 2
   t0="$(now_ms)"
-  RESTORE_LOG="$(as_cron "$SCRIPTS/$script" "$@" 2>&1)" || rc=$?
-  out "$comp" rto_ms "$(($(now_ms) - t0))"
+  # Media snapshots are never encrypted on a host (fetch-offsite.sh decrypted the objects): no identity.
+  if [ "$script" = restore-media.sh ]; then
+    RESTORE_LOG="$(as_cron "$SCRIPTS/$script" "$@" 2>&1)" || rc=$?
+  else
+    RESTORE_LOG="$(with_identity as_cron "$SCRIPTS/$script" "$@" 2>&1)" || rc=$?
+  fi
+  out "$comp" rto_ms "$(($(now_ms) - t0 + FETCH_MS))"
   if [ "$rc" != 0 ]; then
     out "$comp" error "$script exit $rc: $(why "$RESTORE_LOG")"
     return 1
@@ -83,8 +132,13 @@ trap 'exit 129' HUP
 
 out drill now "$(date +%s)"
 out drill scratch_db "$SCRATCH_DB"
+out drill from "$FROM"
 if [ ! -x "$SCRIPTS/restore-database.sh" ] || [ ! -x "$SCRIPTS/restore-media.sh" ] || [ ! -x "$SCRIPTS/restore-config.sh" ]; then
   out drill error "the restore scripts are not installed in $SCRIPTS (run provision first)"
+  exit 0
+fi
+if [ "$FROM" = offsite ] && [ ! -x "$SCRIPTS/fetch-offsite.sh" ]; then
+  out drill error "fetch-offsite.sh is not installed in $SCRIPTS (run provision first)"
   exit 0
 fi
 
@@ -115,14 +169,21 @@ out drill workdir "$WORK"
 
 # ---- database ---------------------------------------------------------------------------------
 drill_database() {
-  local dump t0 verified
-  dump="$(newest_backup f "${APP}_*.dump" "$BACKUP_DIR/database" "$BACKUP_DIR/database/weekly")"
-  if [ -z "$dump" ]; then
-    out database error "no database dump in $BACKUP_DIR/database or $BACKUP_DIR/database/weekly"
-    return 0
+  local dump t0 verified kind
+  if [ "$FROM" = offsite ]; then
+    fetched database database || return 0
+    dump="$FETCHED_PATH"
+    kind=daily
+  else
+    dump="$(newest_backup f "${APP}_*.dump" "$BACKUP_DIR/database" "$BACKUP_DIR/database/weekly")"
+    if [ -z "$dump" ]; then
+      out database error "no database dump in $BACKUP_DIR/database or $BACKUP_DIR/database/weekly"
+      return 0
+    fi
+    kind="$([ "$(dirname -- "$dump")" = "$BACKUP_DIR/database/weekly" ] && echo weekly || echo daily)"
   fi
   out database backup "$dump"
-  out database kind "$([ "$(dirname -- "$dump")" = "$BACKUP_DIR/database/weekly" ] && echo weekly || echo daily)"
+  out database kind "$kind"
   out database backup_epoch "$(backup_epoch "$dump")"
   out database size_bytes "$(stat -c %s -- "$dump")"
   out database manifest_b64 "$(b64 "$dump.manifest.json")"
@@ -141,7 +202,13 @@ drill_database() {
 # ---- media ------------------------------------------------------------------------------------
 drill_media() {
   local snap manifest want_bytes avail t0 counts diffs
-  snap="$(newest_backup d '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]_[0-9][0-9]-[0-9][0-9]-[0-9][0-9]' "$BACKUP_DIR/media")"
+  if [ "$FROM" = offsite ]; then
+    # Rebuilt from its objects in the temporary folder (every file checked against its checksum).
+    fetched media media || return 0
+    snap="$FETCHED_PATH"
+  else
+    snap="$(newest_backup d '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]_[0-9][0-9]-[0-9][0-9]-[0-9][0-9]' "$BACKUP_DIR/media")"
+  fi
   if [ -z "$snap" ]; then
     out media error "no media snapshot in $BACKUP_DIR/media"
     return 0
@@ -168,14 +235,19 @@ drill_media() {
     out media diff "$(printf '%s\n' "$diffs" | head -n 5 | tr '|' '/')"
   fi
   out media verify_ms "$(($(now_ms) - t0))"
-  rm -rf -- "${WORK:?}/media"
+  rm -rf -- "${WORK:?}/media" "${WORK:?}/offsite/media"
   out media restored ok
 }
 
 # ---- config -----------------------------------------------------------------------------------
 drill_config() {
   local archive t0 f n=0 bad=""
-  archive="$(newest_backup f 'config_*.tar.gz' "$BACKUP_DIR/config")"
+  if [ "$FROM" = offsite ]; then
+    fetched config config || return 0
+    archive="$FETCHED_PATH"
+  else
+    archive="$(newest_backup f 'config_*.tar.gz' "$BACKUP_DIR/config")"
+  fi
   if [ -z "$archive" ]; then
     out config error "no config archive in $BACKUP_DIR/config"
     return 0
@@ -193,13 +265,13 @@ drill_config() {
       bad="missing after restore: $f"
       break
     fi
-    if ! tar -xzOf "$archive" -- "$f" | cmp -s - "$WORK/config/$f"; then
+    if ! archive_cat "$archive" | tar -xzO -- "$f" | cmp -s - "$WORK/config/$f"; then
       bad="differs from the archive: $f"
       break
     fi
     out config restored_file "$f"
     n=$((n + 1))
-  done < <(tar -tzf "$archive")
+  done < <(archive_cat "$archive" | tar -tz)
   out config verify_ms "$(($(now_ms) - t0))"
   if [ -n "$bad" ]; then
     out config error "$bad"
@@ -211,5 +283,7 @@ drill_config() {
 }
 
 drill_database
+FETCH_MS=0
 drill_media
+FETCH_MS=0
 drill_config

@@ -1,12 +1,18 @@
 #!/bin/bash
 # Summary: the provisioner's smoke test: runs the installed backup jobs once as the backup user in
-# cron's environment, test-restores what they produced without touching live data, then runs the
-# health check. Prints one "SMOKE|component|status|ms|details" line per component.
+# cron's environment, test-restores what they produced without touching live data, reads their
+# off-site copies back (when the off-site copy is on), then runs the health check. Prints one
+# "SMOKE|component|status|ms|details" line per component.
 #
 # Sent over SSH by src/run/smoke.ts, never installed, after this run's values (the host's paths and
 # database, as in common.sh; SCRATCH_DB, the scratch database; SCRATCH_RE, the names of the
-# scratch databases of earlier smoke tests that were killed; RUN_DB, RUN_MEDIA, RUN_CONFIG: 1 to
-# test that component), common.sh and lib/newest.sh.
+# scratch databases of earlier smoke tests that were killed; RUN_DB, RUN_MEDIA, RUN_CONFIG,
+# RUN_OFFSITE: 1 to test that component; AGE_IDENTITY: the age identity, only when the inventory
+# gives one and something is encrypted), common.sh and lib/newest.sh.
+#
+# The identity exists only in this shell's memory (the script came on the SSH channel's stdin): the
+# installed scripts get it on an inherited pipe (--identity /dev/fd/3), age with -i <(printf ...);
+# printf is a builtin, so it is in no process's command line, and no file ever holds it.
 set -Eeuo pipefail
 umask 077
 
@@ -74,15 +80,44 @@ job() { as_cron env BACKUP_NOTIFY=off "$@"; }
 # The newest backup by the timestamp in its name, as check-backups, status and drills pick it.
 newest() { local p; p="$(newest_backup f "$2" "$1")"; [ -z "$p" ] || basename -- "$p"; }
 
+# with_identity CMD...: CMD with "--identity /dev/fd/3" on a pipe holding the identity, when one was
+# given (else CMD as it is).
+with_identity() {
+  if [ -n "${AGE_IDENTITY:-}" ]; then
+    "$@" --identity /dev/fd/3 3< <(printf '%s\n' "$AGE_IDENTITY")
+  else
+    "$@"
+  fi
+}
+
+# archive_cat FILE: a config archive's bytes (decrypted when it is an .age file).
+archive_cat() {
+  case "$1" in
+    *.age) age -d -i <(printf '%s\n' "$AGE_IDENTITY") -- "$1" ;;
+    *) cat -- "$1" ;;
+  esac
+}
+
+# encrypted_unchecked DIR FILE: an encrypted backup without an identity to test-restore it: its
+# checksum (which covers the encrypted file) must verify; says so.
+encrypted_unchecked() {
+  (cd -- "$1" && sha256sum -c --quiet --strict -- "$2.sha256") || { echo "$2 does not match its checksum"; return 1; }
+  echo "$2 is encrypted (age) and matches its checksum; not test-restored: the inventory gives no encryption.identity"
+}
+
 smoke_database() {
   job "$SCRIPTS/backup-database.sh" || return
   local dump
   dump=$(newest "$BACKUP_DIR/database" '*.dump')
   [ -n "$dump" ] || { echo "no dump in $BACKUP_DIR/database"; return 1; }
+  if [[ "$dump" == *.age && -z "${AGE_IDENTITY:-}" ]]; then
+    encrypted_unchecked "$BACKUP_DIR/database" "$dump"
+    return
+  fi
   # The restore script compares tables and row counts with the dump's manifest and fails on a difference.
-  job "$SCRIPTS/restore-database.sh" "$BACKUP_DIR/database/$dump" --force --target-db "$SCRATCH_DB" || return
+  with_identity job "$SCRIPTS/restore-database.sh" "$BACKUP_DIR/database/$dump" --force --target-db "$SCRATCH_DB" || return
   drop_db "$SCRATCH_DB"
-  echo "$dump restored into a scratch database; tables and row counts match its manifest"
+  echo "$dump $([[ "$dump" == *.age ]] && echo "decrypted with the identity and ")restored into a scratch database; tables and row counts match its manifest"
 }
 
 smoke_config() {
@@ -90,15 +125,19 @@ smoke_config() {
   local archive f n=0
   archive=$(newest "$BACKUP_DIR/config" 'config_*.tar.gz')
   [ -n "$archive" ] || { echo "no archive in $BACKUP_DIR/config"; return 1; }
-  job "$SCRIPTS/restore-config.sh" "$BACKUP_DIR/config/$archive" --force --target "$WORK/config" || return
+  if [[ "$archive" == *.age && -z "${AGE_IDENTITY:-}" ]]; then
+    encrypted_unchecked "$BACKUP_DIR/config" "$archive"
+    return
+  fi
+  with_identity job "$SCRIPTS/restore-config.sh" "$BACKUP_DIR/config/$archive" --force --target "$WORK/config" || return
   # File by file: the restored copy equals the archived one.
   while IFS= read -r f; do
     [ "${f%/}" = "$f" ] || continue
     [ -f "$WORK/config/$f" ] || { echo "missing after restore: $f"; return 1; }
-    tar -xzOf "$BACKUP_DIR/config/$archive" -- "$f" | cmp -s - "$WORK/config/$f" || { echo "differs after restore: $f"; return 1; }
+    archive_cat "$BACKUP_DIR/config/$archive" | tar -xzO -- "$f" | cmp -s - "$WORK/config/$f" || { echo "differs after restore: $f"; return 1; }
     n=$((n + 1))
-  done < <(tar -tzf "$BACKUP_DIR/config/$archive")
-  echo "$n files identical"
+  done < <(archive_cat "$BACKUP_DIR/config/$archive" | tar -tz)
+  echo "$n files identical$([[ "$archive" == *.age ]] && echo " (the archive is encrypted: decrypted with the identity)")"
 }
 
 smoke_media() {
@@ -119,10 +158,41 @@ smoke_media() {
   echo "$(find "$WORK/media" -type f | wc -l) files restored, identical to snapshot $(basename -- "$snap")"
 }
 
+# The off-site leg: each job above copied its backup off-site (or recorded why not in its state
+# file); each is read back from the bucket and verified (fetch-offsite.sh --check: downloaded,
+# the server's MD5 and the SHA-256, equal to the local copy, decrypted with the identity; media:
+# every object present and a sample checked), and must be the backup just made.
+smoke_offsite() {
+  local kinds=() k err out name want done_=()
+  if [ "$RUN_DB" = 1 ]; then kinds+=(database monthly); fi
+  if [ "$RUN_CONFIG" = 1 ]; then kinds+=(config); fi
+  if [ "$RUN_MEDIA" = 1 ]; then kinds+=(media); fi
+  for k in "${kinds[@]}"; do
+    err="$(sed -n 's/^last_error=//p' -- "$BACKUP_DIR/.offsite/$k.state" 2>/dev/null || true)"
+    [ -z "$err" ] || { echo "$k: the upload failed: $err"; return 1; }
+    if ! out="$(with_identity job "$SCRIPTS/fetch-offsite.sh" --check "$k" latest 2>&1)"; then
+      echo "$k: reading the off-site copy back failed: $(printf '%s\n' "$out" | grep '\[ERROR\]' | tail -n 1 | sed -E 's/^.*\[ERROR\] \[[a-z-]+\] //')"
+      return 1
+    fi
+    name="$(printf '%s\n' "$out" | sed -n 's/^CHECKED|[a-z]*|\([^|]*\)|.*/\1/p' | tail -n 1)"
+    case "$k" in
+      database) want="$(newest "$BACKUP_DIR/database" "${APP}_*.dump")" ;;
+      monthly) want="$(newest "$BACKUP_DIR/database/monthly" "${APP}_*.dump")" ;;
+      config) want="$(newest "$BACKUP_DIR/config" 'config_*.tar.gz')" ;;
+      media) want="$(basename -- "$(readlink -f -- "$BACKUP_DIR/media/latest")")" ;;
+    esac
+    [ "$name" = "$want" ] || { echo "$k: the newest off-site copy is ${name:-none}, not $want"; return 1; }
+    done_+=("$k $name ($(printf '%s\n' "$out" | sed -n 's/^CHECKED|[^|]*|[^|]*|//p' | tail -n 1))")
+  done
+  local IFS=';'
+  echo "read back and verified: ${done_[*]}"
+}
+
 failed=0
 if [ "$RUN_DB" = 1 ]; then step database smoke_database || failed=1; else result database skipped 0 "not selected"; fi
 if [ "$RUN_CONFIG" = 1 ]; then step config smoke_config || failed=1; else result config skipped 0 "not selected"; fi
 if [ "$RUN_MEDIA" = 1 ]; then step media smoke_media || failed=1; else result media skipped 0 "not selected"; fi
+if [ "${RUN_OFFSITE:-0}" = 1 ]; then step offsite smoke_offsite || failed=1; fi
 if [ "$failed" = 0 ]; then
   step check job "$SCRIPTS/check-backups.sh" || true
 else

@@ -10,8 +10,12 @@
 #   $BACKUP_DIR/config/config_YYYY-MM-DD_HH-MM-SS.tar.gz (mode 0600: it holds secrets), tested
 #   with tar -tzf, with .sha256 and .manifest.json (the file list). Then deletes config backups
 #   older than RETENTION_CONFIG_DAYS among the verified ones, always keeping the newest
-#   RETENTION_KEEP_MIN. Uploads to S3 when enabled. Settings: BACKUP_CONF (default
-#   LIB_DEFAULT_CONF in lib/host.sh). Log: $LOG_DIR/backup-config.log.
+#   RETENTION_KEEP_MIN. With ENCRYPT_RECIPIENTS set the archive is always encrypted with age
+#   on its way to the disk (config_YYYY-MM-DD_HH-MM-SS.tar.gz.age: it holds every secret of the
+#   platform; the checksum covers the encrypted file, the manifest's file list stays readable).
+#   With OFFSITE_ENABLED every local archive not yet off-site is copied to config/ in the bucket
+#   and verified there (a failed upload is a WARNING alert, never a failed backup). Settings:
+#   BACKUP_CONF (default LIB_DEFAULT_CONF in lib/host.sh). Log: $LOG_DIR/backup-config.log.
 #
 #   Exit: 0 OK, 1 failure (alerted; also when none of the files exist), 75 another run is in
 #   progress, 78 configuration error.
@@ -44,6 +48,7 @@ glob_nul() {
 # Step 1: pre-flight: tools and the application directory.
 preflight() {
   require_cmd tar gzip sha256sum flock
+  if crypt_for config; then require_cmd age mkfifo tee; fi
   [[ -d "$APP_DIR" ]] || die "application directory $APP_DIR does not exist"
   [[ -r "$APP_DIR" && -x "$APP_DIR" ]] ||
     die "permission denied: $(id -un) cannot read the application directory $APP_DIR (grant it read access, typically through its group)"
@@ -108,10 +113,11 @@ collect_files() {
 
 # Steps 3-6: archive to a partial name, test it with tar -tzf, checksum, manifest, rename (0600).
 create_archive() {
-  local dest="$BACKUP_DIR/config" name
-  name="config_$(now_stamp).tar.gz"
+  local dest="$BACKUP_DIR/config" name sfx
+  sfx="$(crypt_suffix config)"
+  name="config_$(now_stamp).tar.gz$sfx"
   # Names have one-second resolution: a run right after another waits for a fresh name.
-  while [[ -e "$dest/$name" ]]; do sleep 1; name="config_$(now_stamp).tar.gz"; done
+  while [[ -e "$dest/$name" ]]; do sleep 1; name="config_$(now_stamp).tar.gz$sfx"; done
   local final="$dest/$name" partial="$dest/.$name.partial"
   local sum_partial="$dest/.$name.sha256.partial" man_partial="$dest/.$name.manifest.json.partial"
   local list
@@ -125,12 +131,25 @@ create_archive() {
   local err
   err="$(mktemp)"
   on_exit_remove "$err"
-  tar -czf "$partial" -C "$APP_DIR" --null --files-from="$list" 2>"$err" ||
-    die "tar failed writing $partial: $(head -c 500 "$err" | tr '\n' ' ')"
-  chmod 0600 -- "$partial"
-
   local entries
-  entries="$(tar -tzf "$partial")" || die "tar -tzf: the archive $name does not read back"
+  if [[ -n "$sfx" ]]; then
+    # Encrypted: tar's output goes through age to the partial and, on the way, through tar -tz
+    # (the same test as below, on the same bytes): no plaintext archive is ever on disk.
+    crypt_stream_begin
+    if ! tar -czf - -C "$APP_DIR" --null --files-from="$list" 2>"$err" | crypt_stream_to config "$partial" tar -tzf -; then
+      crypt_stream_result
+      die "tar or age failed writing $partial: $(head -c 500 "$err" | tr '\n' ' ')${CRYPT_WRITE_ERR}"
+    fi
+    crypt_stream_result
+    ((CRYPT_VERIFY_RC == 0)) || die "tar -tz: the archive $name does not read back: $CRYPT_VERIFY_ERR"
+    crypt_is_age "$partial" || die "the encrypted archive $name has no age header"
+    entries="$(cat -- "$CRYPT_VERIFY_OUT")"
+  else
+    tar -czf "$partial" -C "$APP_DIR" --null --files-from="$list" 2>"$err" ||
+      die "tar failed writing $partial: $(head -c 500 "$err" | tr '\n' ' ')"
+    entries="$(tar -tzf "$partial")" || die "tar -tzf: the archive $name does not read back"
+  fi
+  chmod 0600 -- "$partial"
   ENTRY_COUNT="$(grep -c . <<<"$entries" || true)"
   ((ENTRY_COUNT > 0)) || die "the archive $name is empty"
 
@@ -151,6 +170,7 @@ create_archive() {
     printf '{%s,\n' "$(manifest_header)"
     printf '  "kind": "config", "file": %s, "app_dir": %s, "size_bytes": %s, "sha256": %s,\n' \
       "$(json_str "$name")" "$(json_str "$APP_DIR")" "$ARCHIVE_SIZE" "$(json_str "$sha")"
+    printf '  %s,\n' "$(crypt_manifest_fields config "$partial")"
     printf '  "file_count": %s, "files": [%s],\n  "missing": [%s]\n}\n' "$ENTRY_COUNT" "$files_json" "$missing_json"
   } >"$man_partial"
 
@@ -166,14 +186,14 @@ create_archive() {
   log INFO "backup written: $name ($(human_size "$ARCHIVE_SIZE"), $ENTRY_COUNT entries)"
 }
 
-# Step 7: retention among verified config backups.
+# Step 7: retention among verified config backups (encrypted ones too).
 apply_retention() {
-  retention_prune "$BACKUP_DIR/config" "config_*.tar.gz" "$RETENTION_CONFIG_DAYS" "$RETENTION_KEEP_MIN"
+  retention_prune "$BACKUP_DIR/config" "config_*.tar.gz*" "$RETENTION_CONFIG_DAYS" "$RETENTION_KEEP_MIN"
 }
 
-# Step 8: optional off-site copy.
+# Step 8: the off-site copy: every local archive not yet in the bucket.
 upload_offsite() {
-  offsite_upload "$ARCHIVE" config
+  offsite_sync_files config
 }
 
 # Step 9: the report.

@@ -9,8 +9,10 @@
 #   date +%G-W%V) with .sha256 and .manifest.json, exactly like the daily backup (it is
 #   backup-database.sh under this name), then deletes weekly backups older than
 #   RETENTION_WEEKLY_WEEKS weeks among the verified ones, always keeping the newest
-#   RETENTION_KEEP_MIN. Uploads to S3 when enabled. Settings: BACKUP_CONF (default
-#   LIB_DEFAULT_CONF in lib/host.sh). Log: $LOG_DIR/backup-database-weekly.log.
+#   RETENTION_KEEP_MIN (encrypted like the daily dump when the database is in ENCRYPT_SCOPE).
+#   With OFFSITE_ENABLED every weekly dump not yet off-site is copied to database/weekly/ in the
+#   bucket and verified there. Settings: BACKUP_CONF (default LIB_DEFAULT_CONF in lib/host.sh).
+#   Log: $LOG_DIR/backup-database-weekly.log.
 #
 #   Exit: 0 OK, 1 failure (alerted), 75 another run is in progress, 78 configuration error.
 set -Eeuo pipefail

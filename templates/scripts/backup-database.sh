@@ -8,9 +8,14 @@
 #   Writes $BACKUP_DIR/database/${APP_NAME}_YYYY-MM-DD_HH-MM-SS.dump with .sha256 (sha256sum -c format)
 #   and .manifest.json (tables and row counts, versions, size, duration), then deletes daily
 #   backups older than RETENTION_DAILY_DAYS among the verified ones, always keeping the newest
-#   RETENTION_KEEP_MIN. Uploads to S3 when enabled. Settings: BACKUP_CONF (default
-#   LIB_DEFAULT_CONF in lib/host.sh). Log: $LOG_DIR/backup-database.log. backup-database-weekly.sh
-#   is this script under another name: it writes the weekly kind (see its --help).
+#   RETENTION_KEEP_MIN. With the database in ENCRYPT_SCOPE the dump is encrypted with age on its way
+#   to the disk (.dump.age; the checksum covers the encrypted file, the manifest stays readable).
+#   The first verified dump of each month is also kept in database/monthly (a hard link) for
+#   RETENTION_MONTHLY_MONTHS months. With OFFSITE_ENABLED, every local dump not yet off-site (daily
+#   and monthly) is copied to the bucket and verified there; a failed upload is a WARNING alert and
+#   never fails the backup. Settings: BACKUP_CONF (default LIB_DEFAULT_CONF in lib/host.sh). Log:
+#   $LOG_DIR/backup-database.log. backup-database-weekly.sh is this script under another name: it
+#   writes the weekly kind (see its --help).
 #
 #   Exit: 0 OK, 1 failure (alerted), 75 another run is in progress, 78 configuration error.
 set -Eeuo pipefail
@@ -31,31 +36,33 @@ set_kind() {
     DEST="$BACKUP_DIR/database/weekly"
     NAME_PREFIX="${APP_NAME}_weekly_"
     KEEP_DAYS=$((RETENTION_WEEKLY_WEEKS * 7))
-    OFFSITE_DIR=database/weekly
+    OFFSITE_KINDS_OF_JOB=(weekly)
     REPORT_TITLE="WEEKLY DATABASE BACKUP REPORT"
     REPORT_RETENTION="; retention ${RETENTION_WEEKLY_WEEKS} weeks"
   else
     DEST="$BACKUP_DIR/database"
     NAME_PREFIX="${APP_NAME}_"
     KEEP_DAYS="$RETENTION_DAILY_DAYS"
-    OFFSITE_DIR=database
+    OFFSITE_KINDS_OF_JOB=(database monthly)
     REPORT_TITLE="DATABASE BACKUP REPORT"
     REPORT_RETENTION=""
   fi
 }
 
-# new_name: a fresh file name for this kind (the weekly one carries the ISO week, date +%G-W%V).
+# new_name: a fresh file name for this kind (the weekly one carries the ISO week, date +%G-W%V;
+# .age when the dump is encrypted).
 new_name() {
   if [[ "$KIND" == weekly ]]; then
-    printf '%s%s_%s.dump' "$NAME_PREFIX" "$(date +%G-W%V)" "$(now_stamp)"
+    printf '%s%s_%s.dump%s' "$NAME_PREFIX" "$(date +%G-W%V)" "$(now_stamp)" "$(crypt_suffix database)"
   else
-    printf '%s%s.dump' "$NAME_PREFIX" "$(now_stamp)"
+    printf '%s%s.dump%s' "$NAME_PREFIX" "$(now_stamp)" "$(crypt_suffix database)"
   fi
 }
 
 # Step 1: pre-flight: tools, connectivity, pg_dump major version against the server's.
 preflight() {
   require_cmd sha256sum flock
+  if crypt_for database; then require_cmd age; fi
   pg_preflight "$DB_NAME"
 }
 
@@ -68,17 +75,27 @@ create_backup() {
   db_dump_verified "$DEST" "$name" "$KIND"
 }
 
-# Step 6: retention among verified backups of this kind (weekly: weeks → days).
+# Step 6: the daily job keeps the first verified dump of each month as the monthly one (before
+# retention may delete it from database/).
+keep_monthly() {
+  [[ "$KIND" == daily ]] || return 0
+  monthly_keep
+}
+
+# Step 7: retention among verified backups of this kind (weekly: weeks → days; encrypted ones
+# too), and of the monthly tier.
 apply_retention() {
-  retention_prune "$DEST" "${NAME_PREFIX}*.dump" "$KEEP_DAYS" "$RETENTION_KEEP_MIN"
+  retention_prune "$DEST" "${NAME_PREFIX}*.dump*" "$KEEP_DAYS" "$RETENTION_KEEP_MIN"
+  [[ "$KIND" != daily ]] || monthly_prune
 }
 
-# Step 7: optional off-site copy.
+# Step 8: the off-site copy: every local dump of this job's kinds not yet in the bucket.
 upload_offsite() {
-  offsite_upload "$DUMP_FILE" "$OFFSITE_DIR"
+  local kind
+  for kind in "${OFFSITE_KINDS_OF_JOB[@]}"; do offsite_sync_files "$kind"; done
 }
 
-# Step 8: the report.
+# Step 9: the report.
 report() {
   log INFO "========================================"
   log INFO "$REPORT_TITLE"
@@ -99,6 +116,7 @@ main() {
   job_start
   preflight
   create_backup
+  keep_monthly
   apply_retention
   upload_offsite
   report

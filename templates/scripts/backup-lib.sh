@@ -16,8 +16,9 @@
 # The library's parts live in lib/ beside this file, one file per concern: core.sh (state, usage,
 # init, logging, traps, locks, JSON/file/time helpers), newest.sh (picking and dating backups),
 # checksums.sh (checksums, manifests, retention), alerts.sh (alerts, healthchecks, failure counts),
-# metrics.sh (check-backups' Prometheus textfile), postgres.sh, media.sh, docker.sh (named
-# volumes), offsite.sh and restore.sh.
+# metrics.sh (check-backups' Prometheus textfile), crypt.sh (encryption at rest with age),
+# postgres.sh, media.sh, docker.sh (named volumes), monthly.sh (the monthly tier), offsite.sh and
+# offsite-media.sh (the off-site copy with rclone) and restore.sh.
 # lib/host.sh is the one file written for this host: where backup.conf is.
 #
 # Exit codes: 0 OK, 1 failure or usage error, 75 another run holds the lock, 78 configuration error.
@@ -51,13 +52,19 @@ source "$LIB_DIR/checksums.sh"
 source "$LIB_DIR/alerts.sh"
 # shellcheck source=lib/metrics.sh
 source "$LIB_DIR/metrics.sh"
+# shellcheck source=lib/crypt.sh
+source "$LIB_DIR/crypt.sh"
 # shellcheck source=lib/postgres.sh
 source "$LIB_DIR/postgres.sh"
 # shellcheck source=lib/media.sh
 source "$LIB_DIR/media.sh"
 # shellcheck source=lib/docker.sh
 source "$LIB_DIR/docker.sh"
+# shellcheck source=lib/monthly.sh
+source "$LIB_DIR/monthly.sh"
 # shellcheck source=lib/offsite.sh
 source "$LIB_DIR/offsite.sh"
+# shellcheck source=lib/offsite-media.sh
+source "$LIB_DIR/offsite-media.sh"
 # shellcheck source=lib/restore.sh
 source "$LIB_DIR/restore.sh"

@@ -14,7 +14,11 @@
 #   then renames the snapshot into place and switches media/latest atomically. MEDIA_EXCLUDES are
 #   skipped. Deletes snapshots older than RETENTION_MEDIA_DAYS among the verified ones, always
 #   keeping the newest RETENTION_KEEP_MIN (empty snapshots never count toward it while snapshots
-#   with files exist); media/pre-restore has its own retention.
+#   with files exist); media/pre-restore has its own retention. With OFFSITE_ENABLED every local
+#   snapshot not yet off-site is copied to the bucket as content-addressed objects (only files no
+#   earlier snapshot had are uploaded; encrypted with age when media are in ENCRYPT_SCOPE) and
+#   verified there; a failed upload is a WARNING alert, never a failed backup. Local snapshots stay
+#   plain hard-linked trees (see the README).
 #
 #   An empty media directory while the previous snapshot has files fails the job (an unmounted
 #   volume must not become the newest snapshot, night after night): nothing is written.
@@ -182,7 +186,12 @@ apply_retention() {
   prune_pre_restore "$DEST/pre-restore" "$SNAPSHOT_GLOB" media_snapshot_ok
 }
 
-# Step 6: the report.
+# Step 6: the off-site copy: the snapshots not yet in the bucket, their new files only.
+upload_offsite() {
+  offsite_sync_media
+}
+
+# Step 7: the report.
 report() {
   log INFO "========================================"
   log INFO "MEDIA BACKUP REPORT"
@@ -205,6 +214,7 @@ main() {
   sync_snapshot
   commit_snapshot
   apply_retention
+  upload_offsite
   report
 }
 

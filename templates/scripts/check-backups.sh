@@ -5,12 +5,18 @@
 # Usage: check-backups.sh [--help] [--no-alert]
 # Summary: Backup health check of the application: freshness, sizes, checksums, disk; writes the status JSON.
 #
-#   Checks the newest daily database dump, the weekly dump (only once one is due), the latest
-#   media snapshot, the newest config archive (age, minimum size or file count, checksum or
-#   manifest), with DOCKER_VOLUMES each volume's newest tarball (check docker_volumes) and the
-#   disk usage of BACKUP_DIR. Writes the status JSON to STATUS_FILE atomically:
+#   Checks the newest daily database dump, the weekly dump (only once one is due), the newest
+#   monthly dump, the latest media snapshot, the newest config archive (age, minimum size or file
+#   count, checksum or manifest), with DOCKER_VOLUMES each volume's newest tarball (check
+#   docker_volumes), the disk usage of BACKUP_DIR and, with OFFSITE_ENABLED, the age of the newest
+#   copy of each kind verified off-site (from the state the uploads record: no bucket access;
+#   verify-backup-integrity.sh reads the bucket back weekly). Writes the status JSON to
+#   STATUS_FILE atomically:
 #     {"timestamp", "overall_status": OK|WARNING|CRITICAL, "critical_issues", "warnings",
-#      "checks": {"database", "database_weekly", "media", "config", "disk_space"}, "issues": [...]}
+#      "checks": {"database", "database_weekly", "database_monthly", "media", "config",
+#      "docker_volumes" (with volumes), "disk_space", "offsite" (when enabled)}, "monthly": {...},
+#      "offsite": {"enabled", "kinds": {KIND: {"status", "newest", "age_hours", "age_seconds",
+#      "verified_at", "last_error"}}}, "issues": [...]}
 #   With METRICS_TEXTFILE_DIR set, also writes <app>_backup.prom there (Prometheus node_exporter
 #   textfile metrics, lib/metrics.sh). Alerts on warnings (labelled as warnings) and critical
 #   issues; pings HEALTHCHECK_URL on OK and on warnings (success, with the warnings as body),
@@ -178,6 +184,35 @@ json_number_field() {
   sed -n "s/.*\"$2\"[[:space:]]*:[[:space:]]*\([0-9][0-9]*\).*/\1/p" "$1" | head -n1
 }
 
+# Step 2b: the newest monthly dump (the first daily dump of each month, a hard link): present once
+# daily dumps exist, younger than CHECK_MONTHLY_MAX_AGE_DAYS by the time in its name, with its
+# checksum file and the size its manifest records (cheap: verify-backup-integrity.sh hashes it).
+check_monthly() {
+  STATUS[database_monthly]=OK
+  local f age count size want
+  f="$(newest "$(monthly_dir)" "${APP_NAME}_*.dump")"
+  count="$(find "$(monthly_dir)" -mindepth 1 -maxdepth 1 -type f \( -name "${APP_NAME}_*.dump" -o -name "${APP_NAME}_*.dump.age" \) 2>/dev/null | wc -l)"
+  MONTHLY_JSON="{\"newest\": null, \"age_days\": null, \"count\": $count}"
+  if [[ -z "$f" ]]; then
+    if [[ -n "$(newest "$BACKUP_DIR/database" "${APP_NAME}_*.dump")" ]]; then
+      issue WARNING database_monthly "no monthly database backup in $(monthly_dir) (the first daily dump of each month is kept there)"
+    fi
+    return 0
+  fi
+  age=$(($(date +%s) - $(_offsite_stamp_epoch "$(basename -- "$f")")))
+  MONTHLY_JSON="{\"newest\": $(json_str "$(basename -- "$f")"), \"age_days\": $((age / 86400)), \"count\": $count}"
+  ((age <= CHECK_MONTHLY_MAX_AGE_DAYS * 86400)) ||
+    issue WARNING database_monthly "newest monthly backup $(basename -- "$f") is $((age / 86400)) days old (limit $CHECK_MONTHLY_MAX_AGE_DAYS days)"
+  if [[ ! -f "$f.sha256" ]]; then
+    issue WARNING database_monthly "$(basename -- "$f") has no .sha256 file"
+  fi
+  size="$(file_size "$f")"
+  want="$(manifest_num "$f.manifest.json" size_bytes)"
+  if [[ -n "$want" && "$want" != "$size" ]]; then
+    issue CRITICAL database_monthly "$(basename -- "$f") is $size bytes, its manifest says $want"
+  fi
+}
+
 # Step 3: the latest media snapshot (media/latest): present, fresh, its file count matches its
 # manifest and reaches the minimum.
 check_media() {
@@ -254,6 +289,57 @@ docker_volumes_status_json() {
   [[ -z "${STATUS[docker_volumes]:-}" ]] || printf '\n    "docker_volumes": %s,' "$(json_str "${STATUS[docker_volumes]}")"
 }
 
+# Step 4d: the off-site copy, from the state the uploads record (lib/offsite.sh): for each kind
+# that has a local backup, the newest copy verified off-site must be younger than its limit
+# (CHECK_OFFSITE_MAX_AGE_HOURS; the weekly and monthly ones as old as their own checks allow) and
+# the last upload must have worked. Only warnings: the local backups are there.
+check_offsite() {
+  if ! offsite_enabled; then
+    OFFSITE_JSON='{"enabled": false}'
+    return 0
+  fi
+  STATUS[offsite]=OK
+  local kind newest epoch err verified max age age_h local_newest parts="" sep="" st
+  for kind in "${OFFSITE_KINDS[@]}"; do
+    offsite_kind "$kind"
+    if [[ "$kind" == media ]]; then
+      local_newest="$(newest_backup d "$MEDIA_SNAPSHOT_GLOB" "$OK_DIR")"
+    else
+      local_newest="$(newest "$OK_DIR" "$OK_GLOB")"
+    fi
+    [[ -n "$local_newest" ]] || continue
+    case "$kind" in
+      weekly) max=$((CHECK_WEEKLY_MAX_AGE_DAYS * 86400)) ;;
+      monthly) max=$((CHECK_MONTHLY_MAX_AGE_DAYS * 86400)) ;;
+      *) max=$((CHECK_OFFSITE_MAX_AGE_HOURS * 3600)) ;;
+    esac
+    newest="$(offsite_state_get "$kind" newest)"
+    epoch="$(offsite_state_get "$kind" newest_epoch)"
+    err="$(offsite_state_get "$kind" last_error)"
+    verified="$(offsite_state_get "$kind" verified_at)"
+    st=OK
+    age_h=null
+    age=null
+    if [[ -z "$newest" || ! "$epoch" =~ ^[0-9]+$ ]]; then
+      st=WARNING
+      issue WARNING offsite "no $kind backup verified off-site yet${err:+: the last upload failed: $err}"
+    else
+      age=$(($(date +%s) - epoch))
+      age_h=$((age / 3600))
+      if ((age > max)); then
+        st=WARNING
+        issue WARNING offsite "newest off-site $kind copy $newest is $age_h hours old (limit $((max / 3600)) hours)${err:+; the last upload failed: $err}"
+      elif [[ -n "$err" ]]; then
+        st=WARNING
+        issue WARNING offsite "the last off-site upload of $kind failed: $err (the newest off-site copy, $newest, is $age_h hours old)"
+      fi
+    fi
+    parts+="$sep$(json_str "$kind"): {\"status\": $(json_str "$st"), \"newest\": $(json_str "$newest"), \"age_hours\": $age_h, \"age_seconds\": $age, \"verified_at\": $(json_num "$verified"), \"last_error\": $(json_str "$err")}"
+    sep=", "
+  done
+  OFFSITE_JSON="{\"enabled\": true, \"bucket\": $(json_str "$OFFSITE_BUCKET"), \"prefix\": $(json_str "$OFFSITE_PREFIX"), \"kinds\": {$parts}}"
+}
+
 # Step 5: disk usage of the filesystem holding BACKUP_DIR.
 check_disk() {
   STATUS[disk_space]=OK
@@ -281,6 +367,10 @@ write_status() {
     issues_json+="$sep{\"level\": $(json_str "$level"), \"check\": $(json_str "$check"), \"message\": $(json_str "$msg")}"
     sep=", "
   done
+  local offsite_check=""
+  if [[ -n "${STATUS[offsite]:-}" ]]; then
+    offsite_check="$(printf ',\n    "offsite": %s' "$(json_str "${STATUS[offsite]}")")"
+  fi
   mkdir -p -- "$(dirname -- "$STATUS_FILE")"
   write_atomic "$STATUS_FILE" 0644 <<JSON
 {
@@ -291,10 +381,13 @@ write_status() {
   "checks": {
     "database": $(json_str "${STATUS[database]}"),
     "database_weekly": $(json_str "${STATUS[database_weekly]}"),
+    "database_monthly": $(json_str "${STATUS[database_monthly]}"),
     "media": $(json_str "${STATUS[media]}"),
     "config": $(json_str "${STATUS[config]}"),$(docker_volumes_status_json)
-    "disk_space": $(json_str "${STATUS[disk_space]}")
+    "disk_space": $(json_str "${STATUS[disk_space]}")$offsite_check
   },
+  "monthly": $MONTHLY_JSON,
+  "offsite": $OFFSITE_JSON,
   "disk_used_percent": $(json_num "${DISK_USED:-}"),
   "issues": [$issues_json],
   "host": $(json_str "${HOSTNAME:-}"),
@@ -334,10 +427,12 @@ main() {
   job_start
   check_database
   check_weekly
+  check_monthly
   check_media
   check_config
   check_retention_holds
   check_docker_volumes
+  check_offsite
   check_disk
   write_status
   write_metrics "$(overall)"

@@ -2,17 +2,20 @@
 # Managed by cep-backup-provisioner: local changes are overwritten on the next provision.
 # shellcheck source-path=SCRIPTDIR
 #
-# Usage: restore-config.sh <archive> [--force] [--target DIR]
+# Usage: restore-config.sh <archive> [--force] [--target DIR] [--identity FILE]
 # Summary: Restore the application's configuration files from a backup-config.sh archive.
 #
 #   <archive>     $BACKUP_DIR/config/config_YYYY-MM-DD_HH-MM-SS.tar.gz (or its name), or a
 #                 pre-restore archive from $BACKUP_DIR/config/pre-restore
 #   --force       do not ask for confirmation (without a terminal a restore needs it)
 #   --target DIR  extract into DIR instead of $APP_DIR
+#   --identity FILE  the age identity that decrypts an encrypted archive (.tar.gz.age): a file,
+#                 "-" (stdin: then --force) or /dev/fd/N; read once, kept in memory only
 #   -h, --help    this text
 #
 #   Steps: copy the archive ONCE into a root-only temp directory and check that copy's SHA-256 (a
-#   missing or wrong checksum refuses); everything after reads the copy. Inspect its members: only
+#   missing or wrong checksum refuses); everything after reads the copy (an encrypted one, .age,
+#   decrypted into an unlinked temporary file: a wrong or missing identity refuses). Inspect its members: only
 #   files, directories and links, no setuid/setgid/sticky bit, nothing outside the target (absolute
 #   or .. names, hard links to files not in the archive), or it is refused whole. Extract it into the
 #   temp directory (without the archived owners); symbolic links are not restored (named in the
@@ -32,7 +35,8 @@ set -Eeuo pipefail
 source "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/backup-lib.sh"
 
 parse_args() {
-  parse_restore_args archive "give a config_YYYY-MM-DD_HH-MM-SS.tar.gz file" "--target:TARGET:a directory" -- "$@"
+  parse_restore_args archive "give a config_YYYY-MM-DD_HH-MM-SS.tar.gz file" "--target:TARGET:a directory" \
+    "--identity:IDENTITY_FILE:a file holding the age identity" -- "$@"
   ARCHIVE_ARG="$RESTORE_ARG"
 }
 
@@ -49,7 +53,9 @@ open_archive() {
   private_backup_copy "$ARCHIVE_ARG" "$BACKUP_DIR/config" archive
   ARCHIVE="$RESTORE_FILE"
   ARCHIVE_NAME="$RESTORE_NAME"
-  ARCHIVE_COPY="$RESTORE_COPY"
+  # An encrypted archive: the checked copy decrypted now (lib/crypt.sh); tar reads its plaintext.
+  crypt_open "$RESTORE_COPY"
+  ARCHIVE_COPY="$CRYPT_PLAIN"
   inspect_members
   stage_archive
 }
@@ -167,10 +173,10 @@ pre_restore_backup() {
   mkdir -p -- "$dir"
   # Names have one-second resolution: wait for a second whose archive, checksum and partial names
   # are all free, so another restore's copy is never overwritten nor taken for this one.
-  name="pre-restore_config_$(now_stamp).tar.gz"
+  name="pre-restore_config_$(now_stamp).tar.gz$(crypt_suffix config)"
   while [[ -e "$dir/$name" || -e "$dir/$name.sha256" || -e "$dir/.$name.partial" || -e "$dir/.$name.sha256.partial" ]]; do
     sleep 1
-    name="pre-restore_config_$(now_stamp).tar.gz"
+    name="pre-restore_config_$(now_stamp).tar.gz$(crypt_suffix config)"
   done
   local partial="$dir/.$name.partial" sum_partial="$dir/.$name.sha256.partial" list
   on_exit_remove "$partial" "$sum_partial"
@@ -180,9 +186,20 @@ pre_restore_backup() {
   local err
   err="$(mktemp)"
   on_exit_remove "$err"
-  tar -czf "$partial" -C "$TARGET" --no-recursion --null --files-from="$list" 2>"$err" ||
-    die "pre-restore archive of ${#present[@]} files in $TARGET as $(id -un) failed, nothing was changed: $(head -c 500 "$err" | tr '\n' ' ')"
-  tar -tzf "$partial" >/dev/null || die "pre-restore archive does not read back, nothing was changed"
+  if crypt_for config; then
+    # The current files hold secrets too: encrypted on the way, tested with tar -tz on the way.
+    crypt_stream_begin
+    if ! tar -czf - -C "$TARGET" --no-recursion --null --files-from="$list" 2>"$err" | crypt_stream_to config "$partial" tar -tzf -; then
+      crypt_stream_result
+      die "pre-restore archive of ${#present[@]} files in $TARGET as $(id -un) failed, nothing was changed: $(head -c 500 "$err" | tr '\n' ' ')${CRYPT_WRITE_ERR}"
+    fi
+    crypt_stream_result
+    ((CRYPT_VERIFY_RC == 0)) || die "pre-restore archive does not read back, nothing was changed"
+  else
+    tar -czf "$partial" -C "$TARGET" --no-recursion --null --files-from="$list" 2>"$err" ||
+      die "pre-restore archive of ${#present[@]} files in $TARGET as $(id -un) failed, nothing was changed: $(head -c 500 "$err" | tr '\n' ' ')"
+    tar -tzf "$partial" >/dev/null || die "pre-restore archive does not read back, nothing was changed"
+  fi
   chmod 0600 -- "$partial"
   write_checksum "$partial" "$name" "$sum_partial"
   # -n and a check: a name taken meanwhile fails the restore (nothing changed yet), never silently.
@@ -206,7 +223,7 @@ pre_restore_step() {
 # Step 9, after a verified restore and as the backup user too: old pre-restore archives go, never
 # the one just restored from.
 prune_step() {
-  restore_prune_after "$BACKUP_DIR/config/pre-restore" "pre-restore_config_*.tar.gz" is_verified_backup "$(archive_path)"
+  restore_prune_after "$BACKUP_DIR/config/pre-restore" "pre-restore_config_*.tar.gz*" is_verified_backup "$(archive_path)"
 }
 
 # owner_for PATH: who a restored PATH belongs to: the owner of the file it replaces (the link
@@ -292,12 +309,13 @@ restore_failed_report() {
   restore_report "CONFIGURATION RESTORE REPORT" "Target Directory: $TARGET" "FAILED (exit $1): ${LIB_LAST_ERROR:-see $LOG_FILE}" \
     "Restored From: $ARCHIVE_NAME" \
     "Pre-Restore Backup: ${PRE_RESTORE:-none}" \
-    "Rollback: $(basename -- "$0") ${PRE_RESTORE:-<pre-restore archive>} --target $TARGET --force" \
+    "Rollback: $(basename -- "$0") ${PRE_RESTORE:-<pre-restore archive>} --target $TARGET --force$([[ "${PRE_RESTORE:-}" != *.age ]] || echo " --identity FILE")" \
     ==
 }
 
 main() {
   parse_args "$@"
+  crypt_init_identity "$IDENTITY_FILE"
   case "${CEP_STEP:-}" in
     pre_restore_step)
       # Re-run as the backup user by the root restore below: only that step (the parent holds the

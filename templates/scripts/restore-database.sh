@@ -2,7 +2,7 @@
 # Managed by cep-backup-provisioner: local changes are overwritten on the next provision.
 # shellcheck source-path=SCRIPTDIR
 #
-# Usage: restore-database.sh <dump> [--force] [--target-db NAME] [--jobs N]
+# Usage: restore-database.sh <dump> [--force] [--target-db NAME] [--jobs N] [--identity FILE]
 # Summary: Restore the application's PostgreSQL database from a backup-database.sh dump.
 #
 #   <dump>            a .dump file ($BACKUP_DIR/database/..., weekly/ or pre-restore/), or its name
@@ -10,9 +10,12 @@
 #   --target-db NAME  restore into database NAME instead of $DB_NAME (a scratch database for a
 #                     drill; a lowercase identifier)
 #   --jobs N          parallel pg_restore jobs (default: 1 below 64 MiB, else up to 4 by CPU count)
+#   --identity FILE   the age identity that decrypts an encrypted dump (.dump.age): a file, "-"
+#                     (stdin: then --force) or /dev/fd/N; it is read once and kept in memory only
 #   -h, --help        this text
 #
-#   Steps: 1 verify the dump's SHA-256 (a missing or wrong checksum refuses); 2 test the connection
+#   Steps: 1 verify the dump's SHA-256 (a missing or wrong checksum refuses) and decrypt an
+#   encrypted one into an unlinked temporary file (a wrong or missing identity refuses); 2 test the connection
 #   and read the dump with pg_restore -l; 3 confirm; 4 terminate the target's connections and
 #   rename it aside (<db>_pre_restore_<time>: clients that reconnect find no database rather than
 #   write into one about to go); 5 dump it to
@@ -31,7 +34,8 @@ source "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/backup-lib.sh"
 
 parse_args() {
   parse_restore_args dump "give a .dump file made by backup-database.sh" \
-    "--target-db:TARGET_DB:a database name" "--jobs:JOBS:a number" -- "$@"
+    "--target-db:TARGET_DB:a database name" "--jobs:JOBS:a number" \
+    "--identity:IDENTITY_FILE:a file holding the age identity" -- "$@"
   DUMP_ARG="$RESTORE_ARG"
   # The name ends up in SQL and file names: only plain lowercase identifiers.
   if [[ -n "$TARGET_DB" ]] && ! is_identifier "$TARGET_DB"; then
@@ -74,6 +78,10 @@ verify_checksum_first() {
     MANIFEST=""
     log WARNING "no manifest next to $DUMP_NAME: tables will be listed but row counts cannot be compared"
   fi
+  # An encrypted dump: decrypted now, before anything is touched (lib/crypt.sh); pg_restore reads
+  # DUMP_DATA, the checks and the report name DUMP.
+  crypt_open "$DUMP"
+  DUMP_DATA="$CRYPT_PLAIN"
 }
 
 # Step 2: connection, privileges, and a dump pg_restore can read; the manifest's expected tables.
@@ -99,7 +107,7 @@ test_connection() {
   local err
   err="$(mktemp)"
   on_exit_remove "$err"
-  TOC_ENTRIES="$("$PG_RESTORE" -l -- "$DUMP" 2>"$err" | grep -c -v '^;')" ||
+  TOC_ENTRIES="$("$PG_RESTORE" -l -- "$DUMP_DATA" 2>"$err" | grep -c -v '^;')" ||
     die "pg_restore -l cannot read $DUMP_NAME: $(head -c 300 "$err" | tr '\n' ' '); refusing to restore"
   ((TOC_ENTRIES > 0)) || die "$DUMP_NAME has an empty table of contents; refusing to restore"
 
@@ -234,11 +242,12 @@ pre_restore_backup() {
   DB_NAME="$ASIDE"
   local dir="$BACKUP_DIR/database/pre-restore" name
   # Names have one-second resolution: a restore right after another waits for a fresh name.
-  name="pre-restore_${TARGET_DB}_$(now_stamp).dump"
-  while [[ -e "$dir/$name" ]]; do sleep 1; name="pre-restore_${TARGET_DB}_$(now_stamp).dump"; done
+  name="pre-restore_${TARGET_DB}_$(now_stamp).dump$(crypt_suffix database)"
+  while [[ -e "$dir/$name" ]]; do sleep 1; name="pre-restore_${TARGET_DB}_$(now_stamp).dump$(crypt_suffix database)"; done
   db_dump_verified "$dir" "$name" pre-restore
   DB_NAME="$saved_db"
   PRE_RESTORE="$DUMP_FILE"
+  [[ "$PRE_RESTORE" != *.age ]] || PRE_RESTORE_ID_HINT=" --identity FILE"
   log INFO "pre-restore dump written: $PRE_RESTORE"
 }
 
@@ -263,7 +272,7 @@ recreate_database() {
 # Step 8: pg_restore, in one transaction for small dumps, with parallel jobs for big ones.
 restore_dump() {
   local size args=(--no-owner --exit-on-error)
-  size="$(file_size "$DUMP")"
+  size="$(file_size "$DUMP_DATA")"
   if [[ -z "$JOBS" ]]; then
     JOBS=1
     if ((size >= 64 * 1024 * 1024)); then
@@ -278,7 +287,7 @@ restore_dump() {
   t0="$(date +%s)"
   pg_conn_args "$TARGET_DB"
   log INFO "pg_restore ${args[*]} $DUMP_NAME into $TARGET_DB"
-  if ! "$PG_RESTORE" "${args[@]}" "${PG_CONN[@]}" -- "$DUMP" 2>"$err"; then
+  if ! "$PG_RESTORE" "${args[@]}" "${PG_CONN[@]}" -- "$DUMP_DATA" 2>"$err"; then
     die "pg_restore failed: $(head -c 800 "$err" | tr '\n' ' ')"
   fi
   RESTORE_SECONDS=$(($(date +%s) - t0))
@@ -336,7 +345,7 @@ restore_failed_report() {
   elif [[ -n "$ASIDE" ]]; then
     rollback="the original database is still there as $ASIDE: ALTER DATABASE \"$ASIDE\" RENAME TO \"$TARGET_DB\" (after dropping $TARGET_DB if it exists)"
   elif [[ -n "$PRE_RESTORE" ]]; then
-    rollback="$(basename -- "$0") $PRE_RESTORE --target-db $TARGET_DB --force"
+    rollback="$(basename -- "$0") $PRE_RESTORE --target-db $TARGET_DB --force${PRE_RESTORE_ID_HINT:-}"
   else
     rollback="none needed: $TARGET_DB was not replaced"
   fi
@@ -349,6 +358,7 @@ restore_failed_report() {
 
 main() {
   parse_args "$@"
+  crypt_init_identity "$IDENTITY_FILE"
   lib_init restore-database
   # Every session of this run is marked, so that its own statements can be found and ended.
   export PGAPPNAME="restore-database-$RUN_ID"
@@ -369,7 +379,7 @@ main() {
   restore_dump
   verify_restore
   drop_aside
-  restore_prune_after "$BACKUP_DIR/database/pre-restore" "pre-restore_*.dump" is_verified_backup "$DUMP"
+  restore_prune_after "$BACKUP_DIR/database/pre-restore" "pre-restore_*.dump*" is_verified_backup "$DUMP"
   report
 }
 

@@ -72,3 +72,69 @@ describe("desired config for the fleet features", () => {
     );
   });
 });
+
+describe("desired off-site copy and encryption", () => {
+  const base = testVars({ prefix: "/p", db: { port: 5432, password: "pw" } });
+  const on = {
+    ...base,
+    backup_user: "cepbk",
+    offsite: {
+      enabled: true,
+      endpoint: "https://s3.eu-west-1.amazonaws.com",
+      bucket: "cep-backups",
+      prefix: "web1",
+      region: "eu-west-1",
+      storage_class: "STANDARD_IA",
+      access_key_id: "AKIAEXAMPLE",
+      secret_access_key: "se/cr+et=",
+    },
+    encryption: { recipients: ["age1" + "q".repeat(58)], scope: ["database" as const] },
+  };
+
+  it("off: no credentials file, no rclone or age package; backup.conf says off and holds no key", () => {
+    const s = desiredState(base, createRenderer());
+    expect(s.files.find((f) => f.template === "rclone.conf.hbs")).toBeUndefined();
+    expect(s.packages).not.toContain("rclone");
+    expect(s.packages).not.toContain("age");
+    const conf = s.files.find((f) => f.path === base.paths.config_file)!.content;
+    expect(conf).toMatch(/^OFFSITE_ENABLED=false$/m);
+    expect(conf).toMatch(/^ENCRYPT_RECIPIENTS=\(\)$/m);
+  });
+
+  it("on: the credentials only in a 0600 secret file of the backup user (rclone's S3 remote, no bucket creation); rclone and age installed", () => {
+    const s = desiredState(on, createRenderer());
+    const rc = s.files.find((f) => f.template === "rclone.conf.hbs")!;
+    expect(rc).toMatchObject({
+      path: "/p/etc/cepcomunicacion/backup-offsite.rclone.conf",
+      mode: 0o600,
+      owner: "cepbk",
+      group: "cepbk",
+      secret: true,
+    });
+    expect(rc.content).toContain("[offsite]\ntype = s3\nprovider = Other\nenv_auth = false\n");
+    expect(rc.content).toMatch(/^access_key_id = AKIAEXAMPLE$/m);
+    expect(rc.content).toMatch(/^secret_access_key = se\/cr\+et=$/m);
+    expect(rc.content).toMatch(/^endpoint = https:\/\/s3\.eu-west-1\.amazonaws\.com$/m);
+    expect(rc.content).toMatch(/^region = eu-west-1$/m);
+    expect(rc.content).toMatch(/^storage_class = STANDARD_IA$/m);
+    expect(rc.content).toMatch(/^no_check_bucket = true$/m);
+    expect(s.packages).toEqual(expect.arrayContaining(["rclone", "age"]));
+    const conf = s.files.find((f) => f.path === on.paths.config_file)!.content;
+    expect(conf).toMatch(/^OFFSITE_ENABLED=true$/m);
+    expect(conf).toMatch(/^OFFSITE_BUCKET=cep-backups$/m);
+    expect(conf).toMatch(/^OFFSITE_PREFIX=web1$/m);
+    expect(conf).toMatch(/^OFFSITE_RCLONE_CONFIG=\/p\/etc\/cepcomunicacion\/backup-offsite\.rclone\.conf$/m);
+    expect(conf).toMatch(/^ENCRYPT_RECIPIENTS=\(age1q{58}\)$/m);
+    expect(conf).toMatch(/^ENCRYPT_SCOPE=\(database\)$/m);
+    expect(conf).not.toContain("AKIAEXAMPLE");
+    expect(conf).not.toContain("se/cr+et=");
+    expect(s.dirs.map((d) => d.path)).toContain("/p/var/backups/cepcomunicacion/database/monthly");
+  });
+
+  it("refuses an rclone config value that its parser would change (a leading quote, a newline)", () => {
+    for (const bad of ['"quoted', "two\nlines", " padded"])
+      expect(() =>
+        desiredState({ ...on, offsite: { ...on.offsite, secret_access_key: bad } }, createRenderer()),
+      ).toThrow(/rclone config value/);
+  });
+});

@@ -57,6 +57,19 @@ describe("parseJobArgs", () => {
     });
   });
 
+  it("--from local|offsite: the drill's, checked; refused by the others", () => {
+    expect(parseJobArgs(["staging", "--from", "offsite"], drillJob).from).toBe("offsite");
+    expect(parseJobArgs(["staging"], drillJob).from).toBeUndefined();
+    expect(problems(() => parseJobArgs(["staging", "--from", "s3"], drillJob))).toEqual([
+      'arguments: --from: expected local or offsite, got "s3"',
+    ]);
+    expect(problems(() => parseJobArgs(["prod", "--from", "offsite"], statusJob))).toEqual([
+      "arguments: --from: not supported by status (it only reads each host's backup status)",
+    ]);
+    expect(usage("drill", drillJob.supports)).toContain("--from local|offsite");
+    expect(usage("provision", provisionJob.supports)).not.toContain("--from");
+  });
+
   it("refuses words after the inventory and answers --help with the usage", () => {
     expect(problems(() => parseJobArgs(["prod", "web1"], statusJob))[0]).toBe(
       'arguments: unexpected "web1" after the inventory',

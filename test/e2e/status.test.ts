@@ -32,14 +32,16 @@ describe("status", () => {
     expect(r.stderr).toBe("");
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout.split("\n")[0]).toMatch(
-      /^HOST\s+OVERALL\s+DATABASE\s+WEEKLY\s+MEDIA\s+CONFIG\s+DISK\s+NEWEST DUMP\s+DISK USED\s+ISSUES$/,
+      /^HOST\s+OVERALL\s+DATABASE\s+WEEKLY\s+MEDIA\s+CONFIG\s+DISK\s+NEWEST DUMP\s+DISK USED\s+OFFSITE\s+ISSUES$/,
     );
     for (const h of lab.state.hosts) {
       const cells = row(r.stdout, h.name);
       expect(cells.slice(0, 7)).toEqual([h.name, "OK", "OK", "OK", "OK", "OK", "OK"]);
       expect(cells[7]).toMatch(/^\d+[sm] \(daily\)$/);
       expect(cells[8]).toMatch(/^\d+%$/);
-      expect(cells[9]).toBe("-");
+      // The off-site copy is disabled on the lab: "off".
+      expect(cells[9]).toBe("off");
+      expect(cells[10]).toBe("-");
     }
     expect(r.stdout).toMatch(/2 hosts: 2 OK, 0 WARNING, 0 CRITICAL, 0 UNKNOWN, 0 unreachable/);
     expect(r.report.playbook).toBe("status");
@@ -51,7 +53,15 @@ describe("status", () => {
       const s = h.backup_status;
       expect(s.overall_status).toBe("OK");
       expect(s.check_exit).toBe(0);
-      expect(s.checks).toEqual({ database: "OK", database_weekly: "OK", media: "OK", config: "OK", disk_space: "OK" });
+      expect(s.checks).toEqual({
+        database: "OK",
+        database_weekly: "OK",
+        database_monthly: "OK",
+        media: "OK",
+        config: "OK",
+        disk_space: "OK",
+      });
+      expect(s.offsite).toEqual({ enabled: false, status: "OK", age_seconds: null, kinds: {} });
       expect(s.issues).toEqual([]);
       expect(typeof s.disk_used_percent).toBe("number");
       expect(s.newest_dump.file).toBe(newestDump(lab.state.hosts[i]!).split("/").pop());
@@ -71,7 +81,7 @@ describe("status", () => {
       expect(row(r.stdout, h1.name).slice(0, 2)).toEqual([h1.name, "OK"]);
       const cells = row(r.stdout, h2.name);
       expect(cells.slice(0, 3)).toEqual([h2.name, "CRITICAL", "CRITICAL"]);
-      expect(cells[9]).toMatch(/^1 critical: database: checksum MISMATCH: .*\.dump is corrupt$/);
+      expect(cells[10]).toMatch(/^1 critical: database: checksum MISMATCH: .*\.dump is corrupt$/);
       const [r1, r2] = r.report.hosts;
       expect(r1.status).toBe("ok");
       expect(r2.status).toBe("failed");
@@ -93,7 +103,7 @@ describe("status", () => {
       expect(r.code, r.stdout + r.stderr).toBe(0);
       const cells = row(r.stdout, h.name);
       expect(cells.slice(0, 3)).toEqual([h.name, "WARNING", "WARNING"]);
-      expect(cells[9]).toMatch(/^1 warning: database: .* has no manifest$/);
+      expect(cells[10]).toMatch(/^1 warning: database: .* has no manifest$/);
       expect(r.report.hosts[0].status).toBe("ok");
       expect(r.report.hosts[0].backup_status.check_exit).toBe(1);
       expect(r.report.backup_summary.WARNING).toBe(1);
@@ -122,7 +132,7 @@ describe("status", () => {
     expect(r2.code, r2.stdout + r2.stderr).toBe(2);
     const cells = row(r2.stdout, n2);
     expect(cells[1]).toBe("UNKNOWN");
-    expect(cells[9]).toMatch(/check-backups\.sh is not installed/);
+    expect(cells[10]).toMatch(/check-backups\.sh is not installed/);
     expect(r2.report.hosts[0].backup_status.overall_status).toBe("UNKNOWN");
   });
 });

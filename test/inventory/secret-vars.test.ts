@@ -67,19 +67,21 @@ groups:
   it("checks resolved values without showing them", async () => {
     await proj.write(
       "inventories/s.yml",
-      inventory(`  offsite: { enabled: false, access_key_id: { env: S3_ID } }
+      inventory(`  offsite: { enabled: false, access_key_id: { env: S3_ID }, secret_access_key: { env: S3_KEY } }
   encryption: { recipients: [], identity: { env: AGE_ID }, scope: [] }
   alerts: { healthchecks: { database: { env: HC } } }`),
     );
-    const env = { DB_PW: "pw", S3_ID: "has space", AGE_ID: "not-an-identity", HC: "ftp://x" };
+    // A quote in an S3 key: rclone's config parser would strip it (the key lands in that file).
+    const env = { DB_PW: "pw", S3_ID: "has space", S3_KEY: '"quoted', AGE_ID: "not-an-identity", HC: "ftp://x" };
     const problems = await problemsOf(loadInventory("s", { cwd: proj.dir, env }));
     expect(problems).toEqual([
       "inventories/s.yml: vars.alerts.healthchecks.database: expected environment variable HC to hold an http(s) URL without spaces or quotes (value not shown)",
-      "inventories/s.yml: vars.offsite.access_key_id: expected environment variable S3_ID to hold a key without spaces or control characters (value not shown)",
+      "inventories/s.yml: vars.offsite.access_key_id: expected environment variable S3_ID to hold a key without spaces, quotes or control characters (value not shown)",
+      "inventories/s.yml: vars.offsite.secret_access_key: expected environment variable S3_KEY to hold a key without spaces, quotes or control characters (value not shown)",
       "inventories/s.yml: vars.encryption.identity: expected environment variable AGE_ID to hold an age identity (AGE-SECRET-KEY-1...) (value not shown)",
     ]);
     for (const p of problems)
-      for (const value of ["has space", "not-an-identity", "ftp://x"]) expect(p).not.toContain(value);
+      for (const value of ["has space", '"quoted', "not-an-identity", "ftp://x"]) expect(p).not.toContain(value);
   });
 
   it("never accepts a plaintext secret where a reference belongs", async () => {

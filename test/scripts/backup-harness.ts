@@ -78,7 +78,8 @@ function installInto(vars: ResolvedVars): void {
   for (const d of [...state.dirs.map((d) => d.path), p.app_dir, p.media_dir]) mkdirSync(d, { recursive: true });
   for (const d of backupSubdirs(p.backup_dir)) chmodSync(d, 0o700);
   for (const f of state.files) {
-    if (!f.path.startsWith(`${p.scripts_dir}/`) && f.path !== p.config_file && f.path !== p.pgpass_file) continue;
+    const secretConfig = f.path === p.config_file || f.path === p.pgpass_file || f.template === "rclone.conf.hbs";
+    if (!f.path.startsWith(`${p.scripts_dir}/`) && !secretConfig) continue;
     writeFileSync(f.path, f.content);
     chmodSync(f.path, f.path.startsWith(`${p.scripts_dir}/`) ? f.mode : 0o600);
   }

@@ -218,7 +218,11 @@ describe("verify-backup-integrity.sh and check-backups.sh on a corrupted dump", 
   it("verifies every backup when all are intact", async () => {
     const r = await lab.run("verify-backup-integrity.sh");
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/3 checked, 0 failed/);
+    // The daily dump, its monthly hard link (read once), the config archive, the media snapshot.
+    expect(r.stderr).toMatch(/4 checked, 0 failed/);
+    expect(r.stderr).toMatch(
+      /OK {3}database\/monthly\/cepcomunicacion_[\d_-]+\.dump \(the same file as database\/cepcomunicacion_/,
+    );
   });
 
   it("a corrupted newest dump: verify exits non-zero naming it, check is CRITICAL (exit 2) with an alert and /fail", async () => {
@@ -228,7 +232,9 @@ describe("verify-backup-integrity.sh and check-backups.sh on a corrupted dump", 
     const v = await lab.run("verify-backup-integrity.sh");
     expect(v.exitCode).toBe(1);
     expect(v.stderr).toMatch(new RegExp(`FAIL database/${name.replace(/\./g, "\\.")}: checksum MISMATCH`));
-    expect(v.stderr).toMatch(/3 checked, 1 failed/);
+    // Its monthly hard link is the same (corrupted) bytes.
+    expect(v.stderr).toMatch(/FAIL database\/monthly\/.*: the same file as database\/.*, which failed/);
+    expect(v.stderr).toMatch(/4 checked, 2 failed/);
     const one = await lab.run("verify-backup-integrity.sh", [join(dbDir, name)]);
     expect(one.exitCode).toBe(1);
 
@@ -236,10 +242,11 @@ describe("verify-backup-integrity.sh and check-backups.sh on a corrupted dump", 
     const c = await lab.run("check-backups.sh");
     expect(c.exitCode).toBe(2);
     const s = status();
+    // The monthly dump is a hard link of that dump: corrupted with it (its size no longer matches).
     expect(s).toMatchObject({
       overall_status: "CRITICAL",
-      critical_issues: 1,
-      checks: { database: "CRITICAL", config: "OK", media: "OK" },
+      critical_issues: 2,
+      checks: { database: "CRITICAL", database_monthly: "CRITICAL", config: "OK", media: "OK" },
     });
     expect(s.issues[0].message).toMatch(/checksum MISMATCH/);
     const slack = JSON.parse(rx.received.find((x) => x.url.startsWith("/slack"))!.body);

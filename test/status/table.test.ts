@@ -30,19 +30,21 @@ describe("status table", () => {
 
   it("one row per host: checks, newest dump, disk, the first issue", () => {
     expect(table.split("\n")[0]).toMatch(
-      /^HOST\s+OVERALL\s+DATABASE\s+WEEKLY\s+MEDIA\s+CONFIG\s+DISK\s+NEWEST DUMP\s+DISK USED\s+ISSUES$/,
+      /^HOST\s+OVERALL\s+DATABASE\s+WEEKLY\s+MEDIA\s+CONFIG\s+DISK\s+NEWEST DUMP\s+DISK USED\s+OFFSITE\s+ISSUES$/,
     );
-    expect(cells(table, "web1")).toEqual(["web1", "OK", "OK", "OK", "OK", "OK", "OK", "3s (daily)", "23%", "-"]);
+    // A status file without an off-site section (recorded before it existed): "-".
+    expect(cells(table, "web1")).toEqual(["web1", "OK", "OK", "OK", "OK", "OK", "OK", "3s (daily)", "23%", "-", "-"]);
     expect(cells(table, "web2").slice(1, 3)).toEqual(["WARNING", "WARNING"]);
-    expect(cells(table, "web2")[9]).toBe(
+    expect(cells(table, "web2")[10]).toBe(
       "1 warning: database: cepcomunicacion_2026-12-01_10-14-18.dump has no manifest",
     );
-    expect(cells(table, "web3")[9]).toBe(
+    expect(cells(table, "web3")[10]).toBe(
       "1 critical: database: checksum MISMATCH: cepcomunicacion_2026-12-01_10-14-18.dump is corrupt",
     );
     expect(cells(table, "web5")).toEqual([
       "web5",
       "UNREACHABLE",
+      "-",
       "-",
       "-",
       "-",
@@ -58,9 +60,19 @@ describe("status table", () => {
   it("a host with several issues: the first in its row, all of them listed below the table", () => {
     expect(cells(table, "web4").slice(0, 2)).toEqual(["web4", "UNKNOWN"]);
     expect(cells(table, "web4")[7]).toBe("none");
-    expect(cells(table, "web4")[9]).toBe("2 critical: status: no status file was written (+more below)");
+    expect(cells(table, "web4")[10]).toBe("2 critical: status: no status file was written (+more below)");
     expect(table).toContain(
       "\n\nIssues:\n  web4: CRITICAL status: no status file was written\n  web4: CRITICAL status: status script exit 126: bash: /tmp/x: Permission denied",
+    );
+  });
+
+  it("the OFFSITE column: the age of the oldest daily kind's newest off-site copy and the off-site status", () => {
+    const t = statusTable([host("web7", "offsite-ok"), host("web8", "offsite-stale")]);
+    // database 10s, config 7s, media 5s: the oldest, 10s (the monthly copy is not counted).
+    expect(cells(t, "web7")[9]).toBe("10s (OK)");
+    expect(cells(t, "web8")[9]).toBe("30h 00m (WARNING)");
+    expect(cells(t, "web8")[10]).toBe(
+      "1 warning: offsite: newest off-site media copy 2026-12-01_13-05-00 is 30 hours old (limit 26 hours)",
     );
   });
 

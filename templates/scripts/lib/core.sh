@@ -72,7 +72,12 @@ load_config() {
   : "${SMTP_URL:=}" "${SMTP_FROM:=}" "${STATE_DIR:=}" "${ESCALATE_AFTER:=}"
   : "${METRICS_TEXTFILE_DIR:=}" "${MEDIA_VOLUME:=}"
   declare -p DOCKER_VOLUMES >/dev/null 2>&1 || DOCKER_VOLUMES=()
-  : "${S3_ENABLED:=false}" "${ENVIRONMENT:=}" "${RETENTION_KEEP_MIN:=3}"
+  : "${ENVIRONMENT:=}" "${RETENTION_KEEP_MIN:=3}"
+  # The off-site copy and encryption (a backup.conf from before they existed: both off).
+  : "${OFFSITE_ENABLED:=false}" "${RETENTION_MONTHLY_MONTHS:=12}" "${RETENTION_MONTHLY_KEEP_MIN:=3}"
+  : "${CHECK_OFFSITE_MAX_AGE_HOURS:=26}" "${CHECK_MONTHLY_MAX_AGE_DAYS:=32}"
+  [[ -v ENCRYPT_RECIPIENTS ]] || ENCRYPT_RECIPIENTS=()
+  [[ -v ENCRYPT_SCOPE ]] || ENCRYPT_SCOPE=()
 }
 
 # lib_init JOB [LOG_NAME]: load the config, open $LOG_DIR/LOG_NAME.log (default JOB), install the
@@ -90,6 +95,8 @@ lib_init() {
   # root for the target and set LIB_KEEP_ROOT=1; their writes into the backup tree run as that user
   # (lib_as_backup_user).
   if ((EUID == 0)) && [[ "${BACKUP_USER:-root}" != root && "${LIB_KEEP_ROOT:-0}" != 1 ]]; then
+    # An identity read from a root-only file goes along on an inherited pipe (lib/crypt.sh).
+    crypt_hand_down
     # By full path: cron's PATH or a hand-made one may lack /usr/sbin.
     exec /usr/sbin/runuser -u "$BACKUP_USER" -- "$LIB_SCRIPT_PATH" "${LIB_SCRIPT_ARGS[@]}"
   fi

@@ -12,11 +12,12 @@ backup_stamp() {
 }
 
 # newest_backup TYPE GLOB DIR...: the newest backup (by the timestamp in its name, so touching a
-# file does not make it newer) among the entries of type TYPE (f or d) of the DIRs matching GLOB.
+# file does not make it newer) among the entries of type TYPE (f or d) of the DIRs matching GLOB
+# (or GLOB.age: the same backup encrypted, lib/crypt.sh).
 newest_backup() {
   local type="$1" glob="$2" p s
   shift 2
-  find "$@" -mindepth 1 -maxdepth 1 -type "$type" -name "$glob" ! -name '.*' ! -name '*.sha256' ! -name '*.manifest.json' -print0 2>/dev/null |
+  find "$@" -mindepth 1 -maxdepth 1 -type "$type" \( -name "$glob" -o -name "$glob.age" \) ! -name '.*' ! -name '*.sha256' ! -name '*.manifest.json' -print0 2>/dev/null |
     while IFS= read -r -d '' p; do
       s="$(backup_stamp "$(basename -- "$p")")"
       if [[ -n "$s" ]]; then printf '%s\t%s\n' "$s" "$p"; fi

@@ -133,8 +133,9 @@ db_snapshot_close() {
 # (from one exported snapshot) to DEST_DIR/.NAME.partial; verify it with pg_restore -l; write
 # NAME.sha256 and NAME.manifest.json (every table of every non-system schema with its exact row
 # count, server and pg_dump versions, size, sha256, duration); then rename all into place, the dump
-# last. Any failure leaves nothing behind. Needs pg_preflight first. Sets DUMP_FILE, DUMP_SIZE,
-# DUMP_TABLES, DUMP_ROWS, DUMP_MS.
+# last. Any failure leaves nothing behind. A NAME ending in .age is encrypted on the way
+# (_db_dump_encrypted): the checksum and size are then the encrypted file's. Needs pg_preflight
+# first. Sets DUMP_FILE, DUMP_SIZE, DUMP_TABLES, DUMP_ROWS, DUMP_MS.
 db_dump_verified() {
   local dest="$1" name="$2" kind="$3"
   local final="$dest/$name" partial="$dest/.$name.partial"
@@ -151,19 +152,21 @@ db_dump_verified() {
   local counts="$DB_SNAP_OUT"
 
   log INFO "dumping database $DB_NAME (snapshot $DB_SNAPSHOT_ID) to $(basename -- "$partial")"
-  local err
+  local err toc_entries
   err="$(mktemp)"
   on_exit_remove "$err"
   pg_conn_args
-  if ! "$PG_DUMP" -Fc --snapshot="$DB_SNAPSHOT_ID" "${PG_CONN[@]}" -f "$partial" 2>"$err"; then
-    die "pg_dump failed: $(head -c 500 "$err" | tr '\n' ' ')"
-  fi
-  db_snapshot_close
-
-  log INFO "verifying the dump with pg_restore -l"
-  local toc_entries
-  if ! toc_entries="$("$PG_RESTORE" -l "$partial" 2>"$err" | grep -c -v '^;')"; then
-    die "pg_restore -l could not read the dump: $(head -c 500 "$err" | tr '\n' ' ')"
+  if [[ "$name" == *.age ]]; then
+    _db_dump_encrypted "$partial" "$err"
+  else
+    if ! "$PG_DUMP" -Fc --snapshot="$DB_SNAPSHOT_ID" "${PG_CONN[@]}" -f "$partial" 2>"$err"; then
+      die "pg_dump failed: $(head -c 500 "$err" | tr '\n' ' ')"
+    fi
+    db_snapshot_close
+    log INFO "verifying the dump with pg_restore -l"
+    if ! toc_entries="$("$PG_RESTORE" -l "$partial" 2>"$err" | grep -c -v '^;')"; then
+      die "pg_restore -l could not read the dump: $(head -c 500 "$err" | tr '\n' ' ')"
+    fi
   fi
   ((toc_entries > 0)) || die "the dump's table of contents is empty"
 
@@ -189,6 +192,7 @@ db_dump_verified() {
     printf '  "kind": "database", "type": %s, "file": %s, "database": %s,\n' "$(json_str "$kind")" "$(json_str "$name")" "$(json_str "$DB_NAME")"
     printf '  "server_version": %s, "server_major": %s, "pg_dump_version": %s,\n' "$(json_str "$SERVER_VERSION")" "$(json_str "$SERVER_MAJOR")" "$(json_str "$PG_DUMP_VERSION")"
     printf '  "format_flag": "custom", "size_bytes": %s, "sha256": %s, "toc_entries": %s,\n' "$DUMP_SIZE" "$(json_str "$sha")" "$toc_entries"
+    printf '  %s,\n' "$(crypt_manifest_fields database "$partial")"
     printf '  "started_at": %s, "finished_at": %s, "duration_ms": %s, "duration_seconds": %s,\n' \
       "$(json_str "$started_at")" "$(json_str "$(now_iso)")" "$DUMP_MS" "$(printf '%d.%03d' $((DUMP_MS / 1000)) $((DUMP_MS % 1000)))"
     printf '  "snapshot": %s, "table_count": %s, "total_rows": %s,\n' "$(json_str "$DB_SNAPSHOT_ID")" "$DUMP_TABLES" "$DUMP_ROWS"
@@ -208,4 +212,42 @@ db_dump_verified() {
   # shellcheck disable=SC2034 # read by the calling script
   DUMP_FILE="$final"
   log INFO "backup written: $name ($(human_size "$DUMP_SIZE"), $DUMP_TABLES tables, $DUMP_ROWS rows, ${DUMP_MS} ms)"
+}
+
+# _db_dump_encrypted PARTIAL ERRFILE: db_dump_verified's dump when it is encrypted: one pass from
+# pg_dump to the encrypted partial, no plaintext copy on disk. pg_dump -Fc writes to the pipe;
+# crypt_stream_to verifies the same bytes with pg_restore -l (the table of contents, as for a plain
+# dump), takes their size and SHA-256 for the manifest, and writes them through age. A dump written
+# to a pipe has no data offsets in its table of contents: pg_restore reads it in order, and its
+# parallel restore (PostgreSQL 12+) still works. Sets toc_entries (db_dump_verified's local).
+#
+# Speed (phase 3): write_checksum then reads the encrypted partial once more; hashing age's output
+# on its way to the disk (one more tee) would save that read.
+_db_dump_encrypted() {
+  local partial="$1" err="$2" rc
+  require_cmd age mkfifo tee
+  crypt_stream_begin
+  log INFO "encrypting with age for ${#ENCRYPT_RECIPIENTS[@]} recipient(s) on the way; verifying the stream with pg_restore -l"
+  if ! _db_pg_dump_stdout "$err" "$CRYPT_W/dump.rc" | crypt_stream_to database "$partial" "$PG_RESTORE" -l; then
+    rc="$(cat -- "$CRYPT_W/dump.rc" 2>/dev/null || echo 1)"
+    ((rc == 0)) || die "pg_dump failed: $(head -c 500 "$err" | tr '\n' ' ')"
+    crypt_stream_result
+    die "writing the encrypted dump failed: ${CRYPT_WRITE_ERR:-age failed}"
+  fi
+  db_snapshot_close
+  crypt_stream_result
+  ((CRYPT_VERIFY_RC == 0)) || die "pg_restore -l could not read the dump: $CRYPT_VERIFY_ERR"
+  toc_entries="$(grep -c -v '^;' -- "$CRYPT_VERIFY_OUT" || true)"
+  crypt_is_age "$partial" || die "the encrypted dump has no age header"
+  log INFO "dump verified with pg_restore -l ($toc_entries entries) and encrypted: $(human_size "$CRYPT_PLAIN_SIZE") of plaintext"
+}
+
+# _db_pg_dump_stdout ERRFILE RCFILE: pg_dump -Fc of the exported snapshot to stdout (the first part
+# of _db_dump_encrypted's pipeline); its exit status goes to RCFILE, its errors to ERRFILE.
+_db_pg_dump_stdout() {
+  local rc=0
+  trap - ERR
+  "$PG_DUMP" -Fc --snapshot="$DB_SNAPSHOT_ID" "${PG_CONN[@]}" 2>"$1" || rc=$?
+  printf '%s\n' "$rc" >"$2"
+  return "$rc"
 }
