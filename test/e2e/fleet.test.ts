@@ -83,7 +83,7 @@ describe("a backup directory the backup user cannot write", () => {
     const dbDir = `${h.prefix}/var/backups/cepcomunicacion/database`;
     // A read-only filesystem mounted over the database backups (mode as provision wants it).
     await execa("mount", ["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", dbDir]);
-    for (const sub of ["weekly", "pre-restore"]) await execa("mkdir", ["-m", "0700", `${dbDir}/${sub}`]);
+    for (const sub of ["weekly", "monthly", "pre-restore"]) await execa("mkdir", ["-m", "0700", `${dbDir}/${sub}`]);
     await execa("mount", ["-o", "remount,ro", dbDir]);
     try {
       const r = await cli("provision", [inv]);
