@@ -160,12 +160,16 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
       tags: ["config"],
       secret: true,
       // Log in with it before it replaces the working one (the old file stays on a wrong password).
-      validate: [
-        "cep_pg_login {}",
-        ...[vars.database.host, vars.database.port, vars.database.user, vars.database.name, u].map((x) =>
-          shellQuote(String(x)),
-        ),
-      ].join(" "),
+      ...(vars.database.check_login
+        ? {
+            validate: [
+              "cep_pg_login {}",
+              ...[vars.database.host, vars.database.port, vars.database.user, vars.database.name, u].map((x) =>
+                shellQuote(String(x)),
+              ),
+            ].join(" "),
+          }
+        : {}),
       template: "pgpass.hbs",
     },
     {
@@ -178,7 +182,9 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
       group: u,
       tags: ["config"],
       // Its connection values, when they change, must log in (with the pgpass file written above).
-      validate: `bash -n {} && cep_conf_login {} ${shellQuote(p.config_file)} ${shellQuote(u)}`,
+      validate: vars.database.check_login
+        ? `bash -n {} && cep_conf_login {} ${shellQuote(p.config_file)} ${shellQuote(u)}`
+        : "bash -n {}",
       // Webhook and healthcheck URLs carry tokens.
       secretKeys: [
         "SMTP_PASSWORD",

@@ -73,6 +73,12 @@ export const databaseVars = z.strictObject({
   host: z.string().regex(/^[A-Za-z0-9.:_-]+$/, "a host name or IP address"),
   port: z.number().int().min(1).max(65535),
   password: secretRef,
+  /**
+   * A new pgpass file (and backup.conf's changed connection values) logs in before it replaces the
+   * working one. false only where the database does not exist yet: a host provisioned before its
+   * database, the bench's sshd-only hosts.
+   */
+  check_login: z.boolean(),
 });
 
 export const pathVars = z.strictObject({

@@ -53,7 +53,8 @@ export function inventoryYaml(state: LabState): string {
   for (const h of state.hosts) {
     hosts[h.name] = {
       ssh: { host: "127.0.0.1", port: h.sshPort, user: h.user, private_key: "./id_ed25519" },
-      vars: { prefix: h.prefix, database: { port: h.pgPort } },
+      // sshd-only hosts have no database: their pgpass cannot be checked by logging in.
+      vars: { prefix: h.prefix, database: { port: h.pgPort, ...(state.sshOnly ? { check_login: false } : {}) } },
     };
   }
   const vars: Record<string, unknown> = {

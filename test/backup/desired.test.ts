@@ -136,5 +136,22 @@ describe("desired off-site copy and encryption", () => {
       expect(() =>
         desiredState({ ...on, offsite: { ...on.offsite, secret_access_key: bad } }, createRenderer()),
       ).toThrow(/rclone config value/);
+describe("desired pgpass and backup.conf validation", () => {
+  const base = testVars({ prefix: "/tmp/v", db: { port: 5432, password: "pw" } });
+  const validations = (v: typeof base) => {
+    const s = desiredState(v, createRenderer());
+    return [v.paths.pgpass_file, v.paths.config_file].map((p) => s.files.find((f) => f.path === p)!.validate);
+  };
+
+  it("logs in with a new pgpass and changed connection values by default", () => {
+    const [pgpass, conf] = validations(base);
+    expect(pgpass).toMatch(/^cep_pg_login \{\} /);
+    expect(conf).toMatch(/cep_conf_login/);
+  });
+
+  it("database.check_login false: only the syntax check (a host whose database is not there yet)", () => {
+    const [pgpass, conf] = validations({ ...base, database: { ...base.database, check_login: false } });
+    expect(pgpass).toBeUndefined();
+    expect(conf).toBe("bash -n {}");
   });
 });

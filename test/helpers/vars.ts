@@ -19,6 +19,7 @@ export function testVars(opts: {
       host: opts.db.host ?? "127.0.0.1",
       port: opts.db.port,
       password: opts.db.password,
+      check_login: DEFAULT_VARS.database.check_login,
     },
     paths: derivePaths(app, opts.prefix),
     alerts: {},
