@@ -136,6 +136,9 @@ describe("desired off-site copy and encryption", () => {
       expect(() =>
         desiredState({ ...on, offsite: { ...on.offsite, secret_access_key: bad } }, createRenderer()),
       ).toThrow(/rclone config value/);
+  });
+});
+
 describe("desired pgpass and backup.conf validation", () => {
   const base = testVars({ prefix: "/tmp/v", db: { port: 5432, password: "pw" } });
   const validations = (v: typeof base) => {
