@@ -100,13 +100,9 @@ apply_retention() {
   done
 }
 
-# Step 7: optional off-site copy.
+# Step 7: the off-site copy (lib/offsite.sh): every local tarball not yet in the bucket, verified.
 upload_offsite() {
-  local v f
-  for v in "${DOCKER_VOLUMES[@]}"; do
-    f="$(newest_backup f "$(docker_volume_glob "$v")" "$DEST")"
-    [[ -z "$f" ]] || offsite_upload "$f" docker-volumes
-  done
+  offsite_sync_files docker-volumes
 }
 
 # Step 8: the report.

@@ -217,6 +217,40 @@ describe("off-site copy", () => {
     rmSync(target, { recursive: true, force: true });
   });
 
+  it("Docker volume tarballs go to docker-volumes/ in the bucket with their sidecars, verified", async () => {
+    // A tarball as backup-docker-volumes.sh leaves it (its job needs a Docker engine: tested in
+    // docker-volumes.test.ts); the off-site sync is the library's, called as that job calls it.
+    const d = join(bdir(), "docker-volumes");
+    mkdirSync(d, { recursive: true });
+    const stamp = (await execa("date", ["+%Y-%m-%d_%H-%M-%S"])).stdout;
+    const name = `app_certs_${stamp}.tar.gz`;
+    const src = join(lab.root, "vol-src");
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, "cert.pem"), randomBytes(4096));
+    await execa("tar", ["-czf", join(d, name), "-C", src, "."]);
+    writeFileSync(join(d, `${name}.sha256`), `${sha256(readFileSync(join(d, name)))}  ${name}\n`);
+    writeFileSync(
+      join(d, `${name}.manifest.json`),
+      `{"kind": "docker_volume", "volume": "app_certs", "file": "${name}"}\n`,
+    );
+    const r = await execa(
+      "bash",
+      [
+        "-c",
+        `set -Eeuo pipefail; source "${lab.vars.paths.scripts_dir}/backup-lib.sh"; lib_init t; offsite_sync_files docker-volumes`,
+      ],
+      { reject: false, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, extendEnv: false },
+    );
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await keys("docker-volumes")).toEqual(
+      expect.arrayContaining([name, `${name}.sha256`, `${name}.manifest.json`].map((k) => `docker-volumes/${k}`)),
+    );
+    const cat = await s3.rclone(["cat", `s3:${s3.bucket}/${PREFIX}/docker-volumes/${name}.sha256`]);
+    expect(cat.stdout.split(" ")[0]).toBe(sha256(readFileSync(join(d, name))));
+    const sizes = await s3.list(`${PREFIX}/docker-volumes`);
+    expect(sizes.find((o) => o.key.endsWith(`/${name}`))?.size).toBe(statSync(join(d, name)).size);
+  });
+
   it("off-site retention deletes old copies but keeps keep_min and every object a kept snapshot uses", async () => {
     const media = join(bdir(), "media");
     const real = files(media, /^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d$/);

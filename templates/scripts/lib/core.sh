@@ -75,6 +75,7 @@ load_config() {
   : "${ENVIRONMENT:=}" "${RETENTION_KEEP_MIN:=3}"
   # The off-site copy and encryption (a backup.conf from before they existed: both off).
   : "${OFFSITE_ENABLED:=false}" "${RETENTION_MONTHLY_MONTHS:=12}" "${RETENTION_MONTHLY_KEEP_MIN:=3}"
+  : "${RETENTION_DOCKER_VOLUMES_DAYS:=30}"
   : "${CHECK_OFFSITE_MAX_AGE_HOURS:=26}" "${CHECK_MONTHLY_MAX_AGE_DAYS:=32}"
   [[ -v ENCRYPT_RECIPIENTS ]] || ENCRYPT_RECIPIENTS=()
   [[ -v ENCRYPT_SCOPE ]] || ENCRYPT_SCOPE=()

@@ -25,7 +25,7 @@ OFFSITE_READY=""
 OFFSITE_ERROR=""
 OFFSITE_W=""
 # shellcheck disable=SC2034 # read by the scripts
-OFFSITE_KINDS=(database weekly monthly config media)
+OFFSITE_KINDS=(database weekly monthly config media docker-volumes)
 
 # offsite_enabled: the off-site copy is switched on in backup.conf.
 offsite_enabled() {
@@ -143,6 +143,12 @@ offsite_kind() {
     media)
       OK_DIR="$BACKUP_DIR/media"; OK_GLOB="$MEDIA_SNAPSHOT_GLOB"; OK_SUB=media
       OK_CUTOFF=$((now - RETENTION_MEDIA_DAYS * 86400))
+      ;;
+    docker-volumes)
+      # Every volume's tarballs in one folder (each named by its volume); off-site keep_min counts
+      # them together, local retention counts each volume on its own.
+      OK_DIR="$BACKUP_DIR/docker-volumes"; OK_GLOB="$(docker_volume_glob '*')"; OK_SUB=docker-volumes
+      OK_CUTOFF=$((now - RETENTION_DOCKER_VOLUMES_DAYS * 86400))
       ;;
     *) die "offsite_kind: unknown kind $1" ;;
   esac
