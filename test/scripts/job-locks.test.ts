@@ -40,6 +40,8 @@ function run(name: "smoke.sh" | "drill.sh") {
     RUN_DB: 0,
     RUN_MEDIA: 0,
     RUN_CONFIG: 0,
+    FROM: "local",
+    AGE_IDENTITY: "",
   };
   return execa("bash", ["-s"], { input: remoteScript(name, values, HELPERS), reject: false, timeout: 60_000 });
 }
