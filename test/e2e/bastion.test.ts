@@ -135,7 +135,9 @@ describe("provision through bastions", () => {
     const inv = lab.inventory();
     delete inv.known_hosts;
     inv.ssh_config = "./ssh_config";
-    inv.hosts = { "lab1-alias": { vars: inv.hosts.lab1.vars } };
+    // The same machine as lab1, provisioned above: the same vars, and the off-site prefix that
+    // defaults to its inventory name (lab1) kept, so that nothing changes on it.
+    inv.hosts = { "lab1-alias": { vars: { ...inv.hosts.lab1.vars, offsite: { enabled: false, prefix: "lab1" } } } };
     inv.groups = {};
     const before = forwards(b1, TARGET, port);
     const r = await cli("provision", [lab.writeInventory("alias.yml", inv), "--skip-smoke"]);
