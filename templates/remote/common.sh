@@ -47,5 +47,25 @@ open_lock() {
   exec 9<"$1"
 }
 
+# The age identity (AGE_IDENTITY, in this run's values only when a restore needs it) reaches the
+# installed scripts and age on a pipe: never a file, never an argument.
+# with_identity CMD...: CMD with "--identity /dev/fd/3" on a pipe holding the identity, when one was
+# given (else CMD as it is).
+with_identity() {
+  if [ -n "${AGE_IDENTITY:-}" ]; then
+    "$@" --identity /dev/fd/3 3< <(printf '%s\n' "$AGE_IDENTITY")
+  else
+    "$@"
+  fi
+}
+
+# archive_cat FILE: a config archive's bytes (decrypted when it is an .age file).
+archive_cat() {
+  case "$1" in
+    *.age) age -d -i <(printf '%s\n' "$AGE_IDENTITY") -- "$1" ;;
+    *) cat -- "$1" ;;
+  esac
+}
+
 # now_ms: the time in milliseconds (durations of steps and restores).
 now_ms() { date +%s%3N; }

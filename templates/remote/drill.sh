@@ -37,24 +37,6 @@ why() {
   printf '%s' "$s" | sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+[+-][0-9]{4} \[[A-Z]+\] \[[a-z-]+\] //' | tr '|' '/'
 }
 
-# with_identity CMD...: CMD with "--identity /dev/fd/3" on a pipe holding the identity, when one was
-# given (else CMD as it is).
-with_identity() {
-  if [ -n "${AGE_IDENTITY:-}" ]; then
-    "$@" --identity /dev/fd/3 3< <(printf '%s\n' "$AGE_IDENTITY")
-  else
-    "$@"
-  fi
-}
-
-# archive_cat FILE: a config archive's bytes (decrypted when it is an .age file).
-archive_cat() {
-  case "$1" in
-    *.age) age -d -i <(printf '%s\n' "$AGE_IDENTITY") -- "$1" ;;
-    *) cat -- "$1" ;;
-  esac
-}
-
 # fetched COMPONENT KIND: with FROM=offsite, download the newest backup of KIND from the bucket
 # into the temporary folder with the installed fetch-offsite.sh (verified there: the server's MD5,
 # the SHA-256; a media snapshot rebuilt and every file checked) and print its path; its time goes

@@ -80,24 +80,6 @@ job() { as_cron env BACKUP_NOTIFY=off "$@"; }
 # The newest backup by the timestamp in its name, as check-backups, status and drills pick it.
 newest() { local p; p="$(newest_backup f "$2" "$1")"; [ -z "$p" ] || basename -- "$p"; }
 
-# with_identity CMD...: CMD with "--identity /dev/fd/3" on a pipe holding the identity, when one was
-# given (else CMD as it is).
-with_identity() {
-  if [ -n "${AGE_IDENTITY:-}" ]; then
-    "$@" --identity /dev/fd/3 3< <(printf '%s\n' "$AGE_IDENTITY")
-  else
-    "$@"
-  fi
-}
-
-# archive_cat FILE: a config archive's bytes (decrypted when it is an .age file).
-archive_cat() {
-  case "$1" in
-    *.age) age -d -i <(printf '%s\n' "$AGE_IDENTITY") -- "$1" ;;
-    *) cat -- "$1" ;;
-  esac
-}
-
 # encrypted_unchecked DIR FILE: an encrypted backup without an identity to test-restore it: its
 # checksum (which covers the encrypted file) must verify; says so.
 encrypted_unchecked() {
