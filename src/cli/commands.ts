@@ -34,6 +34,16 @@ reports/drills/<inventory>-<UTC time>.md and .json (and to --json FILE).
 Exit: 0 every host passed, 2 a restore or verification failed, 4 unreachable, 1 bad input
 (including a production inventory, and no --force without a terminal).`,
   },
+  backups: {
+    synopsis: "npm run backups -- <inventory> [--limit HOST] [--kind K] [--verify-all] [--json FILE]",
+    about: `Lists every host's restore points, one table per host: kind (database = daily, weekly, monthly,
+media, config), name, time (from the name), age, size, checksum verified now (yes, no, missing, or
+not checked: the newest of each kind is verified, every one with --verify-all), encrypted (.age),
+where (local) and the manifest's headline (tables and rows; files and bytes). One remote command
+per host (--json: hosts[].backups).
+
+Exit: 0 listed, 2 a host failed or a verified checksum does not match, 4 unreachable, 1 bad input.`,
+  },
 };
 
 export function usage(command: string, supports: readonly JobOption[]): string {
