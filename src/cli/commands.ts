@@ -44,6 +44,20 @@ per host (--json: hosts[].backups).
 
 Exit: 0 listed, 2 a host failed or a verified checksum does not match, 4 unreachable, 1 bad input.`,
   },
+  restore: {
+    synopsis:
+      "npm run restore -- <inventory> --limit HOST --component database|media|config [--backup NAME | --at TIME] [options]",
+    about: `Restores one host (any environment, production included) from the control machine with its
+installed restore scripts. First the plan (one remote command): which restore point (name, time,
+size, checksum), what it replaces (the live database's size and row counts, or the target folder's
+files) and where the pre-restore backup goes. At a terminal type the host name to go on; without
+one --force is needed; --check shows the plan and stops. --at picks the newest restore point not
+newer than TIME. The script's report, the RTO and --json follow; every attempt is a line in the
+host's <log_dir>/restore-audit.log. A failed restore leaves the live data as it was.
+
+Exit: 0 restored (or planned with --check), 1 bad input, cancelled or refused (nothing changed),
+2 the restore failed, 4 unreachable.`,
+  },
 };
 
 export function usage(command: string, supports: readonly JobOption[]): string {
