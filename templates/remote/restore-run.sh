@@ -34,16 +34,23 @@ if [ "$COMPONENT" != database ] && [ -n "$TARGET" ]; then args+=(--target "$TARG
 out="$(mktemp)"
 err="$(mktemp)"
 trap 'rm -f -- "$out" "$err"' EXIT
+# A dropped connection (HUP) or a kill reaches the restore script, which rolls back; this script
+# waits for it and still writes the audit line, before it prints anything (stdout may be gone).
+signal=""
+trap 'signal=HUP' HUP
+trap 'signal=TERM' TERM
+trap 'signal=INT' INT
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 t0="$(now_ms)"
 rc=0
 as_root_clean "${args[@]}" >"$out" 2>"$err" </dev/null || rc=$?
 took=$(($(now_ms) - t0))
+result=success
+[ "$rc" = 0 ] || result=failed
+audit="$(audit_append "${AUDIT_HEAD}\"result\":\"$result\",\"exit_code\":$rc,\"duration_ms\":$took,\"finished_at\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"${signal:+,\"signal\":\"$signal\"}}")"
 run started_at "$started"
 run exit "$rc"
 run rto_ms "$took"
 run report_b64 "$(base64 -w0 -- "$out")"
 run log_b64 "$(tail -n 40 -- "$err" | base64 -w0)"
-result=success
-[ "$rc" = 0 ] || result=failed
-audit_append "${AUDIT_HEAD}\"result\":\"$result\",\"exit_code\":$rc,\"duration_ms\":$took,\"finished_at\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"}"
+printf '%s\n' "$audit"
