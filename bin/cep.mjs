@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // The one entry point of every command: `node bin/cep.mjs <command> [args]` is what `npm run
-// provision|config|status|drill|lab|bench` and the tests run. It runs the esbuild bundle of
+// provision|config|status|drill|backups|restore|lab|bench` and the tests run. It runs the esbuild bundle of
 // playbooks/<command>.ts, after building it again when any file it was built from changed (see
 // bin/bundle.mjs), so what runs is always the code in the working tree, without TypeScript being
 // compiled at every start. `node bin/cep.mjs build` only brings the bundle up to date.
 import { pathToFileURL } from "node:url";
 import { ensureBuild, entryOf, REPO } from "./bundle.mjs";
 
-const USAGE = "Usage: node bin/cep.mjs <provision|config|status|drill|lab|bench|build> [arguments]";
+const USAGE = "Usage: node bin/cep.mjs <provision|config|status|drill|backups|restore|lab|bench|build> [arguments]";
 
 const [command, ...args] = process.argv.slice(2);
 if (command === undefined || command === "-h" || command === "--help") {

@@ -36,6 +36,30 @@ reports/drills/<inventory>-<UTC time>.md and .json (and to --json FILE).
 Exit: 0 every host passed, 2 a restore or verification failed, 4 unreachable, 1 bad input
 (including a production inventory, and no --force without a terminal).`,
   },
+  backups: {
+    synopsis: "npm run backups -- <inventory> [--limit HOST] [--kind K] [--verify-all] [--json FILE]",
+    about: `Lists every host's restore points, one table per host: kind (database = daily, weekly, monthly,
+media, config), name, time (from the name), age, size, checksum verified now (yes, no, missing, or
+not checked: the newest of each kind is verified, every one with --verify-all), encrypted (.age),
+where (local) and the manifest's headline (tables and rows; files and bytes). One remote command
+per host (--json: hosts[].backups).
+
+Exit: 0 listed, 2 a host failed or a verified checksum does not match, 4 unreachable, 1 bad input.`,
+  },
+  restore: {
+    synopsis:
+      "npm run restore -- <inventory> --limit HOST --component database|media|config [--backup NAME | --at TIME] [options]",
+    about: `Restores one host (any environment, production included) from the control machine with its
+installed restore scripts. First the plan (one remote command): which restore point (name, time,
+size, checksum), what it replaces (the live database's size and row counts, or the target folder's
+files) and where the pre-restore backup goes. At a terminal type the host name to go on; without
+one --force is needed; --check shows the plan and stops. --at picks the newest restore point not
+newer than TIME. The script's report, the RTO and --json follow; every attempt is a line in the
+host's <log_dir>/restore-audit.log. A failed restore leaves the live data as it was.
+
+Exit: 0 restored (or planned with --check), 1 bad input, cancelled or refused (nothing changed),
+2 the restore failed, 4 unreachable.`,
+  },
 };
 
 export function usage(command: string, supports: readonly JobOption[]): string {

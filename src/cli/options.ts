@@ -20,10 +20,31 @@ export interface CommonOptions {
   skipSmoke: boolean;
   verbose: boolean;
   force: boolean;
-  /** Where a drill restores from: the hosts' own backups (default) or their off-site copy. */
+  /** backups: only this kind of restore point. */
+  kind?: BackupKind;
+  /** backups: verify every restore point's checksum, not only the newest of each kind. */
+  verifyAll: boolean;
+  /** backups: also list the off-site copy (issue 8). */
+  offsite: boolean;
+  /** restore: what to restore. */
+  component?: Component;
+  /** restore: the restore point by name (or "latest"). */
+  backup?: string;
+  /** restore: the newest restore point not newer than this time (as given; see src/restore/select.ts). */
+  at?: string;
+  /** restore: where the backup is read from. */
   from?: "local" | "offsite";
+  /** restore: the database to restore into (default the app's). */
+  targetDb?: string;
+  /** restore: the folder to restore into (default the media or app folder). */
+  target?: string;
   rest: string[];
 }
+
+export const BACKUP_KINDS = ["database", "weekly", "monthly", "media", "config"] as const;
+export type BackupKind = (typeof BACKUP_KINDS)[number];
+export const COMPONENTS = ["database", "media", "config"] as const;
+export type Component = (typeof COMPONENTS)[number];
 
 /** The options a job may or may not take: each job lists the ones it supports (its `supports`). */
 export const JOB_OPTIONS = [
@@ -36,7 +57,15 @@ export const JOB_OPTIONS = [
   "force",
   "skipSmoke",
   "verbose",
+  "kind",
+  "verifyAll",
+  "offsite",
+  "component",
+  "backup",
+  "at",
   "from",
+  "targetDb",
+  "target",
 ] as const;
 export type JobOption = (typeof JOB_OPTIONS)[number];
 
@@ -50,7 +79,15 @@ export const FLAGS: Record<JobOption, string> = {
   force: "--force",
   skipSmoke: "--skip-smoke",
   verbose: "--verbose",
+  kind: "--kind",
+  verifyAll: "--verify-all",
+  offsite: "--offsite",
+  component: "--component",
+  backup: "--backup",
+  at: "--at",
   from: "--from",
+  targetDb: "--target-db",
+  target: "--target",
 };
 
 /** The job options given on the command line (a default is not "given"). */
@@ -80,7 +117,6 @@ const HELP: [JobOption | undefined, string][] = [
   ["check", "  --check                          change nothing, report what would change"],
   ["diff", "  --diff                           unified diff of every file that would change (secrets masked)"],
   ["force", "  --force                          do not ask for confirmation (needed without a terminal)"],
-  ["from", "  --from local|offsite             restore the hosts' own backups (default) or their off-site copy"],
   [undefined, "  --forks N                        hosts at once (default 10)"],
   ["serial", "  --serial N|N%                    rolling batches"],
   ["maxFailPercent", "  --max-fail-percent N             stop after a batch whose failed share exceeds N"],
@@ -89,6 +125,18 @@ const HELP: [JobOption | undefined, string][] = [
   [undefined, "  --accept-new-host-keys           record unknown host keys (a changed key always fails)"],
   ["skipSmoke", "  --skip-smoke                     no smoke backup / test restore"],
   ["verbose", "  --verbose                        also list what needed no change, and why"],
+  ["kind", `  --kind ${BACKUP_KINDS.join("|")}   only this kind of restore point`],
+  [
+    "verifyAll",
+    "  --verify-all                     check every restore point's checksum (default: the newest of each kind)",
+  ],
+  ["offsite", "  --offsite                        also list the off-site copy (needs issue 8)"],
+  ["component", `  --component ${COMPONENTS.join("|")}   what to restore (required)`],
+  ["backup", "  --backup NAME|latest             the restore point by name (default latest)"],
+  ["at", "  --at TIME                        the newest restore point not newer than TIME (ISO, or 2d/6h/30m ago)"],
+  ["from", "  --from local|offsite             read the backups from the host (default) or its off-site copy"],
+  ["targetDb", "  --target-db NAME                 restore into this database (default the app's)"],
+  ["target", "  --target DIR                     restore into this folder (default the media or app folder)"],
 ];
 
 /** The options block of a job's usage text: only what it takes. */
@@ -155,9 +203,36 @@ const OPTIONS = {
   "skip-smoke": { type: "boolean" },
   verbose: { type: "boolean", short: "v" },
   force: { type: "boolean" },
+  kind: { type: "string" },
+  "verify-all": { type: "boolean" },
+  offsite: { type: "boolean" },
+  component: { type: "string" },
+  backup: { type: "string" },
+  at: { type: "string" },
   from: { type: "string" },
+  "target-db": { type: "string" },
+  target: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
+
+function choice<T extends string>(name: string, v: string | undefined, choices: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(v))
+    throw new InputError([`arguments: --${name}: expected one of ${choices.join(", ")}, got "${v}"`]);
+  return v as T;
+}
+
+/** A value matching `re` (names that reach paths or SQL), else bad input saying what was expected. */
+function matching(name: string, v: string | undefined, re: RegExp, expected: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (!re.test(v)) throw new InputError([`arguments: --${name}: expected ${expected}, got "${v}"`]);
+  return v;
+}
+
+/** A backup's file or folder name as the backup scripts write them: no path, no leading dot. */
+export const BACKUP_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,200}$/;
+/** A database name: the inventory schema's rule for database.name. */
+export const DB_NAME_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function parseCommonArgs(argv: string[], usage: string): CommonOptions {
   let parsed;
@@ -215,6 +290,24 @@ export function parseCommonArgs(argv: string[], usage: string): CommonOptions {
     skipSmoke: v["skip-smoke"] ?? false,
     verbose: v.verbose ?? false,
     force: v.force ?? false,
-    from: v.from as CommonOptions["from"],
+    kind: choice("kind", v.kind, BACKUP_KINDS),
+    verifyAll: v["verify-all"] ?? false,
+    offsite: v.offsite ?? false,
+    component: choice("component", v.component, COMPONENTS),
+    backup: matching(
+      "backup",
+      v.backup,
+      BACKUP_NAME_RE,
+      "a restore point's name as `npm run backups` lists it, or latest",
+    ),
+    at: matching("at", v.at, /^\S{1,64}$/, "a time (ISO 8601, or 2d, 6h, 30m ago)"),
+    from: choice("from", v.from, ["local", "offsite"] as const),
+    targetDb: matching(
+      "target-db",
+      v["target-db"],
+      DB_NAME_RE,
+      "a database name (lowercase letters, digits and _, at most 63)",
+    ),
+    target: matching("target", v.target, /^\/[^\n\0]*$/, "an absolute folder path"),
   };
 }

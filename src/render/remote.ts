@@ -51,7 +51,7 @@ export function jobValues(v: ResolvedVars): ShellValues {
   };
 }
 
-/** A job script (smoke.sh, status.sh, drill.sh) for one host: its values and extras, the shared helpers, the script. */
-export function jobScript(name: string, v: ResolvedVars, extra: ShellValues = {}): string {
-  return remoteScript(name, { ...jobValues(v), ...extra }, JOB_HELPERS);
+/** A job script (smoke.sh, status.sh, drill.sh...) for one host: its values and extras, the shared helpers (and `helpers`, more files of templates/), the script. */
+export function jobScript(name: string, v: ResolvedVars, extra: ShellValues = {}, helpers: string[] = []): string {
+  return remoteScript(name, { ...jobValues(v), ...extra }, [...JOB_HELPERS, ...helpers]);
 }

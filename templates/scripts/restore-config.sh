@@ -24,7 +24,8 @@
 #   $BACKUP_DIR/config/pre-restore/pre-restore_config_<timestamp>.tar.gz; put each file in place
 #   (a temp file beside it, then a rename: never written through a link); a replaced file keeps its
 #   owner, a new one gets its directory's; compare every file with the archive's; chmod 600 the .env
-#   files; print the report. Review the .env files and restart the services afterwards.
+#   files; print the report. A failure after the first file was put in place puts every replaced
+#   file back (from root's private copy) and removes what was created. Review the .env files and restart the services afterwards.
 #   Log: $LOG_DIR/restore-config.log.
 #
 #   Exit: 0 restored, 1 failure, refusal or usage error, 75 a config backup or restore is running,
@@ -117,8 +118,9 @@ stage_archive() {
   bad="$(find "$STAGE" -mindepth 1 \( ! -type f ! -type d ! -type l -o -perm /7000 \) -printf '%P ' | head -c 500)"
   [[ -z "$bad" ]] || die "$ARCHIVE_NAME holds special files or modes ($bad); refusing to restore"
   mapfile -d '' -t SKIPPED < <(find "$STAGE" -mindepth 1 -type l -printf '%P\0' -delete)
-  mapfile -d '' -t STAGED < <(find "$STAGE" -mindepth 1 -printf '%P\0')
-  mapfile -d '' -t FILE_ENTRIES < <(find "$STAGE" -mindepth 1 -type f -printf '%P\0')
+  # Sorted (a parent sorts before what it holds): the same order in every run, log and report.
+  mapfile -d '' -t STAGED < <(find "$STAGE" -mindepth 1 -printf '%P\0' | LC_ALL=C sort -z)
+  mapfile -d '' -t FILE_ENTRIES < <(find "$STAGE" -mindepth 1 -type f -printf '%P\0' | LC_ALL=C sort -z)
   ((${#FILE_ENTRIES[@]} > 0)) || die "archive $ARCHIVE_NAME holds no file to restore; refusing to restore"
   ((${#SKIPPED[@]} == 0)) ||
     log WARNING "not restored: ${#SKIPPED[@]} symbolic link(s) in the archive (${SKIPPED[*]}): recreate them by hand if they are wanted"
@@ -226,6 +228,17 @@ prune_step() {
   restore_prune_after "$BACKUP_DIR/config/pre-restore" "pre-restore_config_*.tar.gz*" is_verified_backup "$(archive_path)"
 }
 
+# Step 4b, as root: a private copy of the files about to be replaced (root's list), in the root-only
+# work directory, for put_back. Root's own copy, not the backup user's pre-restore archive: a
+# rollback never writes into the app what another user could have put in that archive.
+stash_current() {
+  ROLLBACK_DIR="$RESTORE_WORK/rollback"
+  mkdir -m 0700 -- "$ROLLBACK_DIR"
+  [[ -s "$PRESENT_LIST" ]] || return 0
+  (cd -- "$TARGET" && xargs -0 -r cp -a --parents -t "$ROLLBACK_DIR" --) <"$PRESENT_LIST" ||
+    die "cannot keep a private copy of the files to replace in $TARGET, nothing was changed"
+}
+
 # owner_for PATH: who a restored PATH belongs to: the owner of the file it replaces (the link
 # itself, never what it points to), else that of the directory it lands in. Never the archive's.
 owner_for() {
@@ -235,9 +248,11 @@ owner_for() {
 # Step 5: put the staged entries in place, parents first: a missing directory is created with the
 # archived mode; a file goes to a temp file beside its target (mode set, owner set, content
 # copied) and is renamed over it, so it is never half-written and never written through a link.
+CREATED=()
+REPLACED=()
 extract() {
   mkdir -p -- "$TARGET"
-  local e dst tmp mode owner
+  local e dst tmp mode owner existed
   for e in "${STAGED[@]}"; do
     dst="$TARGET/$e"
     mode="$(stat -c %a -- "$STAGE/$e")"
@@ -246,11 +261,14 @@ extract() {
       [[ ! -e "$dst" && ! -L "$dst" ]] || die "cannot restore the directory $e: something else is in its place"
       owner="$(owner_for "$dst")"
       mkdir -m "$mode" -- "$dst" || die "cannot create the directory $dst"
+      CREATED+=("$e")
       ((EUID != 0)) || chown -- "$owner" "$dst"
       continue
     fi
     [[ ! -d "$dst" || -L "$dst" ]] || die "cannot restore $e: a directory is in its place"
     owner="$(owner_for "$dst")"
+    existed=0
+    if [[ -e "$dst" || -L "$dst" ]]; then existed=1; fi
     tmp="$(mktemp -- "$(dirname -- "$dst")/.$(basename -- "$e").cep-restore.XXXXXX")" || die "cannot write in $(dirname -- "$dst")"
     on_exit_remove "$tmp"
     cat -- "$STAGE/$e" >"$tmp" || die "cannot write $tmp"
@@ -259,6 +277,7 @@ extract() {
     touch -r "$STAGE/$e" -- "$tmp"
     mv -f -T -- "$tmp" "$dst" || die "cannot put $e in place"
     keep_path "$tmp"
+    if ((existed)); then REPLACED+=("$e"); else CREATED+=("$e"); fi
   done
   log INFO "restored ${#FILE_ENTRIES[@]} files from $ARCHIVE_NAME into $TARGET"
 }
@@ -305,11 +324,57 @@ report() {
     "IMPORTANT: review the .env files, then restart the services (docker-compose up -d, or systemctl restart $APP_NAME)."
 }
 
+# put_back_one ENTRY: a replaced entry back from root's private copy: a temp file (or link) beside
+# it with the owner and mode it had, then a rename over what the restore put there.
+put_back_one() {
+  local src="$ROLLBACK_DIR/$1" dst="$TARGET/$1" tmp
+  tmp="$(mktemp -u -- "$(dirname -- "$dst")/.$(basename -- "$1").cep-rollback.XXXXXX")"
+  if [[ -L "$src" ]]; then
+    ln -s -- "$(readlink -- "$src")" "$tmp" || return 1
+    chown -h -- "$(stat -c %u:%g -- "$src")" "$tmp" || { rm -f -- "$tmp"; return 1; }
+  elif [[ -f "$src" ]]; then
+    (set -C && cat -- "$src" >"$tmp") || { rm -f -- "$tmp"; return 1; }
+    { chmod -- "$(stat -c %a -- "$src")" "$tmp" && chown -- "$(stat -c %u:%g -- "$src")" "$tmp" && touch -r "$src" -- "$tmp"; } ||
+      { rm -f -- "$tmp"; return 1; }
+  else
+    return 1
+  fi
+  mv -f -T -- "$tmp" "$dst" || { rm -f -- "$tmp"; return 1; }
+}
+
+# A failure after extract started: every file it replaced goes back (put_back_one), and what it
+# created goes, children before their parents. Sets ROLLBACK, the report's line.
+put_back() {
+  if [[ -z "${ROLLBACK_DIR:-}" ]]; then
+    ROLLBACK="none needed: nothing in $TARGET was changed"
+    return 0
+  fi
+  local e i dst failed=()
+  for ((i = ${#CREATED[@]} - 1; i >= 0; i--)); do
+    dst="$TARGET/${CREATED[i]}"
+    if [[ -d "$dst" && ! -L "$dst" ]]; then
+      rmdir -- "$dst" || failed+=("${CREATED[i]}")
+    elif [[ -e "$dst" || -L "$dst" ]]; then
+      rm -f -- "$dst" || failed+=("${CREATED[i]}")
+    fi
+  done
+  for e in "${REPLACED[@]}"; do
+    put_back_one "$e" || failed+=("$e")
+  done
+  if ((${#failed[@]} == 0)); then
+    ROLLBACK="done: $TARGET is as it was before the restore (${#REPLACED[@]} replaced file(s) put back, ${#CREATED[@]} created entries removed)"
+  else
+    ROLLBACK="FAILED for ${failed[*]}: put them back by hand from ${PRE_RESTORE:-the pre-restore archive}${PRE_RESTORE:+ ($(basename -- "$0") $PRE_RESTORE --target $TARGET --force$([[ "$PRE_RESTORE" != *.age ]] || echo " --identity FILE"))}"
+  fi
+  log WARNING "rollback: $ROLLBACK"
+}
+
 restore_failed_report() {
+  put_back
   restore_report "CONFIGURATION RESTORE REPORT" "Target Directory: $TARGET" "FAILED (exit $1): ${LIB_LAST_ERROR:-see $LOG_FILE}" \
     "Restored From: $ARCHIVE_NAME" \
     "Pre-Restore Backup: ${PRE_RESTORE:-none}" \
-    "Rollback: $(basename -- "$0") ${PRE_RESTORE:-<pre-restore archive>} --target $TARGET --force$([[ "${PRE_RESTORE:-}" != *.age ]] || echo " --identity FILE")" \
+    "Rollback: $ROLLBACK" \
     ==
 }
 
@@ -345,6 +410,7 @@ main() {
   # The copy writes only into the backup tree: a failure there has changed nothing yet.
   lib_as_backup_user pre_restore_step <"$PRESENT_LIST" >/dev/null
   PRE_RESTORE="${STEP_RESULT:-${PRE_RESTORE:-}}"
+  stash_current
   RESTORE_STARTED=1
   extract
   verify_restore

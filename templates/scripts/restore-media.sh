@@ -17,7 +17,8 @@
 #   current target into $BACKUP_DIR/media/pre-restore/<timestamp>; rsync --delete the snapshot into
 #   the target (the target becomes exactly the snapshot); set the owner (MEDIA_OWNER, default the
 #   owner of $APP_DIR) and permissions (directories 755, files 644); verify; print the report.
-#   Log: $LOG_DIR/restore-media.log.
+#   A failure after the target started changing puts it back as it was: from the pre-restore copy
+#   (rsync --delete again), or emptied/removed when it was empty/missing. Log: $LOG_DIR/restore-media.log.
 #
 #   Exit: 0 restored, 1 failure, refusal or usage error, 75 a media backup or restore is running,
 #   78 configuration error.
@@ -132,7 +133,10 @@ confirm() {
 survey_target() {
   CEP_TARGET_ENTRIES=0
   CEP_TARGET_FILES=0
+  TARGET_STAT=""
   [[ -d "$TARGET" ]] || return 0
+  # The folder's own owner and mode, for a rollback of a restore into an empty folder.
+  TARGET_STAT="$(stat -c '%u:%g %a' -- "$TARGET")"
   CEP_TARGET_ENTRIES="$(find "$TARGET" -mindepth 1 -printf x | wc -c)" || die "cannot list the target $TARGET"
   media_count "$TARGET"
   CEP_TARGET_FILES="$COUNT_FILES"
@@ -261,12 +265,48 @@ report() {
     ==
 }
 
-# A restore that failed half-way says so, and where the pre-restore copy is.
+# A failure after the target started changing: put it back as it was. With a pre-restore copy,
+# rsync --delete from it into the target (as the restore itself went: the target becomes exactly
+# the copy, owners and modes included); without one the target was empty or missing (root's
+# survey), so what the restore put there goes. Sets ROLLBACK, the report's line.
+put_back() {
+  local err
+  err="$(mktemp 2>/dev/null)" || err=/dev/null
+  if [[ -n "${PRE_RESTORE:-}" ]]; then
+    log WARNING "restore failed: putting $TARGET back from the pre-restore copy $PRE_RESTORE"
+    if rsync -a --delete --numeric-ids -- "$PRE_RESTORE/" "$TARGET/" 2>"$err"; then
+      ROLLBACK="done: $TARGET is as it was before the restore, from $PRE_RESTORE"
+    else
+      ROLLBACK="FAILED ($(head -c 300 -- "$err" | tr '\n' ' ')): $TARGET may be partly restored; once it is writable: $(basename -- "$0") $PRE_RESTORE --target $TARGET --force"
+    fi
+  elif [[ -n "${TARGET_STAT:-}" ]]; then
+    log WARNING "restore failed: emptying $TARGET again (it was empty before the restore)"
+    if find "$TARGET" -mindepth 1 -delete 2>"$err" && chown -- "${TARGET_STAT% *}" "$TARGET" && chmod -- "${TARGET_STAT#* }" "$TARGET"; then
+      ROLLBACK="done: $TARGET is empty again, as it was before the restore"
+    else
+      ROLLBACK="FAILED ($(head -c 300 -- "$err" | tr '\n' ' ')): $TARGET was empty before the restore and now holds part of $SNAPSHOT_NAME"
+    fi
+  elif [[ -e "$TARGET" ]]; then
+    log WARNING "restore failed: removing $TARGET again (it did not exist before the restore)"
+    if rm -rf -- "$TARGET" 2>"$err"; then
+      ROLLBACK="done: $TARGET is gone again, as before the restore"
+    else
+      ROLLBACK="FAILED ($(head -c 300 -- "$err" | tr '\n' ' ')): $TARGET did not exist before the restore and now holds part of $SNAPSHOT_NAME"
+    fi
+  else
+    ROLLBACK="none needed: $TARGET was not created"
+  fi
+  [[ "$err" == /dev/null ]] || rm -f -- "$err"
+  log WARNING "rollback: $ROLLBACK"
+}
+
+# A restore that failed half-way puts the target back, says so, and where the pre-restore copy is.
 restore_failed_report() {
+  put_back
   restore_report "MEDIA RESTORE REPORT" "Target Directory: $TARGET" "FAILED (exit $1): ${LIB_LAST_ERROR:-see $LOG_FILE}" \
     "Restored From: $SNAPSHOT_NAME" \
     "Pre-Restore Backup: ${PRE_RESTORE:-none}" \
-    "Rollback: $(basename -- "$0") ${PRE_RESTORE:-<pre-restore copy>} --target $TARGET --force" \
+    "Rollback: $ROLLBACK" \
     ==
 }
 

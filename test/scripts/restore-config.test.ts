@@ -12,6 +12,7 @@ import {
   copyFileSync,
   rmSync,
   existsSync,
+  chownSync,
 } from "node:fs";
 import { join, basename } from "node:path";
 import { execa, type Result } from "execa";
@@ -219,6 +220,38 @@ describe("restore-config.sh", () => {
     // The restore's own copy counts now: of the other three, the oldest (42 days) is past keep_min.
     expect(existsSync(join(preDir(), names[2]!))).toBe(false);
     for (const n of names) for (const f of [n, `${n}.sha256`]) rmSync(join(preDir(), f), { force: true });
+  });
+
+  it("a failure midway (a read-only folder in the app dir) puts back every replaced file and removes what it created", async () => {
+    // Sorted, the archive's entries are .env, docker-compose.yml, migrations/..., nginx/...: the
+    // first three are replaced or created, then nginx (immutable) fails.
+    writeFileSync(join(app, ".env"), "BROKEN=1\n");
+    chmodSync(join(app, ".env"), 0o640);
+    chownSync(join(app, ".env"), 65534, 65534);
+    rmSync(join(app, "docker-compose.yml"), { force: true });
+    rmSync(join(app, "migrations"), { recursive: true, force: true });
+    writeFileSync(join(app, "nginx", "site.conf"), "server { broken; }\n");
+    const before = read(app);
+    const envStat = statSync(join(app, ".env"));
+    const locked = join(app, "nginx");
+    await execa("chattr", ["+i", locked]);
+    let r: Result;
+    try {
+      r = await run([archive, "--force"]);
+    } finally {
+      await execa("chattr", ["-i", locked]);
+    }
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stdout).toContain("Status: FAILED");
+    expect(r.stdout).toContain(
+      `Rollback: done: ${app} is as it was before the restore (1 replaced file(s) put back, 3 created entries removed)`,
+    );
+    expect(read(app)).toEqual(before);
+    const after = statSync(join(app, ".env"));
+    expect([after.mode, after.uid, after.gid]).toEqual([envStat.mode, envStat.uid, envStat.gid]);
+    expect(existsSync(join(app, "docker-compose.yml"))).toBe(false);
+    expect(existsSync(join(app, "migrations"))).toBe(false);
+    expect(readdirSync(app).filter((f) => f.includes("cep-restore") || f.includes("cep-rollback"))).toEqual([]);
   });
 
   it("the installed script passes shellcheck", async () => {

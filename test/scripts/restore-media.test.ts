@@ -287,6 +287,50 @@ describe("restore-media.sh", () => {
     }
   });
 
+  it("a failure midway (a read-only folder in the target) puts the target back as it was, from the pre-restore copy", async () => {
+    // The live media differ from the snapshot at the top level (restored, deleted) and in 2025/10,
+    // which is made immutable: rsync changes the rest, then fails there.
+    writeFileSync(join(media, "logo.png"), "changed since the snapshot");
+    chmodSync(join(media, "logo.png"), 0o640);
+    writeFileSync(join(media, "new-upload.jpg"), "uploaded after the snapshot");
+    writeFileSync(join(media, "2025", "10", NON_ASCII), "changed too\n");
+    const before = tree(media);
+    const modes = Object.fromEntries(allPaths(media).map((p) => [p, statSync(p).mode]));
+    const copies = preRestoreCopies().length;
+    const locked = join(media, "2025", "10");
+    await execa("chattr", ["+i", locked]);
+    let r: Result;
+    try {
+      r = await run("restore-media.sh", [snapshot, "--force"], { RESTORE_VERIFY_SAMPLE: "0" });
+    } finally {
+      await execa("chattr", ["-i", locked]);
+    }
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stdout).toContain("Status: FAILED");
+    expect(r.stdout).toMatch(/Rollback: done: .* is as it was before the restore, from .*pre-restore/);
+    expect(tree(media)).toEqual(before);
+    expect(Object.fromEntries(allPaths(media).map((p) => [p, statSync(p).mode]))).toEqual(modes);
+    // The pre-restore copy stays (it is what the rollback read).
+    expect(preRestoreCopies()).toHaveLength(copies + 1);
+  });
+
+  it("a failure into a new folder (the owner cannot be set) removes the folder again", async () => {
+    const conf = lab.vars.paths.config_file;
+    const original = readFileSync(conf, "utf8");
+    writeFileSync(conf, original.replace(/^MEDIA_OWNER=.*$/m, "MEDIA_OWNER=no-such-user-cep:no-such-group-cep"));
+    const target = join(lab.root, "fresh-media");
+    let r: Result;
+    try {
+      r = await run("restore-media.sh", [snapshot, "--force", "--target", target]);
+    } finally {
+      writeFileSync(conf, original);
+    }
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stdout).toContain("Status: FAILED");
+    expect(r.stdout).toContain(`Rollback: done: ${target} is gone again`);
+    expect(existsSync(target)).toBe(false);
+  });
+
   it("the installed script passes shellcheck", async () => {
     const r = await execa("shellcheck", ["-x", "restore-media.sh"], { cwd: lab.vars.paths.scripts_dir, reject: false });
     expect(r.stdout + r.stderr).toBe("");
