@@ -271,8 +271,6 @@ export function parseCommonArgs(argv: string[], usage: string): CommonOptions {
   const maxFail = positiveInt("max-fail-percent", v["max-fail-percent"], 0);
   if (maxFail !== undefined && maxFail > 100)
     throw new InputError([`arguments: --max-fail-percent: expected 0-100, got ${maxFail}`]);
-  if (v.from !== undefined && v.from !== "local" && v.from !== "offsite")
-    throw new InputError([`arguments: --from: expected local or offsite, got "${v.from}"`]);
   return {
     inventory,
     rest,

@@ -47,7 +47,14 @@ export function selectPoint(
   const kinds = COMPONENT_KINDS[component];
   const all = points
     .filter((p) => kinds.includes(p.kind))
-    .sort((a, b) => b.epoch - a.epoch || (a.name < b.name ? 1 : -1));
+    // The same dump can be both a daily and a monthly point (the monthly tier hard-links it): at a
+    // tie the daily one, so the plan names the kind a person expects.
+    .sort(
+      (a, b) =>
+        b.epoch - a.epoch ||
+        kinds.indexOf(a.kind) - kinds.indexOf(b.kind) ||
+        (a.name < b.name ? 1 : a.name > b.name ? -1 : 0),
+    );
   const usable = all.filter((p) => p.checksum !== "missing");
   if (pick.backup && pick.backup !== "latest") {
     const p = all.find((x) => x.name === pick.backup);

@@ -61,7 +61,7 @@ describe("parseJobArgs", () => {
     expect(parseJobArgs(["staging", "--from", "offsite"], drillJob).from).toBe("offsite");
     expect(parseJobArgs(["staging"], drillJob).from).toBeUndefined();
     expect(problems(() => parseJobArgs(["staging", "--from", "s3"], drillJob))).toEqual([
-      'arguments: --from: expected local or offsite, got "s3"',
+      'arguments: --from: expected one of local, offsite, got "s3"',
     ]);
     expect(problems(() => parseJobArgs(["prod", "--from", "offsite"], statusJob))).toEqual([
       "arguments: --from: not supported by status (it only reads each host's backup status)",

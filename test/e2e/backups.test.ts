@@ -44,7 +44,7 @@ describe("backups", () => {
     for (const h of r.report.hosts) {
       expect(h.commands).toBe(1);
       const b = h.backups;
-      expect(b.counts).toEqual({ database: 2, weekly: 1, monthly: 0, media: 1, config: 1 });
+      expect(b.counts).toEqual({ database: 2, weekly: 1, monthly: 1, media: 1, config: 1 });
       const byKind = (k: string) => b.points.filter((p: any) => p.kind === k);
       const [newest, older] = byKind("database");
       expect(newest.name).toBe(basename(newestDump(lab.state.hosts.find((x) => x.name === h.name)!)));
@@ -52,7 +52,9 @@ describe("backups", () => {
       expect(newest.epoch).toBeGreaterThan(older.epoch);
       expect(newest.checksum).toBe("yes");
       expect(older.checksum).toBe("not checked");
-      for (const k of ["weekly", "media", "config"]) expect(byKind(k)[0].checksum, k).toBe("yes");
+      for (const k of ["weekly", "monthly", "media", "config"]) expect(byKind(k)[0].checksum, k).toBe("yes");
+      // The monthly tier: the first dump of the month, a hard link of the older daily one.
+      expect(byKind("monthly")[0].name).toBe(older.name);
       expect(byKind("weekly")[0].name).toMatch(new RegExp(`^${APP}_weekly_\\d{4}-W\\d\\d_`));
       const live = await liveRowCounts(lab.state.hosts.find((x) => x.name === h.name)!);
       expect(newest.manifest.tables).toBe(Object.keys(live).length);
@@ -67,14 +69,14 @@ describe("backups", () => {
         expect(Date.parse(p.time)).toBeLessThanOrEqual(t0);
       }
       // The table: one per host, a row per restore point.
-      expect(r.stdout).toContain(`${h.name}: 5 restore points (2 database, 1 weekly, 1 media, 1 config)`);
+      expect(r.stdout).toContain(`${h.name}: 6 restore points (2 database, 1 weekly, 1 monthly, 1 media, 1 config)`);
       expect(r.stdout).toMatch(
         new RegExp(
           `database +${newest.name} .* yes +no +local +${newest.manifest.tables} tables, ${newest.manifest.rows} rows`,
         ),
       );
     }
-    expect(r.stdout).toMatch(/2 hosts, 10 restore points: 2 listed, 0 failed, 0 unreachable/);
+    expect(r.stdout).toMatch(/2 hosts, 12 restore points: 2 listed, 0 failed, 0 unreachable/);
     console.log(`backups of 2 lab hosts: ${Date.now() - t0} ms`);
   });
 
@@ -82,13 +84,21 @@ describe("backups", () => {
     const h = lab.state.hosts[0]!;
     const restore = corruptFile(olderDump[h.name]!, 100, 4);
     try {
-      const quick = await cli("backups", [lab.state.files.inventory, "--limit", h.name]);
+      // Daily dumps only: the newest is checked, the corrupted older one is not.
+      const quick = await cli("backups", [lab.state.files.inventory, "--limit", h.name, "--kind", "database"]);
       expect(quick.code, quick.stdout + quick.stderr).toBe(0);
+      // All kinds: the older daily dump is also the newest monthly one (a hard link), checked.
+      const withMonthly = await cli("backups", [lab.state.files.inventory, "--limit", h.name]);
+      expect(withMonthly.code, withMonthly.stdout + withMonthly.stderr).toBe(2);
       const all = await cli("backups", [lab.state.files.inventory, "--limit", h.name, "--verify-all"]);
       expect(all.code, all.stdout + all.stderr).toBe(2);
       const points = all.report.hosts[0].backups.points;
-      expect(points.find((p: any) => p.name === basename(olderDump[h.name]!)).checksum).toBe("no");
-      expect(points.filter((p: any) => p.checksum === "yes")).toHaveLength(points.length - 1);
+      const bad = points.filter((p: any) => p.name === basename(olderDump[h.name]!));
+      expect(bad.map((p: any) => [p.kind, p.checksum])).toEqual([
+        ["database", "no"],
+        ["monthly", "no"],
+      ]);
+      expect(points.filter((p: any) => p.checksum === "yes")).toHaveLength(points.length - 2);
       expect(all.stdout).toContain(`checksum does not match: ${basename(olderDump[h.name]!)}`);
     } finally {
       restore();
