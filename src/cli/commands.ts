@@ -2,6 +2,7 @@
 // built from what its job supports, so help never offers an option the job refuses.
 import { InputError } from "../errors.ts";
 import { optionsUsage, parseCommonArgs, refuseUnsupported, type CommonOptions, type JobOption } from "./options.ts";
+import { shown } from "../inventory/shown.ts";
 
 const ABOUT: Record<string, { synopsis: string; about?: string }> = {
   provision: {
@@ -80,7 +81,7 @@ export function parseJobArgs(
   const opts = parseCommonArgs(argv, text);
   if (opts.rest.length)
     throw new InputError([
-      `arguments: unexpected ${opts.rest.map((r) => `"${r}"`).join(", ")} after the inventory`,
+      `arguments: unexpected ${opts.rest.map((r) => shown(r)).join(", ")} after the inventory`,
       text,
     ]);
   refuseUnsupported(job, opts);

@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 import { InputError } from "../errors.ts";
 import { TAGS } from "../backup/desired.ts";
+import { shown } from "../inventory/shown.ts";
 
 export interface CommonOptions {
   inventory: string;
@@ -147,7 +148,7 @@ export function optionsUsage(supports: readonly JobOption[]): string {
 function positiveInt(name: string, v: string | undefined, min = 1): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v) || Number(v) < min)
-    throw new InputError([`arguments: --${name}: expected an integer >= ${min}, got "${v}"`]);
+    throw new InputError([`arguments: --${name}: expected an integer >= ${min}, got ${shown(v)}`]);
   return Number(v);
 }
 
@@ -160,7 +161,7 @@ function tagList(name: string, v: string | undefined): string[] | undefined {
   const bad = list.filter((t) => !(TAGS as readonly string[]).includes(t));
   if (bad.length)
     throw new InputError([
-      `arguments: --${name}: unknown tag ${bad.map((b) => `"${b}"`).join(", ")}; expected one of ${TAGS.join(", ")}`,
+      `arguments: --${name}: unknown tag ${bad.map((b) => shown(b)).join(", ")}; expected one of ${TAGS.join(", ")}`,
     ]);
   return list;
 }
@@ -265,7 +266,7 @@ export function parseCommonArgs(argv: string[], usage: string): CommonOptions {
   if (v.serial !== undefined) {
     const m = /^(\d+)(%?)$/.exec(v.serial);
     if (!m || Number(m[1]) < 1 || (m[2] && Number(m[1]) > 100))
-      throw new InputError([`arguments: --serial: expected N or N% (1-100%), got "${v.serial}"`]);
+      throw new InputError([`arguments: --serial: expected N or N% (1-100%), got ${shown(String(v.serial))}`]);
     serial = m[2] ? { percent: Number(m[1]) } : { count: Number(m[1]) };
   }
   const maxFail = positiveInt("max-fail-percent", v["max-fail-percent"], 0);

@@ -6,6 +6,7 @@
 // values out of range. A little stricter than cron where cron takes a line but never runs it as
 // meant: reversed ranges (30-10), steps beyond the field (*/61), junk after a range (1-2-3).
 // test/inventory/cron.test.ts checks every verdict against Debian's cron daemon itself.
+import { shown } from "./shown.ts";
 
 interface Field {
   name: string;
@@ -67,7 +68,7 @@ export function cronExpressionProblem(expr: string): string | undefined {
     const f = FIELDS[i]!;
     if (!fieldOk(fields[i]!, f))
       return (
-        `${f.name} "${fields[i]}": expected numbers ${f.min}-${f.max}` +
+        `${f.name} ${shown(fields[i]!)}: expected numbers ${f.min}-${f.max}` +
         (f.names ? ` or names (${f.names[0]}-${f.names[f.names.length - 1]})` : "") +
         ", ranges (a-b), steps (*/n or a-b/n), lists (a,b) or *"
       );

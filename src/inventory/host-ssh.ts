@@ -16,6 +16,7 @@ import {
 } from "../connection/ssh-config.ts";
 import type { SshConfig } from "./schema.ts";
 import { isMap } from "./merge.ts";
+import { shown as showValue } from "./shown.ts";
 
 const HOST = /^[A-Za-z0-9.:_-]+$/;
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -128,7 +129,7 @@ export function resolveHostSsh(i: HostSshInput): HostSshResult {
   const from = `${config.file} (Host ${alias})`;
   const entry = lookupSshConfig(config.parsed, alias);
   const bad = (what: string, value: string, expected: string) =>
-    at("ssh_config", `${from}: ${what} "${value}" is not ${expected}`);
+    at("ssh_config", `${from}: ${what} ${showValue(value)} is not ${expected}`);
 
   const host = expandHostName(entry.hostName ?? alias, alias);
   if (!HOST.test(host)) bad("HostName", host, "a host name or IP address");

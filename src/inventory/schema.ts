@@ -2,6 +2,7 @@
 // contacted. Names that end up in paths, SQL or shell are constrained here, so later code trusts them.
 import { z } from "zod";
 import { cronExpressionProblem } from "./cron.ts";
+import { shown } from "./shown.ts";
 import { jumpSpecsProblems } from "../connection/jump.ts";
 
 // One parse per run: zod's compiled fast path costs more to generate than it saves (~50 ms a start).
@@ -45,11 +46,14 @@ export const relPath = z
 export const cronExpression = z.string().superRefine((s, ctx) => {
   const fields = s.trim().split(/\s+/);
   if (fields.length !== 5 || !noControl(s)) {
-    ctx.addIssue({ code: "custom", message: `a 5-field cron expression (minute hour day month weekday), got "${s}"` });
+    ctx.addIssue({
+      code: "custom",
+      message: `a 5-field cron expression (minute hour day month weekday), got ${shown(s)}`,
+    });
     return;
   }
   const problem = cronExpressionProblem(s);
-  if (problem) ctx.addIssue({ code: "custom", message: `a valid cron expression: "${s}": ${problem}` });
+  if (problem) ctx.addIssue({ code: "custom", message: `a valid cron expression: ${shown(s)}: ${problem}` });
 });
 
 /** A secret is never plaintext: an environment variable or a key of the encrypted vault. */
@@ -59,7 +63,11 @@ export const secretRef = z.union([
 ]);
 export type SecretRef = z.infer<typeof secretRef>;
 
-const httpUrl = z.string().regex(/^https?:\/\/[^\s'"`\\]+$/, "an http(s) URL without spaces or quotes");
+// No control characters either: a NUL cannot live in a shell variable (the host would read a cut URL).
+const httpUrl = z
+  .string()
+  .regex(/^https?:\/\/[^\s'"`\\]+$/, "an http(s) URL without spaces or quotes")
+  .refine(noControl, "an http(s) URL without control characters");
 /** Webhook URLs carry tokens: plain http URL or a secret reference. */
 const urlOrSecret = z.union([httpUrl, secretRef]);
 
@@ -133,6 +141,7 @@ export const smtpVars = z.strictObject({
   user: z
     .string()
     .regex(/^[^\s'"`\\]+$/, "a user name without spaces or quotes")
+    .refine(noControl, "a user name without control characters")
     .optional(),
   password: secretRef.optional(),
   from: z.string().email("an email address").optional(),

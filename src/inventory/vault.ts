@@ -5,6 +5,7 @@ import { readFile, writeFile, rename, rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import YAML from "yaml";
 import { InputError } from "../errors.ts";
+import { shown } from "./shown.ts";
 import { parseYamlDocument } from "./yaml.ts";
 
 /** age-encryption (and its post-quantum and curve code), loaded only by a run that has a vault. */
@@ -47,7 +48,8 @@ export async function createVault(
   map: Record<string, string>,
 ): Promise<void> {
   for (const [k, v] of Object.entries(map)) {
-    if (!VAULT_KEY.test(k)) throw new InputError([`${file}: vault key "${k}": expected letters, digits, _ . - only`]);
+    if (!VAULT_KEY.test(k))
+      throw new InputError([`${file}: vault key ${shown(k)}: expected letters, digits, _ . - only`]);
     if (typeof v !== "string") throw new InputError([`${file}: vault key ${k}: expected a string value`]);
   }
   const age = await ageLib();
@@ -139,7 +141,7 @@ export function parseVaultText(file: string, text: string): Record<string, strin
   const problems: string[] = [];
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
-    if (!VAULT_KEY.test(k)) problems.push(`${file}: vault key "${k}": expected letters, digits, _ . - only`);
+    if (!VAULT_KEY.test(k)) problems.push(`${file}: vault key ${shown(k)}: expected letters, digits, _ . - only`);
     else if (typeof v !== "string")
       problems.push(`${file}: vault key ${k}: expected a string value, not a nested map or list`);
     else out[k] = v;

@@ -9,11 +9,16 @@ import { remoteScript } from "../render/remote.ts";
 /** The script's start (set -Eeuo pipefail, the cep_put and cep_apt_install helpers): templates/remote/apply.sh. */
 export const APPLY_PREAMBLE = remoteScript("apply.sh");
 
-export function applyScript(changes: Planned[]): string {
+/**
+ * The apply script of `changes`. With `lock` (the app's config directory), it first takes the
+ * host's provision lock there, waiting up to `lockWaitS` seconds for another provision's apply.
+ */
+export function applyScript(changes: Planned[], opts: { lock?: string; lockWaitS?: number } = {}): string {
   const body = changes
     .filter((c) => c.changed && c.script)
     .map((c) => `printf 'STEP|%s\\n' ${shellQuote(c.id)}\n${c.script}`);
-  return `${APPLY_PREAMBLE}\n${body.join("\n")}\necho 'APPLY|ok'\n`;
+  const lock = opts.lock ? `cep_lock ${shellQuote(opts.lock)} ${opts.lockWaitS ?? 120}\n` : "";
+  return `${APPLY_PREAMBLE}\n${lock}${body.join("\n")}\necho 'APPLY|ok'\n`;
 }
 
 /** The id of the step that was running when the apply script stopped (undefined if it finished). */

@@ -75,7 +75,9 @@ export function planFile(f: DesiredFile, fact: PathFact, opts: { diff?: Differ; 
     // base64 never contains the delimiter, so the heredoc cannot end early.
     // The replaced file is kept beside the new one, except a secret file (old passwords would pile up).
     const keep = fact.exists && !f.secret ? 1 : 0;
-    script = `cep_put ${shellQuote(f.path)} ${modeString(f.mode)} ${owner} ${validate} ${keep} <<'CEP_PAYLOAD_END'\n${b64}\nCEP_PAYLOAD_END`;
+    // The content this plan was made against: the apply script refuses to overwrite anything else.
+    const seen = fact.exists ? (fact.sha256 ?? "unread") : "-";
+    script = `cep_put ${shellQuote(f.path)} ${modeString(f.mode)} ${owner} ${validate} ${keep} ${shellQuote(seen)} <<'CEP_PAYLOAD_END'\n${b64}\nCEP_PAYLOAD_END`;
   } else {
     script = `chmod ${modeString(f.mode)} -- ${shellQuote(f.path)}\nchown ${owner} -- ${shellQuote(f.path)}`;
   }

@@ -4,6 +4,7 @@ import type { Host } from "../inventory/types.ts";
 import type { Connection } from "../connection/types.ts";
 import type { DesiredState } from "../backup/desired.ts";
 import { factsScript, planHost, selected, type TagFilter } from "./plan.ts";
+import { dirname } from "node:path";
 import { applyScript, applyOutcome } from "../operations/apply.ts";
 import { loadDiffer } from "../operations/file.ts";
 import { maskSecrets } from "../operations/mask.ts";
@@ -51,7 +52,10 @@ export async function provisionHost(
   }
   const changes = plan.filter((p) => p.changed && !p.error);
   const apply = !job.check && changes.length > 0 && !plan.some((p) => p.error);
-  const result = apply ? await conn.exec(applyScript(changes)) : undefined;
+  // One provision at a time per app on a host (a lock on its config directory), and never one
+  // writing over files changed since its facts were read.
+  const lock = { lock: dirname(host.vars.paths.config_file), lockWaitS: lockWait(host) };
+  const result = apply ? await conn.exec(applyScript(changes, lock)) : undefined;
   const outcome = applyOutcome(plan, result, { check: job.check });
   for (const s of outcome.steps) {
     addTask(report, {
@@ -66,4 +70,9 @@ export async function provisionHost(
   for (const t of report.tasks) if (t.status !== "ok" || job.verbose) log(`${t.status}: ${t.message}`);
   report.status = settleStatus(report);
   if (report.status !== "failed" && !job.check && job.after) await job.after(conn, host, report);
+}
+
+/** How long an apply waits for another provision's lock: 120 s, within the command's timeout. */
+function lockWait(host: Host): number {
+  return Math.max(1, Math.min(120, Math.floor(host.ssh.command_timeout_s / 2)));
 }

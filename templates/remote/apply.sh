@@ -8,13 +8,36 @@ umask 077
 CEP_TS=$(date +%Y%m%d%H%M%S)
 CEP_TMP=""
 trap 'if [ -n "$CEP_TMP" ]; then rm -f -- "$CEP_TMP"; fi' EXIT
+# One provision applies to a host at a time: the apply script holds an exclusive flock on the
+# app's config directory (root's, created here when new) while it runs. A second provision waits
+# for the first to finish (up to WAIT seconds), then fails clearly rather than interleave its writes.
+cep_lock() {
+  local dir=$1 wait=$2
+  (umask 022 && mkdir -p -- "$dir")
+  exec 8<"$dir"
+  if ! flock -w "$wait" 8; then
+    printf 'another provision of this host is applying changes (lock on %s held for %s s): nothing applied, run again\n' "$dir" "$wait" >&2
+    exit 1
+  fi
+}
+# The sha256 of FILE, or - when it does not exist.
+cep_sum() {
+  if [ -e "$1" ]; then sha256sum < "$1" | cut -d' ' -f1; else printf -- '-\n'; fi
+}
 # Write stdin (base64) to a temp file beside the target, validate it there, keep the old file as
 # <path>.<timestamp>~ (the newest 3 such copies; keep=0: none), then rename over the target.
+# SEEN is the sha256 this run's facts read (- : absent): a file changed since (another provision
+# that held the lock first, a hand edit) is not overwritten with a plan made from stale facts,
+# unless it already holds the new content.
 cep_put() {
-  local path=$1 mode=$2 owner=$3 validate=$4 keep=$5 dir base out
+  local path=$1 mode=$2 owner=$3 validate=$4 keep=$5 seen=${6:-} dir base out now
   dir=$(dirname -- "$path"); base=$(basename -- "$path")
   CEP_TMP=$(mktemp -- "$dir/.$base.cep-XXXXXX")
   base64 -d > "$CEP_TMP"
+  if [ -n "$seen" ] && now=$(cep_sum "$path") && [ "$now" != "$seen" ] && [ "$now" != "$(cep_sum "$CEP_TMP")" ]; then
+    printf '%s changed on the host after this run read it (another provision, or an edit): not overwritten, run again\n' "$path" >&2
+    return 1
+  fi
   chmod "$mode" -- "$CEP_TMP"
   chown "$owner" -- "$CEP_TMP"
   if [ -n "$validate" ] && ! out=$(eval "$validate" 2>&1); then

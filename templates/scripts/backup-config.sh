@@ -211,6 +211,7 @@ main() {
   lib_init backup-config
   acquire_lock backup-config
   job_start
+  remove_stale_partials "$BACKUP_DIR/config"
   preflight
   collect_files
   create_archive

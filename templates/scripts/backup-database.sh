@@ -114,6 +114,7 @@ main() {
   acquire_lock "$job"
   set_kind
   job_start
+  remove_stale_partials "$DEST"
   preflight
   create_backup
   keep_monthly

@@ -121,6 +121,7 @@ main() {
   # One lock for volume backups and restores: they must never run at once.
   acquire_lock docker-volumes
   job_start
+  remove_stale_partials "$BACKUP_DIR/docker-volumes"
   preflight
   local v
   for v in "${DOCKER_VOLUMES[@]}"; do backup_volume "$v"; done

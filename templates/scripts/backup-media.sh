@@ -208,6 +208,7 @@ main() {
   # One lock for media backups and restores: they must never run at once.
   acquire_lock media
   job_start
+  remove_stale_partials "$BACKUP_DIR/media"
   preflight
   find_previous
   check_empty_source

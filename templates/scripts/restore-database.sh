@@ -191,8 +191,26 @@ stop_own_statements() {
 # On a failure after step 4: the partly restored target goes, the original comes back. Whether the
 # rename happened is found out here, not assumed.
 RENAME_PID=""
+# How long put_back waits for PostgreSQL to answer again (a server restarted, or stopped by hand,
+# during the restore): what it finds then is what it acts on, never a guess made while it is down.
+PUT_BACK_WAIT_S="${RESTORE_PUT_BACK_WAIT_S:-120}"
+pg_answers() {
+  local waited=0
+  until psql_maint <<<"SELECT 1;" >/dev/null 2>&1; do
+    ((waited < PUT_BACK_WAIT_S)) || return 1
+    if ((waited == 0)); then log WARNING "PostgreSQL at $DB_HOST:$DB_PORT does not answer: waiting up to ${PUT_BACK_WAIT_S}s to put the original database back"; fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
 put_back() {
   [[ -n "$ASIDE" ]] || return 0
+  if ! pg_answers; then
+    # ASIDE stays set: the report names the database set aside and the command that puts it back.
+    PUT_BACK_UNKNOWN=1
+    log ERROR "PostgreSQL at $DB_HOST:$DB_PORT did not answer for ${PUT_BACK_WAIT_S}s: the original database may be set aside as $ASIDE; once the server is up: ALTER DATABASE \"$ASIDE\" RENAME TO \"$TARGET_DB\" (after dropping $TARGET_DB if it exists)"
+    return 0
+  fi
   stop_own_statements
   if [[ "$(psql_maint <<<"SELECT count(*) FROM pg_database WHERE datname = '$ASIDE';" 2>/dev/null)" != 1 ]]; then
     if [[ "$(psql_maint <<<"SELECT count(*) FROM pg_database WHERE datname = '$TARGET_DB';" 2>/dev/null)" == 1 ]]; then
@@ -337,11 +355,14 @@ report() {
 }
 
 PUT_BACK=0
+PUT_BACK_UNKNOWN=0
 restore_failed_report() {
   put_back
   local rollback
   if ((PUT_BACK)); then
     rollback="none needed: the original database was put back as $TARGET_DB"
+  elif ((PUT_BACK_UNKNOWN)); then
+    rollback="PostgreSQL did not answer: if $TARGET_DB is missing once it is up, the original is there as $ASIDE: ALTER DATABASE \"$ASIDE\" RENAME TO \"$TARGET_DB\" (after dropping $TARGET_DB if it exists)"
   elif [[ -n "$ASIDE" ]]; then
     rollback="the original database is still there as $ASIDE: ALTER DATABASE \"$ASIDE\" RENAME TO \"$TARGET_DB\" (after dropping $TARGET_DB if it exists)"
   elif [[ -n "$PRE_RESTORE" ]]; then

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync, readFileSync, readdirSync, statSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { applyScript, applyOutcome, failedStep } from "../../src/operations/apply.ts";
-import { planFile } from "../../src/operations/file.ts";
+import { planFile, sha256 } from "../../src/operations/file.ts";
 import { planDirectory } from "../../src/operations/directory.ts";
 
 const run = (script: string) => execa("bash", ["-s"], { input: script, reject: false });
@@ -45,7 +45,7 @@ describe("apply script", () => {
           mode: 0o640,
           owner: "root",
           group: "root",
-          sha256: "x",
+          sha256: sha256("echo one\n"),
         }),
       ]),
     );
@@ -70,7 +70,7 @@ describe("apply script", () => {
           mode: 0o640,
           owner: "root",
           group: "root",
-          sha256: "x",
+          sha256: sha256("v0\n"),
         }),
       ]),
     );
@@ -110,7 +110,7 @@ describe("apply script", () => {
       applyScript([
         planFile(
           { ...file(target, "h:1:*:u:new\n"), secret: true },
-          { exists: true, type: "file", mode: 0o640, owner: "root", group: "root", sha256: "x" },
+          { exists: true, type: "file", mode: 0o640, owner: "root", group: "root", sha256: sha256("h:1:*:u:old\n") },
         ),
       ]),
     );
@@ -128,7 +128,7 @@ describe("apply script", () => {
       mode: 0o640,
       owner: "root",
       group: "root",
-      sha256: "x",
+      sha256: sha256("echo good\n"),
     });
     const r = await run(applyScript([bad]));
     expect(r.exitCode).not.toBe(0);
@@ -136,6 +136,65 @@ describe("apply script", () => {
     expect(r.stderr).toContain("validation of");
     expect(readFileSync(target, "utf8")).toBe("echo good\n");
     expect(readdirSync(d)).toEqual(["y.sh"]);
+  });
+});
+
+describe("two provisions of one host", () => {
+  const existing = (content: string) => ({
+    exists: true,
+    type: "file" as const,
+    mode: 0o640,
+    owner: "root",
+    group: "root",
+    sha256: sha256(content),
+  });
+
+  it("a file changed after the facts were read is not overwritten (the step fails naming it); its own new content is fine", async () => {
+    const d = mkdtempSync(join(tmpdir(), "apply-"));
+    const target = join(d, "backup.conf");
+    writeFileSync(target, "A=old\n");
+    const stale = applyScript([planFile(file(target, "A=mine\n"), existing("A=old\n"))]);
+    writeFileSync(target, "A=other\n"); // another provision wrote it meanwhile
+    const r = await run(stale);
+    expect(r.exitCode).not.toBe(0);
+    expect(failedStep(r.stdout)).toBe(`file:${target}`);
+    expect(r.stderr).toContain(`${target} changed on the host after this run read it`);
+    expect(readFileSync(target, "utf8")).toBe("A=other\n");
+    expect(readdirSync(d)).toEqual(["backup.conf"]);
+    // The same content already there (both runs wanted it): applied as a no-op write.
+    writeFileSync(target, "A=mine\n");
+    const same = await run(stale);
+    expect(same.exitCode, same.stderr).toBe(0);
+    expect(readFileSync(target, "utf8")).toBe("A=mine\n");
+  });
+
+  it("the lock: a second apply waits for the first, and gives up clearly after its wait", async () => {
+    const d = mkdtempSync(join(tmpdir(), "apply-"));
+    const etc = join(d, "etc");
+    const target = join(etc, "x.conf");
+    // Another apply holds the lock on the config directory for 1.5 s.
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(etc);
+    const holder = execa("flock", [etc, "sleep", "1.5"]);
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    const waited = await run(
+      applyScript([planFile(file(target, "v\n"), { exists: false })], { lock: etc, lockWaitS: 10 }),
+    );
+    expect(waited.exitCode, waited.stderr).toBe(0);
+    expect(Date.now() - t0).toBeGreaterThan(900);
+    await holder;
+    const holder2 = execa("flock", [etc, "sleep", "2"]);
+    await new Promise((r) => setTimeout(r, 300));
+    const gaveUp = await run(
+      applyScript([planFile(file(target, "w\n"), existing("v\n"))], { lock: etc, lockWaitS: 1 }),
+    );
+    expect(gaveUp.exitCode).not.toBe(0);
+    expect(failedStep(gaveUp.stdout)).toBe("");
+    expect(gaveUp.stderr).toContain(`another provision of this host is applying changes (lock on ${etc} held for 1 s)`);
+    expect(readFileSync(target, "utf8")).toBe("v\n");
+    holder2.kill();
+    await holder2.catch(() => undefined);
   });
 });
 

@@ -191,6 +191,18 @@ require_cmd() {
   done
 }
 
+# remove_stale_partials DIR: what a run of this job killed outright (kill -9, the OOM killer, a
+# power cut) left in DIR: its .<name>.partial files and snapshot directories, which no exit trap
+# removed. Called holding the job's lock, so no other run is writing them. They never counted as
+# backups, but they took space run after run until the disk was full.
+remove_stale_partials() {
+  local dir="$1" p
+  [[ -d "$dir" ]] || return 0
+  while IFS= read -r -d '' p; do
+    rm -rf -- "$p" && log INFO "removed $(basename -- "$p"), left by a run that was killed"
+  done < <(find "$dir" -mindepth 1 -maxdepth 1 -name '.*.partial' -print0)
+}
+
 # on_exit_remove PATH...: remove PATH (file or directory) when the script exits, whatever the reason
 # (error, signal, normal exit). Used for partial files; call keep_path once a file is final.
 on_exit_remove() {
