@@ -22,6 +22,8 @@ export interface CommonOptions {
   force: boolean;
   /** Where a drill restores from: the hosts' own backups (default) or their off-site copy. */
   from?: "local" | "offsite";
+  /** The drill reports' folder (default reports/drills/<inventory>/): drill writes there, status reads. */
+  reportDir?: string;
   rest: string[];
 }
 
@@ -37,6 +39,7 @@ export const JOB_OPTIONS = [
   "skipSmoke",
   "verbose",
   "from",
+  "reportDir",
 ] as const;
 export type JobOption = (typeof JOB_OPTIONS)[number];
 
@@ -51,6 +54,7 @@ export const FLAGS: Record<JobOption, string> = {
   skipSmoke: "--skip-smoke",
   verbose: "--verbose",
   from: "--from",
+  reportDir: "--report-dir",
 };
 
 /** The job options given on the command line (a default is not "given"). */
@@ -81,6 +85,7 @@ const HELP: [JobOption | undefined, string][] = [
   ["diff", "  --diff                           unified diff of every file that would change (secrets masked)"],
   ["force", "  --force                          do not ask for confirmation (needed without a terminal)"],
   ["from", "  --from local|offsite             restore the hosts' own backups (default) or their off-site copy"],
+  ["reportDir", "  --report-dir DIR                 the drill reports' folder (default reports/drills/<inventory>/)"],
   [undefined, "  --forks N                        hosts at once (default 10)"],
   ["serial", "  --serial N|N%                    rolling batches"],
   ["maxFailPercent", "  --max-fail-percent N             stop after a batch whose failed share exceeds N"],
@@ -156,6 +161,7 @@ const OPTIONS = {
   verbose: { type: "boolean", short: "v" },
   force: { type: "boolean" },
   from: { type: "string" },
+  "report-dir": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -216,5 +222,6 @@ export function parseCommonArgs(argv: string[], usage: string): CommonOptions {
     verbose: v.verbose ?? false,
     force: v.force ?? false,
     from: v.from as CommonOptions["from"],
+    reportDir: v["report-dir"],
   };
 }
