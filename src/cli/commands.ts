@@ -20,21 +20,25 @@ const ABOUT: Record<string, { synopsis: string; about?: string }> = {
     synopsis: "npm run status -- <inventory> [options]",
     about: `Runs the installed check-backups.sh --no-alert on every host (as the backup user) and prints its
 status JSON as one table: overall, database/weekly/media/config/disk checks, age of the newest
-database dump, disk used, issues (--json: hosts[].backup_status).
+database dump, disk used, issues (--json: hosts[].backup_status). Below it, each host's last restore
+drill from reports/drills/<inventory>/ (or --report-dir): verdict and age; a last drill older than
+92 days, a failed one or none is a WARNING (--json: hosts[].drill_status).
 
 Exit: 0 every host OK or WARNING, 2 a host CRITICAL, UNKNOWN or failed, 4 unreachable, 1 bad input.`,
   },
   drill: {
     synopsis: "npm run drill -- <inventory> [options]",
     about: `Restore drill (never on an inventory with environment: production): on every host, the newest
-database dump (daily or weekly), media snapshot and config archive are restored with the installed
-restore scripts into a scratch database and a temporary folder, verified against their manifests,
-timed (RTO) and dated (RPO); scratch space is removed afterwards, also on failure. With --from
-offsite the backups come from each host's off-site copy (fetch-offsite.sh: downloaded, verified,
-decrypted with encryption.identity) instead of its own disk. Reports go to
-reports/drills/<inventory>-<UTC time>.md and .json (and to --json FILE).
+daily, weekly and monthly database dumps, media snapshot and config archive are restored with the
+installed restore scripts into a scratch database and a temporary folder, verified against their
+manifests, timed by phase (RTO) and dated (RPO); scratch space is removed afterwards, also on
+failure. RTO and RPO are held against drill.rto_minutes and drill.rpo_hours: a missed target fails
+the host. With --from offsite the backups come from each host's off-site copy (fetch-offsite.sh:
+downloaded, verified, decrypted with encryption.identity) instead of its own disk. Reports go to
+reports/drills/<inventory>/<UTC time>.md and .json (or --report-dir DIR; and to --json FILE), and
+the folder's index.html (the drill history with RTO and RPO charts) is regenerated.
 
-Exit: 0 every host passed, 2 a restore or verification failed, 4 unreachable, 1 bad input
+Exit: 0 every host passed, 2 a restore, verification or target failed, 4 unreachable, 1 bad input
 (including a production inventory, and no --force without a terminal).`,
   },
   backups: {

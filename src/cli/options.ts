@@ -39,6 +39,8 @@ export interface CommonOptions {
   targetDb?: string;
   /** restore: the folder to restore into (default the media or app folder). */
   target?: string;
+  /** The drill reports' folder (default reports/drills/<inventory>/): drill writes there, status reads. */
+  reportDir?: string;
   rest: string[];
 }
 
@@ -67,6 +69,7 @@ export const JOB_OPTIONS = [
   "from",
   "targetDb",
   "target",
+  "reportDir",
 ] as const;
 export type JobOption = (typeof JOB_OPTIONS)[number];
 
@@ -89,6 +92,7 @@ export const FLAGS: Record<JobOption, string> = {
   from: "--from",
   targetDb: "--target-db",
   target: "--target",
+  reportDir: "--report-dir",
 };
 
 /** The job options given on the command line (a default is not "given"). */
@@ -118,6 +122,7 @@ const HELP: [JobOption | undefined, string][] = [
   ["check", "  --check                          change nothing, report what would change"],
   ["diff", "  --diff                           unified diff of every file that would change (secrets masked)"],
   ["force", "  --force                          do not ask for confirmation (needed without a terminal)"],
+  ["reportDir", "  --report-dir DIR                 the drill reports' folder (default reports/drills/<inventory>/)"],
   [undefined, "  --forks N                        hosts at once (default 10)"],
   ["serial", "  --serial N|N%                    rolling batches"],
   ["maxFailPercent", "  --max-fail-percent N             stop after a batch whose failed share exceeds N"],
@@ -213,20 +218,21 @@ const OPTIONS = {
   from: { type: "string" },
   "target-db": { type: "string" },
   target: { type: "string" },
+  "report-dir": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 function choice<T extends string>(name: string, v: string | undefined, choices: readonly T[]): T | undefined {
   if (v === undefined) return undefined;
   if (!(choices as readonly string[]).includes(v))
-    throw new InputError([`arguments: --${name}: expected one of ${choices.join(", ")}, got "${v}"`]);
+    throw new InputError([`arguments: --${name}: expected one of ${choices.join(", ")}, got ${shown(v)}`]);
   return v as T;
 }
 
 /** A value matching `re` (names that reach paths or SQL), else bad input saying what was expected. */
 function matching(name: string, v: string | undefined, re: RegExp, expected: string): string | undefined {
   if (v === undefined) return undefined;
-  if (!re.test(v)) throw new InputError([`arguments: --${name}: expected ${expected}, got "${v}"`]);
+  if (!re.test(v)) throw new InputError([`arguments: --${name}: expected ${expected}, got ${shown(v)}`]);
   return v;
 }
 
@@ -308,5 +314,6 @@ export function parseCommonArgs(argv: string[], usage: string): CommonOptions {
       "a database name (lowercase letters, digits and _, at most 63)",
     ),
     target: matching("target", v.target, /^\/[^\n\0]*$/, "an absolute folder path"),
+    reportDir: v["report-dir"],
   };
 }

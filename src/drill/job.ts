@@ -3,9 +3,10 @@
 // archive with the installed restore scripts into scratch space; verify.ts checks the result against
 // the backups' manifests. Never on production: the inventory file is refused before its secrets are
 // resolved, then every selected host is checked; a yes at a terminal or --force is needed. Writes
-// reports/drills/<inventory>-<UTC time>.{md,json}.
+// reports/drills/<inventory>/<UTC time>.{md,json} (or --report-dir) and
+// regenerates the folder's index.html (the drill history).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { basename, isAbsolute, join, relative } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import YAML from "yaml";
 import { InputError } from "../errors.ts";
 import { resolveInventoryPath } from "../inventory/load.ts";
@@ -14,6 +15,7 @@ import { addTask, maskedJson } from "../run/report.ts";
 import { longJobTimeoutMs } from "../run/connect.ts";
 import type { FleetJob } from "../run/job.ts";
 import { drillScript } from "./script.ts";
+import { drillReportDir, inventoryName, writeDrillIndex } from "./history.ts";
 import { verifyDrill } from "./verify.ts";
 import {
   drillMarkdown,
@@ -48,20 +50,12 @@ function productionError(shown: string): InputError {
   ]);
 }
 
-/** The name reports are filed under: `staging` for `staging`, `inventory` for .lab/inventory.yml. */
-export function inventoryName(inventory: string): string {
-  const bare = /^[\p{L}\p{N}_][\p{L}\p{N}._-]*$/u.test(inventory) && !/\.ya?ml$/i.test(inventory);
-  const name = bare ? inventory : basename(inventory).replace(/\.ya?ml$/i, "");
-  return name.replace(/[^\p{L}\p{N}._-]/gu, "_") || "inventory";
-}
-
-/** Write reports/drills/<name>-<UTC stamp>.{md,json} under cwd (a numbered name if taken). */
+/** Write <dir>/<UTC stamp>.{md,json} (a numbered name if taken), then regenerate <dir>/index.html. */
 export function writeDrillReports(
-  cwd: string,
+  dir: string,
   report: DrillRunReport,
   secrets: readonly string[],
-): { markdown: string; json: string } {
-  const dir = join(cwd, "reports", "drills");
+): { markdown: string; json: string; html: string } {
   mkdirSync(dir, { recursive: true });
   let base = reportBaseName(report);
   for (let i = 2; existsSync(join(dir, `${base}.md`)) || existsSync(join(dir, `${base}.json`)); i++)
@@ -70,12 +64,12 @@ export function writeDrillReports(
   report.drill.report_files = files;
   writeFileSync(files.markdown, maskSecrets(drillMarkdown(report), [...secrets]));
   writeFileSync(files.json, maskedJson(report, secrets));
-  return files;
+  return { ...files, html: writeDrillIndex(dir, report.drill.inventory_name) };
 }
 
 export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSection }> = {
   name: "drill",
-  supports: ["serial", "maxFailPercent", "force", "from"],
+  supports: ["serial", "maxFailPercent", "force", "from", "reportDir"],
   refuses: "it changes no managed file; it restores into scratch space and reports",
   preflight: (opts, deps) => refuseProduction(opts.inventory, deps.cwd),
   async prepare({ opts, inv, hosts, deps }) {
@@ -107,17 +101,21 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
     const r = await conn.exec(drillScript(host, undefined, run.opts.from ?? "local"), {
       timeoutMs: longJobTimeoutMs(host),
     });
-    const { drill, tasks } = verifyDrill({ code: r.code, stdout: mask(r.stdout), stderr: mask(r.stderr) });
+    const { drill, tasks } = verifyDrill(
+      { code: r.code, stdout: mask(r.stdout), stderr: mask(r.stderr) },
+      undefined,
+      host.vars.drill,
+    );
     report.drill = drill;
     for (const t of tasks) addTask(report, t);
   },
   section: (report, { opts }) => ({ drill: drillSection(report, inventoryName(opts.inventory)) }),
-  finish(report, { deps, inv }) {
-    const files = writeDrillReports(deps.cwd, report, inv.secrets);
+  finish(report, { deps, inv, opts }) {
+    const files = writeDrillReports(drillReportDir(opts, deps.cwd), report, inv.secrets);
     return {
       text: `${drillTable(report)}\n`,
       verdict: drillVerdictLine(report),
-      note: `Report: ${relative(deps.cwd, files.markdown)} (and .json)`,
+      note: `Report: ${relative(deps.cwd, files.markdown)} (and .json); history: ${relative(deps.cwd, files.html)}`,
     };
   },
 };

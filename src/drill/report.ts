@@ -54,6 +54,41 @@ function restoredText(name: string, c: DrillComponent): string {
 }
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+const result = (status: DrillComponent["status"], failed = "**FAILED**") =>
+  status === "passed" ? "passed" : status === "none" ? "none" : failed;
+
+/** Which backup each component restored, its checksum and where it went (scratch space, removed). */
+function restoredRows(h: DrillHostReport): string[] {
+  const dr = h.drill;
+  if (!dr || dr.error) return [];
+  return DRILL_COMPONENTS.flatMap((name) => {
+    const c = dr.components[name];
+    if (!c || !c.backup) return [];
+    const gone = dr.cleanup.status === "passed";
+    const into =
+      name === "media" || name === "config"
+        ? `${dr.workdir ?? "a temporary folder"}/${name} (${gone ? "removed" : "cleanup not confirmed"})`
+        : `scratch database ${dr.scratch_db} (${gone ? "dropped" : "cleanup not confirmed"})`;
+    return [`| ${h.name} | ${name} | ${cell(c.backup)} | ${cell(c.checksum ?? "-")} | ${cell(into)} |`];
+  });
+}
+
+/** One host's RTO phases and its targets, for the Markdown's targets table. */
+function targetRows(h: DrillHostReport): string[] {
+  const dr = h.drill;
+  if (!dr || dr.error) return [];
+  const t = dr.targets;
+  const p = dr.phases;
+  const phases = p
+    ? `fetch ${formatMs(p.fetch_ms)}, database ${formatMs(p.database_ms)}, media ${formatMs(p.media_ms)}, config ${formatMs(p.config_ms)}, verification ${formatMs(p.verification_ms)}`
+    : "not measured (a restore did not finish)";
+  const verdict = (met: boolean | null, by: string) =>
+    met === null ? "not measured" : met ? "met" : `**MISSED** by ${by}`;
+  return [
+    `| ${h.name} | RTO | ${formatMs(dr.rto_ms_total)} | ${t.rto_minutes} min | ${verdict(t.rto_met, formatMs(t.rto_missed_by_ms))} | ${phases} |`,
+    `| ${h.name} | RPO | ${formatAge(dr.rpo_seconds_max)} | ${t.rpo_hours} h | ${verdict(t.rpo_met, formatAge(t.rpo_missed_by_seconds))} | drill start minus the time of the oldest of the newest daily dump, media snapshot and config archive |`,
+  ];
+}
 
 export function drillMarkdown(report: DrillRunReport): string {
   const d = report.drill;
@@ -71,7 +106,8 @@ export function drillMarkdown(report: DrillRunReport): string {
   L.push("");
   L.push(
     "RPO is the age of the restored backup at drill time (from the backup's own timestamp): the data a restore now would lose. " +
-      "RTO is how long the installed restore script took (checksum check, restore, its own verification); a host's RTO is the sum of its components. " +
+      "RTO is the recovery's time by phase: the download from the off-site copy (when restoring from it), the installed restore scripts on the newest daily dump, media snapshot and config archive (checksum check, decryption in the stream, restore, their own verification), and the drill's own verification of what they restored; a host's RTO is the sum of its phases. " +
+      "The newest weekly and monthly dumps are restored and verified too (table set and row counts against their manifests), outside the recovery's RTO and RPO. " +
       "Every restore went into a scratch database or a temporary folder, never over live data.",
   );
   L.push("", "## Results", "");
@@ -89,7 +125,7 @@ export function drillMarkdown(report: DrillRunReport): string {
       if (!c) continue;
       const backup = c.backup ? `${basename(c.backup)}${c.kind ? ` (${c.kind})` : ""}` : "-";
       L.push(
-        `| ${h.name} | ${name} | ${c.status === "passed" ? "passed" : "**FAILED**"} | ${cell(backup)} | ${c.backup_time ?? "-"} | ${formatAge(c.rpo_seconds)} | ${formatMs(c.rto_ms)} | ${formatBytes(c.size_bytes)} | ${cell(restoredText(name, c))} | ${cell(c.details)} |`,
+        `| ${h.name} | ${name} | ${result(c.status)} | ${cell(backup)} | ${c.backup_time ?? "-"} | ${formatAge(c.rpo_seconds)} | ${formatMs(c.rto_ms)} | ${formatBytes(c.size_bytes)} | ${cell(restoredText(name, c))} | ${cell(c.details)} |`,
       );
     }
     L.push(
@@ -99,6 +135,26 @@ export function drillMarkdown(report: DrillRunReport): string {
       `| ${h.name} | **host** | ${dr.verdict === "PASSED" ? "**PASSED**" : "**FAILED**"} | - | - | ${formatAge(dr.rpo_seconds_max)} | ${formatMs(dr.rto_ms_total)} | - | - | - |`,
     );
   }
+  const restored = report.hosts.flatMap(restoredRows);
+  if (restored.length)
+    L.push(
+      "",
+      "## Backups restored",
+      "",
+      "| Host | Component | Backup | Checksum | Restored into |",
+      "|---|---|---|---|---|",
+      ...restored,
+    );
+  const targets = report.hosts.flatMap(targetRows);
+  if (targets.length)
+    L.push(
+      "",
+      "## Targets",
+      "",
+      "| Host | Target | Measured | Target | Result | How |",
+      "|---|---|---|---|---|---|",
+      ...targets,
+    );
   const failures = report.hosts.flatMap((h) =>
     h.status === "unreachable" || h.drill?.error || (!h.drill && h.error)
       ? [`- ${h.name}: ${h.status === "unreachable" ? "unreachable: " : ""}${h.drill?.error ?? h.error ?? ""}`]
@@ -138,13 +194,28 @@ export function drillTable(report: DrillRunReport): string {
         rows.push([
           h.name,
           name,
-          c.status === "passed" ? "passed" : "FAILED",
+          result(c.status, "FAILED"),
           formatAge(c.rpo_seconds),
           formatMs(c.rto_ms),
           formatBytes(c.size_bytes),
           c.status === "passed" ? restoredText(name, c) : c.details,
         ]);
     }
+    const t = h.drill.targets;
+    rows.push([
+      h.name,
+      "targets",
+      t.rto_met && t.rpo_met ? "met" : t.rto_met === false || t.rpo_met === false ? "MISSED" : "-",
+      formatAge(h.drill.rpo_seconds_max),
+      formatMs(h.drill.rto_ms_total),
+      "",
+      [
+        t.rto_met === false ? `RTO missed by ${formatMs(t.rto_missed_by_ms)} (target ${t.rto_minutes} min)` : "",
+        t.rpo_met === false ? `RPO missed by ${formatAge(t.rpo_missed_by_seconds)} (target ${t.rpo_hours} h)` : "",
+      ]
+        .filter(Boolean)
+        .join("; ") || `RTO target ${t.rto_minutes} min, RPO target ${t.rpo_hours} h`,
+    ]);
     rows.push([
       h.name,
       "cleanup",
@@ -164,11 +235,11 @@ export function drillVerdictLine(report: DrillRunReport): string {
   return `DRILL ${d.verdict}: ${d.hosts_passed} of ${report.hosts.length} hosts passed in ${formatMs(report.duration_ms)}`;
 }
 
-/** `<name>-<UTC stamp>`: the base name of the report files (20261201T101418Z). */
+/** `<UTC stamp>`: the base name of the report files in the inventory's folder (20261201T101418Z). */
 export function reportBaseName(report: DrillRunReport): string {
   const stamp = new Date(Date.parse(report.started_at))
     .toISOString()
     .replace(/[-:]/g, "")
     .replace(/\.\d+Z$/, "Z");
-  return `${report.drill.inventory_name}-${stamp}`;
+  return stamp;
 }

@@ -2,16 +2,54 @@
 // its exit code and stderr) → one result per component checked against the backup's own manifest,
 // the cleanup's outcome and the host's verdict. Tested on recorded outputs (test/drill/cases/).
 import type { TaskReport } from "../run/report.ts";
+import { formatAge, formatMs } from "../format.ts";
 
-export const DRILL_COMPONENTS = ["database", "media", "config"] as const;
+export const DRILL_COMPONENTS = ["database", "media", "config", "weekly", "monthly"] as const;
 export type DrillComponentName = (typeof DRILL_COMPONENTS)[number];
+/** What a recovery restores: the newest daily dump, media snapshot and config archive (RTO, RPO). */
+export const RECOVERY_COMPONENTS = ["database", "media", "config"] as const;
+/** The older tiers, restored and verified too, outside the recovery's RTO and RPO. */
+export const DUMP_COMPONENTS = ["database", "weekly", "monthly"] as const;
+const isDump = (n: DrillComponentName) => (DUMP_COMPONENTS as readonly string[]).includes(n);
+
+/** The inventory's targets (drill.rto_minutes, drill.rpo_hours). */
+export interface DrillTargets {
+  rto_minutes: number;
+  rpo_hours: number;
+}
+
+/** The recovery's time by phase (ms): what a real recovery of this host would take. */
+export interface DrillPhases {
+  /** Downloads from the off-site copy (fetch-offsite.sh: download, checksums, rebuild, decryption of media). */
+  fetch_ms: number;
+  /** restore-database.sh on the newest daily dump (checksum, decryption in the stream, restore, table and row checks). */
+  database_ms: number;
+  /** restore-media.sh on the newest snapshot. */
+  media_ms: number;
+  /** restore-config.sh on the newest archive (decryption in the stream). */
+  config_ms: number;
+  /** The drill's own checks after the restores (diff -r of the media, config files byte for byte). */
+  verification_ms: number;
+  total_ms: number;
+}
+
+export interface DrillTargetResult {
+  rto_minutes: number;
+  rpo_hours: number;
+  rto_met: boolean | null;
+  rpo_met: boolean | null;
+  /** By how much the target was missed (0 when met; null when not measured). */
+  rto_missed_by_ms: number | null;
+  rpo_missed_by_seconds: number | null;
+}
 
 export interface DrillComponent {
-  status: "passed" | "failed";
+  /** none: a weekly or monthly tier with no dump yet (nothing to restore, not a failure). */
+  status: "passed" | "failed" | "none";
   /** The backup restored (path on the host). */
   backup: string | null;
-  /** database: daily or weekly. */
-  kind?: "daily" | "weekly";
+  /** A dump's tier: daily (database), weekly or monthly. */
+  kind?: "daily" | "weekly" | "monthly";
   /** When the backup was taken (its manifest's started_at/created_at, else its name). */
   backup_time: string | null;
   /** RPO: age of the backup at drill time, in seconds. */
@@ -25,6 +63,8 @@ export interface DrillComponent {
   /** The drill's own verification after the restore (diff -r, file-by-file compare). */
   verify_ms: number | null;
   size_bytes: number | null;
+  /** The backup's SHA-256 as its manifest recorded it (media: its checksum list's name). */
+  checksum?: string;
   /** What the manifest recorded and what the restore produced (tables/rows, files/bytes). */
   manifest: Record<string, number>;
   restored: Record<string, number>;
@@ -36,10 +76,12 @@ export interface DrillHost {
   verdict: "PASSED" | "FAILED";
   drilled_at: string | null;
   components: Partial<Record<DrillComponentName, DrillComponent>>;
-  /** Sum of the components' RTOs: restoring this host's data one component after the other. */
+  /** The recovery's RTO: every phase (fetch, database, media, config, verification) one after the other. */
   rto_ms_total: number | null;
-  /** The oldest backup restored: the data this host would lose. */
+  /** The recovery's RPO: drill start minus the time of the oldest of the newest backups restored. */
   rpo_seconds_max: number | null;
+  phases: DrillPhases | null;
+  targets: DrillTargetResult;
   scratch_db: string;
   workdir: string | null;
   cleanup: { status: "passed" | "failed"; scratch_db: string; workdir: string };
@@ -95,6 +137,7 @@ export function componentResult(name: DrillComponentName, f: Fields | undefined,
 }
 
 function checkComponent(name: DrillComponentName, f: Fields | undefined, now: number): DrillComponent {
+  const none = one(f, "none");
   const epoch = num(f, "backup_epoch");
   const c: DrillComponent = {
     status: "failed",
@@ -110,9 +153,14 @@ function checkComponent(name: DrillComponentName, f: Fields | undefined, now: nu
     restored: {},
     details: "",
   };
-  if (name === "database") {
+  if (isDump(name)) {
     const k = one(f, "kind");
-    if (k === "daily" || k === "weekly") c.kind = k;
+    if (k === "daily" || k === "weekly" || k === "monthly") c.kind = k;
+  }
+  if (none !== undefined && name !== "database" && isDump(name) && !one(f, "backup")) {
+    c.status = "none";
+    c.details = none;
+    return c;
   }
   const fail = (why: string): DrillComponent => ((c.details = why), c);
   const err = one(f, "error");
@@ -121,9 +169,11 @@ function checkComponent(name: DrillComponentName, f: Fields | undefined, now: nu
   const m = manifestOf(f);
   if (m === undefined) return fail(`no manifest next to ${c.backup}: nothing to verify the restore against`);
   if (m === null) return fail(`the manifest of ${c.backup} is not valid JSON`);
+  if (typeof m?.sha256 === "string") c.checksum = `sha256 ${m.sha256}`;
+  else if (typeof m?.checksums === "string") c.checksum = `per-file SHA-256 list ${m.checksums}`;
   if (one(f, "restored") !== "ok") return fail("no result: the drill script stopped during this component");
 
-  if (name === "database") {
+  if (isDump(name)) {
     c.manifest = { tables: Number(m.table_count), rows: Number(m.total_rows) };
     if (typeof m.size_bytes === "number") c.manifest.size_bytes = m.size_bytes;
     const v = one(f, "verified") ?? "";
@@ -181,6 +231,7 @@ function checkComponent(name: DrillComponentName, f: Fields | undefined, now: nu
 export function verifyDrill(
   r: DrillOutput,
   now = Math.floor(Date.now() / 1000),
+  targets: DrillTargets = DEFAULT_TARGETS,
 ): { drill: DrillHost; tasks: TaskReport[] } {
   const lines = parseDrillLines(r.stdout);
   const d = lines.get("drill");
@@ -201,6 +252,15 @@ export function verifyDrill(
       workdir: one(cl, "workdir") ?? (one(d, "workdir") ? "not confirmed" : "none"),
     },
     stale_removed: num(d, "stale_removed") ?? 0,
+    phases: null,
+    targets: {
+      rto_minutes: targets.rto_minutes,
+      rpo_hours: targets.rpo_hours,
+      rto_met: null,
+      rpo_met: null,
+      rto_missed_by_ms: null,
+      rpo_missed_by_seconds: null,
+    },
   };
   const tail = r.stderr.trim().split("\n").slice(-3).join(" ");
   const error = one(d, "error") ?? (d ? undefined : `the drill script did not run (exit ${r.code}): ${tail}`);
@@ -217,7 +277,7 @@ export function verifyDrill(
     drill.components[name] = c;
     tasks.push({
       name: `drill ${name}`,
-      status: c.status === "passed" ? "ok" : "failed",
+      status: c.status === "failed" ? "failed" : "ok",
       message: `${c.status}: ${c.details}`,
     });
   }
@@ -227,10 +287,72 @@ export function verifyDrill(
     status: drill.cleanup.status === "passed" ? "ok" : "failed",
     message: `scratch database ${drill.cleanup.scratch_db}; temporary folder ${drill.cleanup.workdir}`,
   });
-  const comps = Object.values(drill.components);
-  drill.rto_ms_total = comps.every((c) => c.rto_ms !== null) ? comps.reduce((s, c) => s + (c.rto_ms ?? 0), 0) : null;
-  const rpos = comps.map((c) => c.rpo_seconds).filter((x): x is number => x !== null);
+  drill.phases = recoveryPhases(drill.components);
+  drill.rto_ms_total = drill.phases?.total_ms ?? null;
+  const rpos = RECOVERY_COMPONENTS.map((n) => drill.components[n]?.rpo_seconds).filter(
+    (x): x is number => x !== null && x !== undefined,
+  );
   drill.rpo_seconds_max = rpos.length ? Math.max(...rpos) : null;
+  drill.targets = judgeTargets(drill.rto_ms_total, drill.rpo_seconds_max, targets);
+  const recoveryFailed = RECOVERY_COMPONENTS.some((n) => drill.components[n]?.status !== "passed");
+  tasks.push(targetsTask(drill.targets, drill.rto_ms_total, drill.rpo_seconds_max, recoveryFailed));
   drill.verdict = tasks.some((t) => t.status === "failed") ? "FAILED" : "PASSED";
   return { drill, tasks };
+}
+
+export const DEFAULT_TARGETS: DrillTargets = { rto_minutes: 60, rpo_hours: 26 };
+
+/** The recovery's phases from its components (null when one of them has no time). */
+export function recoveryPhases(components: DrillHost["components"]): DrillPhases | null {
+  const cs = RECOVERY_COMPONENTS.map((n) => components[n]);
+  if (cs.some((c) => !c || c.rto_ms === null)) return null;
+  // A component's rto_ms includes its download (fetch_ms): the phase is the rest.
+  const own = (c: DrillComponent | undefined) => (c!.rto_ms ?? 0) - (c!.fetch_ms ?? 0);
+  const p = {
+    fetch_ms: cs.reduce((a, c) => a + (c!.fetch_ms ?? 0), 0),
+    database_ms: own(components.database),
+    media_ms: own(components.media),
+    config_ms: own(components.config),
+    verification_ms: cs.reduce((a, c) => a + (c!.verify_ms ?? 0), 0),
+  };
+  return { ...p, total_ms: p.fetch_ms + p.database_ms + p.media_ms + p.config_ms + p.verification_ms };
+}
+
+/** RTO and RPO against the targets; a target of 0 is missed by anything above 0. */
+export function judgeTargets(rtoMs: number | null, rpoSeconds: number | null, t: DrillTargets): DrillTargetResult {
+  const rtoLimit = t.rto_minutes * 60_000;
+  const rpoLimit = t.rpo_hours * 3600;
+  return {
+    rto_minutes: t.rto_minutes,
+    rpo_hours: t.rpo_hours,
+    rto_met: rtoMs === null ? null : rtoMs <= rtoLimit,
+    rpo_met: rpoSeconds === null ? null : rpoSeconds <= rpoLimit,
+    rto_missed_by_ms: rtoMs === null ? null : Math.max(0, rtoMs - rtoLimit),
+    rpo_missed_by_seconds: rpoSeconds === null ? null : Math.max(0, rpoSeconds - rpoLimit),
+  };
+}
+
+/** The targets' task: failed when a target was missed (by how much) or could not be measured. */
+export function targetsTask(
+  t: DrillTargetResult,
+  rtoMs: number | null,
+  rpoSeconds: number | null,
+  recoveryFailed = false,
+): TaskReport {
+  const rto =
+    rtoMs === null
+      ? `RTO not measured (a recovery component has no time), target ${t.rto_minutes} min`
+      : t.rto_met
+        ? `RTO ${formatMs(rtoMs)} within the target of ${t.rto_minutes} min`
+        : `RTO target missed: the recovery took ${formatMs(rtoMs)}, target ${t.rto_minutes} min, missed by ${formatMs(t.rto_missed_by_ms)}`;
+  const rpo =
+    rpoSeconds === null
+      ? `RPO not measured (a recovery component has no backup time), target ${t.rpo_hours} h`
+      : t.rpo_met
+        ? `RPO ${formatAge(rpoSeconds)} within the target of ${t.rpo_hours} h`
+        : `RPO target missed: the oldest backup restored was ${formatAge(rpoSeconds)} old, target ${t.rpo_hours} h, missed by ${formatAge(t.rpo_missed_by_seconds)}`;
+  const missed = t.rto_met === false || t.rpo_met === false;
+  // Not measured because a restore failed: that failure fails the host already.
+  const status = t.rto_met && t.rpo_met ? "ok" : !missed && recoveryFailed ? "skipped" : "failed";
+  return { name: "drill targets", status, message: `${rto}; ${rpo}` };
 }

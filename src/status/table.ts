@@ -3,9 +3,12 @@
 import type { HostReport, RunReport } from "../run/report.ts";
 import { formatAge, textTable } from "../format.ts";
 import type { BackupStatus, Overall } from "./parse.ts";
+import type { DrillStatus } from "./drills.ts";
 
 export interface StatusHostReport extends HostReport {
   backup_status?: BackupStatus;
+  /** The host's last restore drill (from the inventory's drill reports). */
+  drill_status?: DrillStatus;
 }
 
 export type BackupSummary = Record<Overall | "unreachable", number>;

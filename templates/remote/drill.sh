@@ -1,6 +1,6 @@
 #!/bin/bash
-# Summary: the provisioner's restore drill on one host. Restores the newest database dump (daily or
-# weekly), media snapshot and config archive with the INSTALLED restore scripts into a scratch
+# Summary: the provisioner's restore drill on one host. Restores the newest daily, weekly and monthly
+# database dumps, media snapshot and config archive with the INSTALLED restore scripts into a scratch
 # database and a temporary folder (never over live data), verifies them, times each restore (RTO)
 # and dates each backup (RPO), and removes the scratch database and folder whatever happens.
 # Prints "DRILL|component|field|value" lines; the provisioner compares them with the manifests.
@@ -149,36 +149,60 @@ WORK="$(mktemp -d -- "$WORK_PARENT/${WORK_PREFIX}XXXXXX")" || { out drill error 
 chown -- "$BACKUP_USER:" "$WORK" 2>/dev/null || chown -- "$BACKUP_USER" "$WORK" 2>/dev/null || true
 out drill workdir "$WORK"
 
-# ---- database ---------------------------------------------------------------------------------
-drill_database() {
-  local dump t0 verified kind
+# ---- database dumps ---------------------------------------------------------------------------
+# drill_dump COMPONENT KIND: the newest dump of KIND (daily: database/, weekly, monthly) restored
+# into the scratch database with restore-database.sh (checksum, restore, every table and its row
+# count against the manifest), then the scratch database dropped. The daily one is the recovery;
+# the weekly and monthly ones prove the older tiers restore too (a monthly dump that does not is a
+# compliance failure). A host with no weekly or monthly dump yet says so ("none").
+drill_dump() {
+  local comp="$1" kind="$2" dump t0 verified dir
+  case "$kind" in
+    daily) dir="$BACKUP_DIR/database" ;;
+    *) dir="$BACKUP_DIR/database/$kind" ;;
+  esac
   if [ "$FROM" = offsite ]; then
-    fetched database database || return 0
+    if [ "$kind" != daily ]; then
+      local list
+      if ! list="$(as_cron "$SCRIPTS/fetch-offsite.sh" --list "$kind" 2>&1)"; then
+        out "$comp" error "fetch-offsite.sh --list $kind failed: $(why "$list")"
+        return 0
+      fi
+      if ! printf '%s\n' "$list" | grep -q "^$kind"$'\t'; then
+        out "$comp" source offsite
+        out "$comp" none "no $kind dump in the off-site copy"
+        return 0
+      fi
+    fi
+    fetched "$comp" "$([ "$kind" = daily ] && echo database || echo "$kind")" || return 0
     dump="$FETCHED_PATH"
-    kind=daily
   else
-    dump="$(newest_backup f "${APP}_*.dump" "$BACKUP_DIR/database" "$BACKUP_DIR/database/weekly")"
+    dump="$(newest_backup f "${APP}_*.dump" "$dir")"
     if [ -z "$dump" ]; then
-      out database error "no database dump in $BACKUP_DIR/database or $BACKUP_DIR/database/weekly"
+      if [ "$kind" = daily ]; then
+        out "$comp" error "no database dump in $dir"
+      else
+        out "$comp" none "no $kind dump in $dir"
+      fi
       return 0
     fi
-    kind="$([ "$(dirname -- "$dump")" = "$BACKUP_DIR/database/weekly" ] && echo weekly || echo daily)"
   fi
-  out database backup "$dump"
-  out database kind "$kind"
-  out database backup_epoch "$(backup_epoch "$dump")"
-  out database size_bytes "$(stat -c %s -- "$dump")"
-  out database manifest_b64 "$(b64 "$dump.manifest.json")"
+  out "$comp" backup "$dump"
+  out "$comp" kind "$kind"
+  out "$comp" backup_epoch "$(backup_epoch "$dump")"
+  out "$comp" size_bytes "$(stat -c %s -- "$dump")"
+  out "$comp" manifest_b64 "$(b64 "$dump.manifest.json")"
   SCRATCH_TOUCHED=1
-  timed_restore database restore-database.sh "$dump" --force --target-db "$SCRATCH_DB" || return 0
+  timed_restore "$comp" restore-database.sh "$dump" --force --target-db "$SCRATCH_DB" || { drop_db "$SCRATCH_DB" || true; return 0; }
   # restore-database.sh compared every table and its row count with the manifest.
   verified="$(printf '%s\n' "$RESTORE_LOG" | sed -n 's/^Verified: //p' | head -n 1)"
-  out database verified "$verified"
+  out "$comp" verified "$verified"
   t0="$(now_ms)"
   if drop_db "$SCRATCH_DB" && [ "$(db_count "$SCRATCH_DB")" = 0 ]; then
-    out database dropped "$(($(now_ms) - t0))"
+    out "$comp" dropped "$(($(now_ms) - t0))"
   fi
-  out database restored ok
+  rm -rf -- "${WORK:?}/offsite/$kind" "${WORK:?}/offsite/database"
+  out "$comp" restored ok
 }
 
 # ---- media ------------------------------------------------------------------------------------
@@ -264,8 +288,12 @@ drill_config() {
   out config restored ok
 }
 
-drill_database
+drill_dump database daily
 FETCH_MS=0
 drill_media
 FETCH_MS=0
 drill_config
+FETCH_MS=0
+drill_dump weekly weekly
+FETCH_MS=0
+drill_dump monthly monthly

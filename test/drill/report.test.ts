@@ -39,7 +39,8 @@ describe("drill section", () => {
     const r = report([host("web1", "pass"), host("web2", "pass")]);
     expect(r.drill).toMatchObject({ verdict: "PASSED", hosts_passed: 2, report_files: null });
     expect(r.drill.worst_rpo).toEqual({ host: "web1", component: "database", seconds: 1 });
-    expect(r.drill.worst_rto).toEqual({ host: "web1", ms: 728 + 208 + 114 });
+    // The recovery's phases: the three restores and the drill's own verification (9 + 54 ms).
+    expect(r.drill.worst_rto).toEqual({ host: "web1", ms: 728 + 208 + 114 + 9 + 54 });
   });
   it("FAILED when a host failed; INCOMPLETE when one was unreachable and none failed", () => {
     expect(report([host("web1", "pass"), host("web2", "media-file-count-off")]).drill).toMatchObject({
@@ -65,7 +66,7 @@ describe("drill renderings", () => {
     expect(md).toContain(
       "| web1 | media | passed | 2026-12-01_10-14-18 | 2026-12-01T10:14:18.000Z | 1s | 208ms | 150 KiB | 49 files, 150 KiB (manifest 49 / 150 KiB) |",
     );
-    expect(md).toMatch(/\| web1 \| \*\*host\*\* \| \*\*PASSED\*\* \| - \| - \| 1s \| 1\.05s \|/);
+    expect(md).toMatch(/\| web1 \| \*\*host\*\* \| \*\*PASSED\*\* \| - \| - \| 1s \| 1\.11s \|/);
     expect(md).toMatch(
       /\| web2 \| config \| \*\*FAILED\*\* \| config_2026-12-01_10-14-18\.tar\.gz \|.*\| differs from the archive: payload\.config\.ts \|/,
     );
@@ -91,6 +92,22 @@ describe("drill renderings", () => {
     );
     expect(lines.find((l) => l.startsWith("web3"))).toMatch(/^web3\s+-\s+FAILED\s+-\s+-\s+-\s+the restore scripts/);
     expect(drillVerdictLine(r)).toBe("DRILL FAILED: 1 of 3 hosts passed in 3.1s");
-    expect(reportBaseName(r)).toBe("staging-20261201T101419Z");
+    expect(reportBaseName(r)).toBe("20261201T101419Z");
+  });
+});
+
+describe("drill Markdown stands alone", () => {
+  it("which backup, its checksum, where it was restored, the phases and the targets", () => {
+    const md = drillMarkdown(report([host("web1", "pass")]));
+    expect(md).toMatch(
+      /\| web1 \| database \| \/tmp\/\S+\/database\/cepcomunicacion_2026-12-01_10-14-18\.dump \| sha256 3d6b13f697da58cd2cad06bdfe9c03dc98ababbb36e80b7be83cf4b1c63e31f8 \| scratch database cepcomunicacion_drill_6c27ded4 \(dropped\) \|/,
+    );
+    expect(md).toMatch(
+      /\| web1 \| media \| \S+ \| per-file SHA-256 list 2026-12-01_10-14-18\.sha256 \| \S+-drill-9lB0QP\/media \(removed\) \|/,
+    );
+    expect(md).toContain(
+      "| web1 | RTO | 1.11s | 60 min | met | fetch 0ms, database 728ms, media 208ms, config 114ms, verification 63ms |",
+    );
+    expect(md).toMatch(/\| web1 \| RPO \| 1s \| 26 h \| met \|/);
   });
 });

@@ -4,7 +4,7 @@
 import { describe, it, expect } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { verifyDrill } from "../../src/drill/verify.ts";
+import { verifyDrill, type DrillTargets } from "../../src/drill/verify.ts";
 
 interface DrillCase {
   about: string;
@@ -12,6 +12,8 @@ interface DrillCase {
   code: number;
   stderr: string;
   stdout: string[];
+  /** drill.rto_minutes / drill.rpo_hours for this case (default: the inventory defaults, 60 / 26). */
+  targets?: DrillTargets;
   expect: Record<string, unknown> & { verdict: "PASSED" | "FAILED"; failed_tasks: string[] };
 }
 
@@ -29,17 +31,78 @@ describe("drill verification on recorded outputs", () => {
     const c = JSON.parse(readFileSync(join(dir, file), "utf8")) as DrillCase;
     it(`${file}: ${c.about}`, () => {
       // The fallback clock must not matter: the script prints its own (0 would show if it were used).
-      const { drill, tasks } = verifyDrill({ code: c.code, stderr: c.stderr, stdout: c.stdout.join("\n") + "\n" }, 0);
+      const { drill, tasks } = verifyDrill(
+        { code: c.code, stderr: c.stderr, stdout: c.stdout.join("\n") + "\n" },
+        0,
+        c.targets,
+      );
       const { failed_tasks, ...want } = c.expect;
       expect(drill).toMatchObject(want);
       expect(tasks.filter((t) => t.status === "failed").map((t) => t.name)).toEqual(failed_tasks);
       // One task per component and one for the cleanup (or one for a drill that never started).
       expect(tasks.map((t) => t.name)).toEqual(
-        drill.error ? ["drill"] : ["drill database", "drill media", "drill config", "drill cleanup"],
+        drill.error
+          ? ["drill"]
+          : [
+              "drill database",
+              "drill media",
+              "drill config",
+              "drill weekly",
+              "drill monthly",
+              "drill cleanup",
+              "drill targets",
+            ],
       );
       for (const [name, comp] of Object.entries(drill.components))
         expect(tasks.find((t) => t.name === `drill ${name}`)!.message).toBe(`${comp.status}: ${comp.details}`);
       expect(drill.verdict).toBe(failed_tasks.length ? "FAILED" : "PASSED");
     });
   }
+});
+
+describe("drill targets", () => {
+  const load = (name: string) => JSON.parse(readFileSync(join(dir, `${name}.json`), "utf8")) as DrillCase;
+  const run = (c: DrillCase) =>
+    verifyDrill({ code: c.code, stderr: c.stderr, stdout: c.stdout.join("\n") + "\n" }, 0, c.targets);
+
+  it("a missed target says which one and by how much; a met one says it is within", () => {
+    const rto = run(load("rto-target-missed")).tasks.find((t) => t.name === "drill targets")!;
+    expect(rto.message).toBe(
+      "RTO target missed: the recovery took 1.11s, target 0 min, missed by 1.11s; RPO 1s within the target of 26 h",
+    );
+    const rpo = run(load("rpo-target-missed")).tasks.find((t) => t.name === "drill targets")!;
+    expect(rpo.message).toBe(
+      "RTO 1.11s within the target of 60 min; RPO target missed: the oldest backup restored was 30h 00m old, target 26 h, missed by 4h 00m",
+    );
+    const ok = run(load("pass")).tasks.find((t) => t.name === "drill targets")!;
+    expect(ok.status).toBe("ok");
+  });
+
+  it("the weekly and monthly dumps are outside the recovery's RPO: an old monthly one misses nothing", () => {
+    const c = load("pass");
+    const monthly = c.stdout
+      .filter((l) => l.startsWith("DRILL|database|"))
+      .map((l) => l.replace("DRILL|database|", "DRILL|monthly|"))
+      .map((l) =>
+        l.startsWith("DRILL|monthly|backup_epoch|") ? `DRILL|monthly|backup_epoch|${1796120058 - 40 * 86400}` : l,
+      )
+      .map((l) => (l === "DRILL|monthly|kind|daily" ? "DRILL|monthly|kind|monthly" : l));
+    c.stdout = c.stdout.filter((l) => !l.startsWith("DRILL|monthly|none|"));
+    c.stdout.splice(
+      c.stdout.findIndex((l) => l.startsWith("DRILL|cleanup|")),
+      0,
+      ...monthly,
+    );
+    const { drill, tasks } = run(c);
+    expect(drill.components.monthly).toMatchObject({ status: "passed", kind: "monthly", rpo_seconds: 40 * 86400 + 1 });
+    expect(drill.rpo_seconds_max).toBe(1);
+    expect(drill.verdict).toBe("PASSED");
+    expect(tasks.filter((t) => t.status === "failed")).toEqual([]);
+  });
+
+  it("no time for a recovery that failed: the targets are skipped (the failed restore fails the host)", () => {
+    const { drill, tasks } = run(load("killed-during-media"));
+    expect(drill.phases).toBeNull();
+    expect(tasks.find((t) => t.name === "drill targets")!.status).toBe("skipped");
+  });
 });
