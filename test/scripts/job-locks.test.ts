@@ -37,7 +37,6 @@ function run(name: "smoke.sh" | "drill.sh") {
     PGPASSFILE: join(dir, "pgpass"),
     SCRATCH_DB: "cep_scratch",
     SCRATCH_RE: "^cep_scratch",
-    FROM: "local",
     RUN_DB: 0,
     RUN_MEDIA: 0,
     RUN_CONFIG: 0,
