@@ -14,7 +14,7 @@ import { maskSecrets } from "../operations/mask.ts";
 import { addTask, maskedJson } from "../run/report.ts";
 import { longJobTimeoutMs } from "../run/connect.ts";
 import type { FleetJob } from "../run/job.ts";
-import { drillScript } from "./script.ts";
+import { drillScript, lastDrillScript } from "./script.ts";
 import { drillReportDir, inventoryName, writeDrillIndex } from "./history.ts";
 import { verifyDrill } from "./verify.ts";
 import {
@@ -108,6 +108,21 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
     );
     report.drill = drill;
     for (const t of tasks) addTask(report, t);
+    // The result on the host too, for check-backups' metrics (lib/metrics.sh): a second command.
+    const last = await conn.exec(
+      lastDrillScript(host, {
+        finished_at: new Date().toISOString(),
+        verdict: drill.verdict,
+        rto_ms_total: drill.rto_ms_total,
+        rpo_seconds_max: drill.rpo_seconds_max,
+      }),
+    );
+    if (last.code !== 0)
+      addTask(report, {
+        name: "drill result on the host",
+        status: "failed",
+        message: `could not write ${host.vars.paths.state_dir}/last-drill.json: ${mask(last.stderr).trim().slice(0, 300)}`,
+      });
   },
   section: (report, { opts }) => ({ drill: drillSection(report, inventoryName(opts.inventory)) }),
   finish(report, { deps, inv, opts }) {

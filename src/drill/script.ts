@@ -27,3 +27,19 @@ export function drillScript(host: Host, suffix?: string, from: DrillFrom = "loca
     AGE_IDENTITY: host.vars.encryption.recipients.length > 0 ? (host.vars.encryption.identity ?? "") : "",
   });
 }
+
+/** The drill's result as check-backups' metrics read it on the host (<state_dir>/last-drill.json). */
+export interface LastDrill {
+  finished_at: string;
+  verdict: "PASSED" | "FAILED";
+  rto_ms_total: number | null;
+  rpo_seconds_max: number | null;
+}
+
+/** The second command of a drill: its result written on the host, by the backup user. */
+export function lastDrillScript(host: Host, last: LastDrill): string {
+  return jobScript("last-drill.sh", host.vars, {
+    STATE_DIR: host.vars.paths.state_dir,
+    LAST_DRILL: JSON.stringify(last),
+  });
+}

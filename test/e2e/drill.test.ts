@@ -111,7 +111,15 @@ describe("drill", () => {
     expect(r.report.summary.exit_code).toBe(0);
     for (const [i, h] of r.report.hosts.entries()) {
       expect(h.status).toBe("ok");
-      expect(h.commands).toBe(1);
+      // The drill, then its result on the host (last-drill.json, for the metrics).
+      expect(h.commands).toBe(2);
+      const last = JSON.parse(
+        readFileSync(
+          `${lab.state.hosts.find((x) => x.name === h.name)!.prefix}/var/lib/cepcomunicacion-backup/last-drill.json`,
+          "utf8",
+        ),
+      );
+      expect(last).toMatchObject({ verdict: "PASSED", rto_ms_total: h.drill.rto_ms_total });
       expect(h.drill.verdict).toBe("PASSED");
       expect(h.drill.cleanup.status).toBe("passed");
       const { database, media, config } = h.drill.components;
