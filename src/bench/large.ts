@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { LabHost } from "../lab/lab.ts";
 import { formatBytes } from "../format.ts";
 import { check, median, nextSecond } from "./measure.ts";
+import { dbSideBySide, type DbSide } from "./dbside.ts";
 import {
   changeFiles,
   dropDatabase,
@@ -64,6 +65,8 @@ export interface LargeResult {
   db_backup: { n: number; samples: { wall_ms: number; dump_bytes: number }[]; wall_ms: number; dump_bytes: number };
   restore: { n: number; samples: number[]; wall_ms: number };
   disk_series: DiskPoint[];
+  /** The database side by side with bare pg_dump / pg_restore (absent in runs recorded before it). */
+  db_side?: DbSide;
 }
 
 export const LARGE_BYTES = 1024 ** 3;
@@ -78,6 +81,7 @@ export async function largeScale(
   backupDir: string,
   reps: number,
   say: (line: string) => void,
+  rows = LARGE_ROWS,
 ): Promise<LargeResult> {
   const mediaBackups = join(backupDir, "media");
   const dumps = join(backupDir, "database");
@@ -104,8 +108,8 @@ export async function largeScale(
       `large: writing ~${formatBytes(LARGE_BYTES)} of random bytes in ${LARGE_FILES} files under ${host.name}'s uploads`,
     );
     const media = generateMedia(src, LARGE_BYTES, LARGE_FILES);
-    say(`large: generating ${LARGE_ROWS} rows`);
-    const db = { rows: LARGE_ROWS, ...(await generateRows(host, LARGE_ROWS)) };
+    say(`large: generating ${rows} rows`);
+    const db = { rows, ...(await generateRows(host, rows)) };
 
     /** One media backup as cron runs it, with the disk use of the media backups before and after. */
     const backupMedia = async (what: string, before: string, after: string) => {
@@ -199,7 +203,9 @@ export async function largeScale(
         await dropDatabase(host, scratch);
       }
     }
+    const dbSide = await dbSideBySide(host, backupDir, restoreReps, say);
     return {
+      db_side: dbSide,
       media: { files: media.files.length, bytes: media.bytes, ms: media.ms },
       db,
       first_backup: firstBackup,
