@@ -16,7 +16,7 @@ export function hostConf(host: LabHost): Record<string, string> {
   const text = readFileSync(join(host.prefix, "etc", APP, "backup.conf"), "utf8");
   const out: Record<string, string> = {};
   for (const line of text.split("\n")) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    const m = /^(?:export )?([A-Z_]+)=(.*)$/.exec(line.trim());
     if (m) out[m[1]!] = m[2]!.replace(/^["']|["']$/g, "");
   }
   return out;

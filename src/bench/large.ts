@@ -10,13 +10,11 @@ import { check, median, nextSecond } from "./measure.ts";
 import { dbSideBySide, type DbSide } from "./dbside.ts";
 import {
   changeFiles,
-  dropDatabase,
   dropLargeTable,
   du,
   generateMedia,
   generateRows,
   hashTree,
-  latestDump,
   latestMediaManifest,
   listEntries,
   removeNew,
@@ -183,27 +181,12 @@ export async function largeScale(
       .pop()!;
     const hashMs = (await hashTree(join(mediaBackups, latest))).wall_ms;
 
-    const dbb: { wall_ms: number; dump_bytes: number }[] = [];
-    const restores: number[] = [];
+    // The database: backup-database.sh and restore-database.sh side by side with bare pg_dump /
+    // pg_restore (dbside.ts); the rows below are its script samples.
     const restoreReps = Math.min(reps, 3);
-    for (let rep = 0; rep < restoreReps; rep++) {
-      say(`large: database backup and restore ${rep + 1}/${restoreReps}`);
-      await nextSecond();
-      const r = await runScript(host, "backup-database.sh");
-      check(r, "backup-database.sh (large)");
-      const dump = latestDump(backupDir)!;
-      dbb.push({ wall_ms: r.wall_ms, dump_bytes: await du(join(dumps, dump), true) });
-      await nextSecond();
-      const scratch = "bench_restore";
-      try {
-        const rr = await runScript(host, "restore-database.sh", [join(dumps, dump), "--force", "--target-db", scratch]);
-        check(rr, "restore-database.sh (large)");
-        restores.push(rr.wall_ms);
-      } finally {
-        await dropDatabase(host, scratch);
-      }
-    }
     const dbSide = await dbSideBySide(host, backupDir, restoreReps, say);
+    const dbb = dbSide.samples.script!.map((wall_ms) => ({ wall_ms, dump_bytes: dbSide.dump_bytes }));
+    const restores = dbSide.samples.restore!;
     return {
       db_side: dbSide,
       media: { files: media.files.length, bytes: media.bytes, ms: media.ms },
