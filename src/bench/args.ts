@@ -13,6 +13,7 @@ Options:
   --hosts N          lab hosts; no-op re-provision is measured on 1, 10 and N (default 25)
   --scale S          small (default: the lab's seeded data) or large (+ ~1 GB of media in a few
                      thousand files and a million-row table on lab1; needs ~3 GB free in $TMPDIR)
+  --rows N           rows generated for --scale large, over 4 tables (default 1000000)
   --reps R           repetitions per figure, the median is reported (default 5)
   --json FILE        where the JSON results go (default bench/results/latest.json)
   --ansible          also run bench/ansible/noop.yml with ansible-playbook (apt-get install ansible-core)
@@ -26,6 +27,8 @@ export interface BenchOptions {
   /** undefined: provision's own default. */
   forks?: number;
   scale: "small" | "large";
+  /** Rows generated for --scale large. */
+  rows: number;
   /** Absolute path of the JSON results. */
   json: string;
   ansible: boolean;
@@ -53,6 +56,7 @@ export function parseBenchArgs(
         hosts: { type: "string" },
         scale: { type: "string" },
         reps: { type: "string" },
+        rows: { type: "string" },
         json: { type: "string" },
         ansible: { type: "boolean" },
         forks: { type: "string" },
@@ -66,6 +70,7 @@ export function parseBenchArgs(
   if (a.help) return "help";
   const hosts = int("hosts", a.hosts, 25, 1, 200);
   const reps = int("reps", a.reps, 5, 1, 50);
+  const rows = int("rows", a.rows, 1_000_000, 1000, 100_000_000);
   const forks = a.forks === undefined ? undefined : int("forks", a.forks, 10, 1, 500);
   const scale = a.scale ?? "small";
   if (scale !== "small" && scale !== "large")
@@ -75,6 +80,7 @@ export function parseBenchArgs(
     reps,
     forks,
     scale,
+    rows,
     json: resolve(cwd, a.json ?? join(repo, "bench/results/latest.json")),
     ansible: a.ansible ?? false,
     argv,

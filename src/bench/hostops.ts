@@ -16,7 +16,7 @@ export function hostConf(host: LabHost): Record<string, string> {
   const text = readFileSync(join(host.prefix, "etc", APP, "backup.conf"), "utf8");
   const out: Record<string, string> = {};
   for (const line of text.split("\n")) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    const m = /^(?:export )?([A-Z_]+)=(.*)$/.exec(line.trim());
     if (m) out[m[1]!] = m[2]!.replace(/^["']|["']$/g, "");
   }
   return out;
@@ -26,18 +26,23 @@ export function scriptPath(host: LabHost, name: string): string {
   return join(host.prefix, "infra/backup/scripts", name);
 }
 
-/** Run an installed script the way cron does (cron's PATH and SHELL, no inherited environment). */
-export function runScript(host: LabHost, name: string, args: string[] = []): Promise<RunResult> {
-  return timed(scriptPath(host, name), args, {
-    extendEnv: false,
-    env: {
-      SHELL: "/bin/bash",
-      PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-      HOME: process.env.HOME ?? "/root",
-      LOGNAME: process.env.USER ?? "root",
-      LANG: "C.UTF-8",
-    },
-  });
+/** cron's environment: its PATH and SHELL, nothing inherited. */
+export const CRON_ENV = {
+  SHELL: "/bin/bash",
+  PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  HOME: process.env.HOME ?? "/root",
+  LOGNAME: process.env.USER ?? "root",
+  LANG: "C.UTF-8",
+};
+
+/** Run an installed script the way cron does (cron's PATH and SHELL, no inherited environment; `env` added). */
+export function runScript(
+  host: LabHost,
+  name: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RunResult> {
+  return timed(scriptPath(host, name), args, { extendEnv: false, env: { ...CRON_ENV, ...env } });
 }
 
 export function cluster(host: LabHost): PgCluster {
@@ -118,29 +123,30 @@ export function changeFiles(files: string[], fraction: number): { files: number;
   return { files: n, bytes };
 }
 
-export const LARGE_TABLE = "bench_events";
+/** The generated rows go into this many tables (a parallel dump runs one table per job). */
+export const LARGE_TABLES = ["bench_events_1", "bench_events_2", "bench_events_3", "bench_events_4"];
 
-/** `rows` generated rows in one extra table of the app database, owned by the app role. */
+/** `rows` generated rows, split over LARGE_TABLES of the app database, owned by the app role. */
 export async function generateRows(
   host: LabHost,
   rows: number,
 ): Promise<{ ms: number; table_bytes: number; db_bytes: number }> {
   const t0 = performance.now();
-  await psqlSuper(
-    cluster(host),
-    `DROP TABLE IF EXISTS ${LARGE_TABLE};
-     CREATE TABLE ${LARGE_TABLE} (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, kind text NOT NULL, user_id int NOT NULL, payload text NOT NULL);
-     INSERT INTO ${LARGE_TABLE}
+  const per = Math.ceil(rows / LARGE_TABLES.length);
+  const sql = LARGE_TABLES.map(
+    (t, k) => `DROP TABLE IF EXISTS ${t};
+     CREATE TABLE ${t} (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, kind text NOT NULL, user_id int NOT NULL, payload text NOT NULL);
+     INSERT INTO ${t}
        SELECT i, timestamptz '2025-01-01' + i * interval '17 seconds', (ARRAY['view','click','signup','purchase','share'])[1 + i % 5],
               ((i::bigint * 7919) % 50000)::int, md5(i::text) || ' ' || md5((i::bigint * 31)::text)
-       FROM generate_series(1, ${rows}) AS i;
-     ALTER TABLE ${LARGE_TABLE} OWNER TO "${APP}";
-     ANALYZE ${LARGE_TABLE};\n`,
-    APP,
-  );
+       FROM generate_series(${k * per + 1}, ${Math.min(rows, (k + 1) * per)}) AS i;
+     ALTER TABLE ${t} OWNER TO "${APP}";
+     ANALYZE ${t};`,
+  ).join("\n");
+  await psqlSuper(cluster(host), `${sql}\n`, APP);
   const sizes = await psqlSuper(
     cluster(host),
-    `SELECT pg_total_relation_size('${LARGE_TABLE}') || ' ' || pg_database_size('${APP}');`,
+    `SELECT (${LARGE_TABLES.map((t) => `pg_total_relation_size('${t}')`).join(" + ")}) || ' ' || pg_database_size('${APP}');`,
     APP,
   );
   const [table, db] = sizes.trim().split(" ").map(Number);
@@ -148,7 +154,7 @@ export async function generateRows(
 }
 
 export async function dropLargeTable(host: LabHost): Promise<void> {
-  await psqlSuper(cluster(host), `DROP TABLE IF EXISTS ${LARGE_TABLE};`, APP);
+  await psqlSuper(cluster(host), LARGE_TABLES.map((t) => `DROP TABLE IF EXISTS ${t};`).join("\n"), APP);
 }
 
 export async function dropDatabase(host: LabHost, name: string): Promise<void> {

@@ -7,15 +7,14 @@ import { join } from "node:path";
 import type { LabHost } from "../lab/lab.ts";
 import { formatBytes } from "../format.ts";
 import { check, median, nextSecond } from "./measure.ts";
+import { dbSideBySide, type DbSide } from "./dbside.ts";
 import {
   changeFiles,
-  dropDatabase,
   dropLargeTable,
   du,
   generateMedia,
   generateRows,
   hashTree,
-  latestDump,
   latestMediaManifest,
   listEntries,
   removeNew,
@@ -64,6 +63,8 @@ export interface LargeResult {
   db_backup: { n: number; samples: { wall_ms: number; dump_bytes: number }[]; wall_ms: number; dump_bytes: number };
   restore: { n: number; samples: number[]; wall_ms: number };
   disk_series: DiskPoint[];
+  /** The database side by side with bare pg_dump / pg_restore (absent in runs recorded before it). */
+  db_side?: DbSide;
 }
 
 export const LARGE_BYTES = 1024 ** 3;
@@ -78,6 +79,7 @@ export async function largeScale(
   backupDir: string,
   reps: number,
   say: (line: string) => void,
+  rows = LARGE_ROWS,
 ): Promise<LargeResult> {
   const mediaBackups = join(backupDir, "media");
   const dumps = join(backupDir, "database");
@@ -104,8 +106,8 @@ export async function largeScale(
       `large: writing ~${formatBytes(LARGE_BYTES)} of random bytes in ${LARGE_FILES} files under ${host.name}'s uploads`,
     );
     const media = generateMedia(src, LARGE_BYTES, LARGE_FILES);
-    say(`large: generating ${LARGE_ROWS} rows`);
-    const db = { rows: LARGE_ROWS, ...(await generateRows(host, LARGE_ROWS)) };
+    say(`large: generating ${rows} rows`);
+    const db = { rows, ...(await generateRows(host, rows)) };
 
     /** One media backup as cron runs it, with the disk use of the media backups before and after. */
     const backupMedia = async (what: string, before: string, after: string) => {
@@ -179,27 +181,14 @@ export async function largeScale(
       .pop()!;
     const hashMs = (await hashTree(join(mediaBackups, latest))).wall_ms;
 
-    const dbb: { wall_ms: number; dump_bytes: number }[] = [];
-    const restores: number[] = [];
+    // The database: backup-database.sh and restore-database.sh side by side with bare pg_dump /
+    // pg_restore (dbside.ts); the rows below are its script samples.
     const restoreReps = Math.min(reps, 3);
-    for (let rep = 0; rep < restoreReps; rep++) {
-      say(`large: database backup and restore ${rep + 1}/${restoreReps}`);
-      await nextSecond();
-      const r = await runScript(host, "backup-database.sh");
-      check(r, "backup-database.sh (large)");
-      const dump = latestDump(backupDir)!;
-      dbb.push({ wall_ms: r.wall_ms, dump_bytes: await du(join(dumps, dump), true) });
-      await nextSecond();
-      const scratch = "bench_restore";
-      try {
-        const rr = await runScript(host, "restore-database.sh", [join(dumps, dump), "--force", "--target-db", scratch]);
-        check(rr, "restore-database.sh (large)");
-        restores.push(rr.wall_ms);
-      } finally {
-        await dropDatabase(host, scratch);
-      }
-    }
+    const dbSide = await dbSideBySide(host, backupDir, restoreReps, say);
+    const dbb = dbSide.samples.script!.map((wall_ms) => ({ wall_ms, dump_bytes: dbSide.dump_bytes }));
+    const restores = dbSide.samples.restore!;
     return {
+      db_side: dbSide,
       media: { files: media.files.length, bytes: media.bytes, ms: media.ms },
       db,
       first_backup: firstBackup,

@@ -155,6 +155,33 @@ export function largeLines(large: LargeResult, hostName: string): string[] {
       "then dropped",
     ],
   ];
+  const d = large.db_side;
+  if (d) {
+    const side = (label: string, ms: number, note: string, disk = "-") => [label, formatMs(ms), "-", disk, "-", note];
+    rows.push(
+      side(`database side by side (interleaved), median of ${d.n}: bare pg_dump -Fc`, d.bare_ms, "baseline"),
+      side(
+        "  backup-database.sh",
+        d.script_ms,
+        `${ratio(d.script_ms / d.bare_ms)} bare pg_dump -Fc`,
+        formatBytes(d.dump_bytes),
+      ),
+      side(
+        `  backup-database.sh, database.dump_jobs ${d.jobs}`,
+        d.parallel_ms,
+        `${ratio(d.parallel_ms / d.bare_ms)} bare pg_dump -Fc`,
+        formatBytes(d.parallel_bytes),
+      ),
+      side(`  bare pg_dump -Fd -j ${d.jobs}`, d.bare_dir_ms, `${ratio(d.bare_dir_ms / d.bare_ms)} bare pg_dump -Fc`),
+      side(`  bare createdb + pg_restore -j ${d.jobs} + vacuumdb --analyze-only`, d.bare_restore_ms, "baseline"),
+      side(`  restore-database.sh --jobs ${d.jobs}`, d.restore_ms, `${ratio(d.restore_ms / d.bare_restore_ms)} bare`),
+      side(
+        `  restore-database.sh --jobs ${d.jobs} of the parallel dump`,
+        d.restore_parallel_ms,
+        `${ratio(d.restore_parallel_ms / d.bare_restore_ms)} bare`,
+      ),
+    );
+  }
   return [
     `Large scale on ${hostName}: ${media.files} files, ${formatBytes(media.bytes)} of media; ${db.rows} rows (${formatBytes(db.table_bytes)} table, database ${formatBytes(db.db_bytes)})`,
     textTable(rows, { alignNumbers: true }),

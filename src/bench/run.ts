@@ -181,7 +181,7 @@ async function measureAll(
     say(`backups ${rep + 1}/${opts.reps}`);
     for (const c of backups) await measure(c);
   }
-  const large = opts.scale === "large" ? await largeScale(h1, backupDir, opts.reps, say) : undefined;
+  const large = opts.scale === "large" ? await largeScale(h1, backupDir, opts.reps, say, opts.rows) : undefined;
 
   const report: BenchReport = {
     machine: info,

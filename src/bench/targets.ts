@@ -39,6 +39,43 @@ export interface TargetDef {
 }
 
 export const ratio = (x: number): string => `${x.toFixed(2)}×`;
+
+/** The database side by side (--scale large; runs recorded before it have no db_side: left out). */
+const hasDbSide = (f: Figures) => !!f.large?.db_side;
+const DB_TARGETS: TargetDef[] = [
+  {
+    target: () => "backup-database.sh ≤ 1.05× a bare pg_dump -Fc of the same database",
+    applies: hasDbSide,
+    needs: () => ["large"],
+    limit: 1.05,
+    measure: (_, { db_side: d }) => ({
+      ratio: d!.script_ms / d!.bare_ms,
+      measured: `${formatMs(d!.script_ms)} vs ${formatMs(d!.bare_ms)} (dump ${formatBytes(d!.dump_bytes)}, median of ${d!.n})`,
+    }),
+  },
+  {
+    target: (f) =>
+      `parallel dump (database.dump_jobs ${f.large?.db_side?.jobs ?? 2}) ≥ 1.5× as fast as a bare pg_dump -Fc (≤ 0.67× its time)`,
+    applies: hasDbSide,
+    needs: () => ["large"],
+    limit: 0.67,
+    measure: (_, { db_side: d }) => ({
+      ratio: d!.parallel_ms / d!.bare_ms,
+      measured: `${formatMs(d!.parallel_ms)} vs ${formatMs(d!.bare_ms)} (${(d!.bare_ms / d!.parallel_ms).toFixed(2)}× as fast; bare pg_dump -Fd -j ${d!.jobs}: ${formatMs(d!.bare_dir_ms)}; archive ${formatBytes(d!.parallel_bytes)})`,
+    }),
+  },
+  {
+    target: (f) =>
+      `restore-database.sh --jobs ${f.large?.db_side?.jobs ?? 2} ≤ 1.15× a bare createdb + pg_restore -j + vacuumdb --analyze-only`,
+    applies: hasDbSide,
+    needs: () => ["large"],
+    limit: 1.15,
+    measure: (_, { db_side: d }) => ({
+      ratio: d!.restore_ms / d!.bare_restore_ms,
+      measured: `${formatMs(d!.restore_ms)} vs ${formatMs(d!.bare_restore_ms)} (the parallel dump's restore: ${formatMs(d!.restore_parallel_ms)})`,
+    }),
+  },
+];
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 2 : 1)}%`;
 const LARGE = "large";
 const MEDIA_1PCT = "media backup after a 1% change: ~1% of the bytes, a small fraction of the first backup's time";
@@ -124,6 +161,7 @@ export const TARGETS: TargetDef[] = [
     }),
     group: MEDIA_1PCT,
   },
+  ...DB_TARGETS,
 ];
 
 /** Why a target cannot be judged: what it needs and this run lacks ("" when nothing is missing). */

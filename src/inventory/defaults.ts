@@ -8,7 +8,14 @@ export const DEFAULT_VARS = {
   backup_user: "root",
   media_owner: "",
   cron_path: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-  database: { name: "cepcomunicacion", user: "cepcomunicacion", host: "localhost", port: 5432, check_login: true },
+  database: {
+    name: "cepcomunicacion",
+    user: "cepcomunicacion",
+    host: "localhost",
+    port: 5432,
+    check_login: true,
+    dump_jobs: 1,
+  },
   retention: {
     daily_days: 30,
     weekly_weeks: 12,

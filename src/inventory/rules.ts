@@ -69,6 +69,12 @@ export function crossFieldProblems(v: Vars, { origin, where }: Provenance): stri
       "expected encryption.recipients (age public keys) to be set: nothing can be encrypted without them",
     );
   }
+  if (v.database.dump_jobs > 1 && v.encryption.scope.includes("database")) {
+    at(
+      "database.dump_jobs",
+      "expected 1 when encryption.scope has database: a parallel dump writes a plaintext directory to disk before it is archived",
+    );
+  }
   alertProblems(v, at);
   dockerProblems(v, at);
   // Backups must not be inside what they back up, nor the reverse (each run would copy itself).

@@ -87,6 +87,12 @@ export const databaseVars = z.strictObject({
    * database, the bench's sshd-only hosts.
    */
   check_login: z.boolean(),
+  /**
+   * 1 (the default): one pg_dump -Fc process. N ≥ 2: pg_dump -Fd -j N (N tables dumped and
+   * compressed at once, for a large database on several CPUs), archived into one .dump file (an
+   * uncompressed tar) that is checksummed, verified and restored (pg_restore -j) like any other.
+   */
+  dump_jobs: z.number().int().min(1).max(32),
 });
 
 export const pathVars = z.strictObject({

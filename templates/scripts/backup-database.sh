@@ -61,7 +61,7 @@ new_name() {
 
 # Step 1: pre-flight: tools, connectivity, pg_dump major version against the server's.
 preflight() {
-  require_cmd sha256sum flock
+  require_cmd flock tee mkfifo
   if crypt_for database; then require_cmd age; fi
   pg_preflight "$DB_NAME"
 }

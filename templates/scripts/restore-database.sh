@@ -60,9 +60,18 @@ psql_target() {
   PGCONNECT_TIMEOUT=10 "$PSQL" -X -A -t -q -v ON_ERROR_STOP=1 "${PG_CONN[@]}"
 }
 
-# Step 1: the checksum, before anything else.
+# Step 1: the checksum, before anything else. A parallel dump (an archived -Fd directory) is
+# unpacked into a private directory on the same pass that hashes it: one read of the file.
 verify_checksum_first() {
-  verified_backup_file "$DUMP_ARG" "$BACKUP_DIR/database" dump
+  local file="$DUMP_ARG"
+  [[ "$file" == */* ]] || file="$BACKUP_DIR/database/$file"
+  [[ -f "$file" ]] || die "dump $DUMP_ARG not found ($file is not a file)"
+  DUMP_FORMAT="$(db_dump_format "$file")"
+  if [[ "$DUMP_FORMAT" == directory-tar ]]; then
+    unpack_verified "$file"
+  else
+    verified_backup_file "$DUMP_ARG" "$BACKUP_DIR/database" dump
+  fi
   DUMP="$RESTORE_FILE"
   DUMP_NAME="$RESTORE_NAME"
   MANIFEST="$(manifest_path "$DUMP")"
@@ -80,8 +89,52 @@ verify_checksum_first() {
   fi
   # An encrypted dump: decrypted now, before anything is touched (lib/crypt.sh); pg_restore reads
   # DUMP_DATA, the checks and the report name DUMP.
+  if [[ "$DUMP_FORMAT" == directory-tar ]]; then return 0; fi
   crypt_open "$DUMP"
   DUMP_DATA="$CRYPT_PLAIN"
+}
+
+# unpack_verified FILE: a parallel dump: tar -x into a new private directory (beside the dump when
+# this user may write there, else in the temp directory; removed at exit) while the same bytes are
+# hashed; a checksum that does not match refuses, as for any dump, before anything is changed.
+# Sets RESTORE_FILE, RESTORE_NAME and DUMP_DATA (the directory pg_restore reads).
+unpack_verified() {
+  local file expected name base dir err actual
+  RESTORE_FILE="$(readlink -f -- "$1")"
+  RESTORE_NAME="$(basename -- "$RESTORE_FILE")"
+  file="$RESTORE_FILE"
+  expected=""
+  name=""
+  if [[ -f "$file.sha256" ]]; then read -r expected name <"$file.sha256" || true; fi
+  [[ "$expected" =~ ^[0-9a-f]{64}$ && "${name#\*}" == "$RESTORE_NAME" ]] ||
+    die "no valid checksum file $file.sha256: the dump cannot be verified; refusing to restore"
+  require_cmd tar tee mkfifo
+  base="${TMPDIR:-/tmp}"
+  if ((EUID != 0)) && [[ -w "$(dirname -- "$file")" ]]; then base="$(dirname -- "$file")"; fi
+  dir="$(mktemp -d -p "$base" --suffix=.partial .restore-XXXXXX)" || die "cannot create a directory in $base"
+  on_exit_remove "$dir"
+  err="$(mktemp)"
+  on_exit_remove "$err"
+  log INFO "unpacking the parallel dump $RESTORE_NAME and checking its SHA-256 on the same read"
+  mkfifo -- "$err.fifo"
+  on_exit_remove "$err.fifo" "$err.sum"
+  {
+    trap - ERR
+    sha256_stdin >"$err.sum"
+  } <"$err.fifo" &
+  local ps=$! rc=0
+  # GNU tar strips leading / and refuses .. in member names: nothing lands outside the directory.
+  tee -p -- "$err.fifo" <"$file" | tar -xf - -C "$dir" --no-same-owner --no-same-permissions 2>"$err" || rc=$?
+  wait "$ps" || true
+  ((rc == 0)) || die "$RESTORE_NAME does not unpack: $(head -c 300 "$err" | tr '\n' ' '); refusing to restore"
+  actual="$(cat -- "$err.sum" 2>/dev/null || true)"
+  if [[ "$actual" != "$expected" ]]; then
+    unmark_verified "$file"
+    die "checksum MISMATCH: $RESTORE_NAME does not match $RESTORE_NAME.sha256 (corrupted or altered); refusing to restore"
+  fi
+  mark_verified "$file"
+  log INFO "checksum OK: $RESTORE_NAME"
+  DUMP_DATA="$dir"
 }
 
 # Step 2: connection, privileges, and a dump pg_restore can read; the manifest's expected tables.
@@ -290,7 +343,7 @@ recreate_database() {
 # Step 8: pg_restore, in one transaction for small dumps, with parallel jobs for big ones.
 restore_dump() {
   local size args=(--no-owner --exit-on-error)
-  size="$(file_size "$DUMP_DATA")"
+  size="$(file_size "$DUMP")"
   if [[ -z "$JOBS" ]]; then
     JOBS=1
     if ((size >= 64 * 1024 * 1024)); then
@@ -309,8 +362,20 @@ restore_dump() {
     die "pg_restore failed: $(head -c 800 "$err" | tr '\n' ' ')"
   fi
   RESTORE_SECONDS=$(($(date +%s) - t0))
-  psql_target <<<"ANALYZE;" >/dev/null 2>&1 || log WARNING "ANALYZE after the restore failed (the data is restored)"
   log INFO "pg_restore finished in ${RESTORE_SECONDS}s"
+}
+
+# Steps 8b-9: ANALYZE (the planner's statistics; a restore has none) and the row counts for the
+# check, in two sessions at once: one scans every table, the other samples them.
+analyze_and_count() {
+  ACTUAL_COUNTS="$(mktemp)"
+  on_exit_remove "$ACTUAL_COUNTS" "$ACTUAL_COUNTS.err"
+  local pid rc=0
+  { pg_table_counts_sql | psql_target >"$ACTUAL_COUNTS" 2>"$ACTUAL_COUNTS.err"; } &
+  pid=$!
+  psql_target <<<"ANALYZE;" >/dev/null 2>&1 || log WARNING "ANALYZE after the restore failed (the data is restored)"
+  wait "$pid" || rc=$?
+  ((rc == 0)) || die "could not count the rows of the restored database: $(head -c 300 "$ACTUAL_COUNTS.err" | tr '\n' ' ')"
 }
 
 # Step 9: every table of the manifest with the same row count, and no other table.
@@ -318,7 +383,7 @@ verify_restore() {
   local actual diffs
   actual="$(mktemp)"
   on_exit_remove "$actual"
-  psql_target <<<"$(pg_table_counts_sql)" | LC_ALL=C sort >"$actual" || die "could not count the rows of the restored database"
+  LC_ALL=C sort -- "$ACTUAL_COUNTS" >"$actual"
   ACTUAL_TABLES="$(grep -c . "$actual" || true)"
   ACTUAL_ROWS="$(awk -F'|' '{ s += $NF } END { print s + 0 }' "$actual")"
   if [[ -z "$MANIFEST" ]]; then
@@ -388,7 +453,6 @@ main() {
   acquire_lock backup-database-weekly
   restore_exit_trap
   log INFO "restore requested by $(id -un): dump $DUMP_ARG, target database ${TARGET_DB:-\$DB_NAME}, force=$FORCE"
-  require_cmd sha256sum
   verify_checksum_first
   test_connection
   confirm
@@ -398,6 +462,7 @@ main() {
   pre_restore_backup
   recreate_database
   restore_dump
+  analyze_and_count
   verify_restore
   drop_aside
   restore_prune_after "$BACKUP_DIR/database/pre-restore" "pre-restore_*.dump*" is_verified_backup "$DUMP"

@@ -115,7 +115,16 @@ _verify_file_once() {
     how="; decrypted"
   fi
   case "$f" in
-    *.dump | *.dump.age)
+    *.dump)
+      if [[ "$(db_dump_format "$f")" == directory-tar ]]; then
+        _verify_parallel_dump "$f" "$name" || return 0
+        how="; parallel dump"
+      elif ! "$PG_RESTORE_BIN" -l -- "$f" >/dev/null 2>"$TMP_ERR"; then
+        fail "$name" "pg_restore -l cannot read it: $(head -c 200 "$TMP_ERR" | tr '\n' ' ')"
+        return 0
+      fi
+      ;;
+    *.dump.age)
       if ! "${reader[@]}" "$f" 2>"$TMP_ERR" | "$PG_RESTORE_BIN" -l >/dev/null 2>>"$TMP_ERR"; then
         fail "$name" "pg_restore -l cannot read it: $(head -c 200 "$TMP_ERR" | tr '\n' ' ')"
         return 0
@@ -130,6 +139,26 @@ _verify_file_once() {
   esac
   log INFO "OK   $name ($(human_size "$(file_size "$f")")$how)"
   SEEN_INODE[$inode]="$name|0"
+}
+
+# _verify_parallel_dump PATH NAME: a parallel dump (database.dump_jobs: an archived -Fd directory):
+# every member of the tar readable (tar -t reads it all), and its table of contents (toc.dat,
+# unpacked alone into a private directory) readable by pg_restore -l. Returns 1 after fail.
+_verify_parallel_dump() {
+  local f="$1" name="$2" d members
+  if ! members="$(tar -tf "$f" 2>"$TMP_ERR")"; then
+    fail "$name" "tar -tf cannot read the parallel dump: $(head -c 200 "$TMP_ERR" | tr '\n' ' ')"
+    return 1
+  fi
+  d="$(mktemp -d)"
+  on_exit_remove "$d"
+  if ! tar -xf "$f" -C "$d" --no-same-owner toc.dat 2>"$TMP_ERR" || ! "$PG_RESTORE_BIN" -l -- "$d" >/dev/null 2>>"$TMP_ERR"; then
+    fail "$name" "pg_restore -l cannot read the parallel dump's table of contents: $(head -c 200 "$TMP_ERR" | tr '\n' ' ')"
+    rm -rf -- "$d"
+    return 1
+  fi
+  rm -rf -- "$d"
+  log INFO "parallel dump $name: $(grep -c . <<<"$members") files, table of contents read"
 }
 
 # Step 3: one media snapshot: its file count against its manifest.

@@ -25,6 +25,7 @@ describe("parseBenchArgs", () => {
       reps: 5,
       forks: undefined,
       scale: "small",
+      rows: 1_000_000,
       json: "/repo/bench/results/latest.json",
       ansible: false,
       argv: [],
@@ -32,12 +33,27 @@ describe("parseBenchArgs", () => {
   });
 
   it("takes every option, --json relative to the working directory", () => {
-    const argv = ["--hosts", "3", "--reps", "2", "--forks", "7", "--scale", "large", "--ansible", "--json", "out.json"];
+    const argv = [
+      "--hosts",
+      "3",
+      "--reps",
+      "2",
+      "--forks",
+      "7",
+      "--scale",
+      "large",
+      "--rows",
+      "5000",
+      "--ansible",
+      "--json",
+      "out.json",
+    ];
     expect(parseBenchArgs(argv, { cwd: "/w" })).toEqual({
       hosts: 3,
       reps: 2,
       forks: 7,
       scale: "large",
+      rows: 5000,
       json: "/w/out.json",
       ansible: true,
       argv,

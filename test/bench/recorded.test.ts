@@ -19,6 +19,7 @@ function recorded(name: string): { json: any; text: string; report: BenchReport 
     hosts: json.options.hosts,
     reps: json.options.reps,
     scale: json.options.scale,
+    rows: json.large?.db?.rows ?? 1_000_000,
     forks: typeof json.options.forks === "number" ? json.options.forks : undefined,
     json: "/dev/null",
     ansible: json.options.ansible !== null,

@@ -8,6 +8,7 @@ const opts: BenchOptions = {
   hosts: 1,
   reps: 2,
   scale: "small",
+  rows: 1_000_000,
   json: "/x.json",
   ansible: false,
   argv: ["--hosts", "1"],

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { record, type Cases, type CaseSample } from "../../src/bench/results.ts";
 import { evaluateTargets, TARGETS } from "../../src/bench/targets.ts";
 
@@ -108,6 +110,36 @@ describe("evaluateTargets", () => {
       "no-op of 1 host ≤ 1.5× (CLI start + ssh host true), launched with node --import tsx",
       "media backup after a 1% change: ~1% of the bytes, a small fraction of the first backup's time",
     ]);
-    expect(TARGETS).toHaveLength(7);
+    expect(TARGETS).toHaveLength(10);
+  });
+
+  it("judges the database side by side: ratios of the medians against bare pg_dump / pg_restore", () => {
+    const large = JSON.parse(readFileSync(join(import.meta.dirname, "fixtures", "run-large.json"), "utf8")).large;
+    const db_side = {
+      n: 3,
+      jobs: 2,
+      script_ms: 3150,
+      bare_ms: 3000,
+      parallel_ms: 2100,
+      bare_dir_ms: 1900,
+      restore_ms: 2400,
+      bare_restore_ms: 2000,
+      restore_parallel_ms: 2300,
+      dump_bytes: 50e6,
+      parallel_bytes: 52e6,
+      samples: {},
+    };
+    // A run recorded before the side by side has none of these targets.
+    const before = evaluateTargets({ hosts: 2, cases: twoHosts(), large });
+    expect(before.filter((t) => /bare pg_dump|bare createdb/.test(t.target))).toEqual([]);
+    const got = evaluateTargets({ hosts: 2, cases: twoHosts(), large: { ...large, db_side } }).filter((t) =>
+      /bare pg_dump|bare createdb/.test(t.target),
+    );
+    expect(got.map((t) => [t.ratio!.toFixed(3), t.limit, t.pass])).toEqual([
+      ["1.050", 1.05, true],
+      ["0.700", 0.67, false],
+      ["1.200", 1.15, false],
+    ]);
+    expect(got[1]!.measured).toMatch(/1\.43× as fast; bare pg_dump -Fd -j 2: 1\.9s; archive/);
   });
 });

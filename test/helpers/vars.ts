@@ -20,6 +20,7 @@ export function testVars(opts: {
       port: opts.db.port,
       password: opts.db.password,
       check_login: DEFAULT_VARS.database.check_login,
+      dump_jobs: DEFAULT_VARS.database.dump_jobs,
     },
     paths: derivePaths(app, opts.prefix),
     alerts: {},

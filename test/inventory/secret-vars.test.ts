@@ -104,6 +104,16 @@ describe("rules of the off-site and encryption vars", () => {
       "inventories/s.yml: vars.encryption.scope: expected encryption.recipients (age public keys) to be set: nothing can be encrypted without them",
     ]);
   });
+  it("a parallel dump (database.dump_jobs > 1) is refused with the database in the encryption scope", async () => {
+    const key = `age1${"q".repeat(58)}`;
+    await proj.write(
+      "inventories/s.yml",
+      inventory(`    dump_jobs: 2\n  encryption: { recipients: [${key}], scope: [database] }`),
+    );
+    expect(await problemsOf(loadInventory("s", { cwd: proj.dir, env: { DB_PW: "pw" } }))).toEqual([
+      "inventories/s.yml: vars.database.dump_jobs: expected 1 when encryption.scope has database: a parallel dump writes a plaintext directory to disk before it is archived",
+    ]);
+  });
   it("a recipient must be an age public key and a scope a known kind", async () => {
     await proj.write("inventories/s.yml", inventory(`  encryption: { recipients: [ssh-ed25519 AAAA], scope: [logs] }`));
     expect(await problemsOf(loadInventory("s", { cwd: proj.dir, env: { DB_PW: "pw" } }))).toEqual([

@@ -103,6 +103,33 @@ describe("backup-database.sh", () => {
     expect(JSON.parse(readFileSync(join(wdir, `${files[0]}.manifest.json`), "utf8")).type).toBe("weekly");
   });
 
+  it("the checksum taken while writing is recorded at the dump's mtime; a dump changed with its mtime put back is caught by verify-backup-integrity's real hash", async () => {
+    const wdir = join(dbDir, "weekly");
+    const name = dumps(wdir)[0]!;
+    const p = join(wdir, name);
+    // The mark retention trusts: the .sha256 carries the dump's mtime (to the nanosecond).
+    const mtime = async (f: string) => (await execa("stat", ["-c", "%.9Y", f])).stdout;
+    expect(await mtime(`${p}.sha256`)).toBe(await mtime(p));
+    const ok = await lab.run("verify-backup-integrity.sh", [p]);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    // One byte changed in place, size and mtime as they were.
+    await execa("bash", [
+      "-c",
+      'touch -r "$1" "$1.ref"; printf X | dd of="$1" bs=1 seek=4000 conv=notrunc status=none; touch -r "$1.ref" "$1"; rm -f "$1.ref"',
+      "_",
+      p,
+    ]);
+    expect(await mtime(p)).toBe(await mtime(`${p}.sha256`));
+    const bad = await lab.run("verify-backup-integrity.sh", [p]);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toMatch(new RegExp(`FAIL database/weekly/${name.replace(/\./g, "\\.")}: checksum MISMATCH`));
+    // Found out: the mark is gone, so retention re-hashes it (and keeps it as unverified).
+    expect(await mtime(`${p}.sha256`)).not.toBe(await mtime(p));
+    rmSync(p);
+    rmSync(`${p}.sha256`);
+    rmSync(`${p}.manifest.json`);
+  });
+
   it("a second run while the lock is held exits at once with 75 and a clear message", async () => {
     const lock = join(lab.vars.paths.backup_dir, ".locks", "backup-database.lock");
     // One process that holds the lock itself, so killing it releases the lock at once.

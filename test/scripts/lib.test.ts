@@ -46,6 +46,31 @@ describe("backup-lib.sh", () => {
     expect(r.stdout.split("\n")).toEqual(["OK", "MISSING_SUM", "MISMATCH"]);
   });
 
+  it("verify_checksum_recorded trusts a match recorded at the file's mtime and size; any other change is re-hashed, and verify_checksum always hashes", async () => {
+    const d = join(lab.root, "marks");
+    mkdirSync(d);
+    const r = await lib(
+      `cd "$1"; st() { local rc=0; "$@" || rc=$?; echo "$rc"; }
+       echo "some dump bytes" > a.dump; write_checksum a.dump
+       st verify_checksum_recorded a.dump                       # no mark yet: hashed, matches, marked
+       [[ "$(stat -c %.9Y a.dump)" == "$(stat -c %.9Y a.dump.sha256)" ]] && echo marked
+       touch -r a.dump ref; printf X | dd of=a.dump bs=1 seek=2 conv=notrunc status=none; touch -r ref a.dump
+       st verify_checksum_recorded a.dump                       # same size, mtime put back: trusted (no read)
+       st verify_checksum a.dump                                # the real hash catches it, and unmarks
+       st verify_checksum_recorded a.dump                       # so the mark is not trusted any more
+       echo "fresh bytes" > b.dump; write_checksum b.dump; verify_checksum b.dump
+       printf X | dd of=b.dump bs=1 seek=2 conv=notrunc status=none
+       st verify_checksum_recorded b.dump                       # a new mtime: re-hashed
+       echo "sized bytes" > c.dump; write_checksum c.dump; printf '{"size_bytes": 12}\\n' > c.dump.manifest.json
+       verify_checksum c.dump; touch -r c.dump ref; echo more >> c.dump; touch -r ref c.dump
+       st verify_checksum_recorded c.dump                       # the manifest's size differs: re-hashed
+       SHA256_TOOL=sha256sum; [[ "$(sha256_stdin < a.dump)" == "$(openssl dgst -sha256 -r < a.dump | cut -c1-64)" ]] && echo same-hash`,
+      [d],
+    );
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.split("\n")).toEqual(["0", "marked", "0", "1", "1", "1", "1", "same-hash"]);
+  });
+
   it("retention keeps the newest keep_min verified backups even when all are old, and never deletes unverified ones", async () => {
     const d = join(lab.root, "ret");
     mkdirSync(d);

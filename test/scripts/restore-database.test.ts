@@ -160,7 +160,9 @@ describe("restore-database.sh", () => {
     const lock = join(lab.vars.paths.backup_dir, ".locks", "backup-database.lock");
     // The holder process itself keeps the lock's fd, so killing it releases the lock at once.
     const holder = execa("bash", ["-c", 'exec 9>>"$1"; flock 9; exec sleep 20', "holder", lock], { reject: false });
-    await new Promise((r) => setTimeout(r, 300));
+    // Until the holder has the lock (a fixed pause was too short on a loaded machine).
+    for (let i = 0; i < 200 && (await execa("flock", ["-n", lock, "true"], { reject: false })).exitCode === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
     try {
       const r = await lab.run("restore-database.sh", [dump, "--force", "--target-db", "locked_out"]);
       expect(r.exitCode).toBe(75);
@@ -400,6 +402,60 @@ describe("restore-database.sh", () => {
             await psqlSuper(lab.cluster, `ALTER DATABASE "${left.split("\n")[0]}" RENAME TO cepcomunicacion`);
         }
       });
+    }
+  });
+});
+
+describe("database.dump_jobs 2: the parallel dump", () => {
+  it("is one checksummed .dump (a tar of pg_dump -Fd -j 2, toc.dat first) that verifies, restores with pg_restore -j into a scratch database with the same row counts, and refuses when altered", async () => {
+    lab.install((v) => (v.database.dump_jobs = 2));
+    try {
+      const live = await countsOf("cepcomunicacion");
+      const before = new Set(readdirSync(dbDir()));
+      const b = await lab.run("backup-database.sh");
+      expect(b.exitCode, b.stderr).toBe(0);
+      expect(b.stderr).toMatch(/parallel dump: pg_dump -Fd -j 2/);
+      const name = readdirSync(dbDir()).find((f) => !before.has(f) && f.endsWith(".dump"))!;
+      const p = join(dbDir(), name);
+      // No partial directory or file left; the sidecars as for any dump.
+      expect(readdirSync(dbDir()).filter((f) => f.startsWith(".") && f.includes(name))).toEqual([]);
+      expect((await execa("sha256sum", ["-c", `${name}.sha256`], { cwd: dbDir() })).stdout).toContain(`${name}: OK`);
+      const members = (await execa("tar", ["-tf", p])).stdout.split("\n");
+      expect(members[0]).toBe("toc.dat");
+      expect(members.some((m) => /^\d+\.dat\.gz$/.test(m))).toBe(true);
+      const m = JSON.parse(readFileSync(`${p}.manifest.json`, "utf8"));
+      expect(m).toMatchObject({ format_flag: "directory-tar", dump_jobs: 2 });
+      expect(m.sha256).toBe(readFileSync(`${p}.sha256`, "utf8").slice(0, 64));
+      expect(m.tables.find((t: any) => t.name === "users").rows).toBe(live["public.users"]);
+
+      const v = await lab.run("verify-backup-integrity.sh", [p]);
+      expect(v.exitCode, v.stderr).toBe(0);
+      expect(v.stderr).toMatch(/parallel dump/);
+
+      const r = await lab.run("restore-database.sh", [p, "--force", "--target-db", "parallel_restore", "--jobs", "2"]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/Verified: \d+ tables and \d+ rows match the manifest/);
+      expect(r.stdout).toContain("pg_restore, 2 job(s)");
+      expect(await countsOf("parallel_restore")).toEqual(live);
+      // The unpacked directory is gone.
+      expect(readdirSync(dbDir()).filter((f) => f.startsWith(".restore-"))).toEqual([]);
+      await psqlSuper(lab.cluster, `DROP DATABASE parallel_restore;`);
+
+      // One byte changed in place (mtime put back): the restore's own hash refuses, nothing created.
+      await execa("bash", [
+        "-c",
+        'touch -r "$1" "$1.ref"; printf X | dd of="$1" bs=1 seek=3000 conv=notrunc status=none; touch -r "$1.ref" "$1"; rm -f "$1.ref"',
+        "_",
+        p,
+      ]);
+      const bad = await lab.run("restore-database.sh", [p, "--force", "--target-db", "parallel_restore"]);
+      expect(bad.exitCode).toBe(1);
+      expect(bad.stderr).toMatch(/checksum MISMATCH/);
+      expect(await dbExists("parallel_restore")).toBe(false);
+      const vb = await lab.run("verify-backup-integrity.sh", [p]);
+      expect(vb.exitCode).toBe(1);
+    } finally {
+      lab.install((v) => (v.database.dump_jobs = 1));
     }
   });
 });

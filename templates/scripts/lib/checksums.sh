@@ -5,19 +5,43 @@
 # (BACKUP.manifest.json) and retention (by age, only among verified backups, never the newest
 # keep_min). Sourced by backup-lib.sh; uses lib/core.sh.
 
+# sha256_stdin: print the SHA-256 of stdin in hex. openssl dgst takes several times less CPU than
+# coreutils' sha256sum where the CPU has SHA instructions; sha256sum where openssl is missing.
+SHA256_TOOL=""
+sha256_stdin() {
+  local out
+  if [[ -z "$SHA256_TOOL" ]]; then
+    SHA256_TOOL=sha256sum
+    if command -v openssl >/dev/null 2>&1; then SHA256_TOOL=openssl; fi
+  fi
+  if [[ "$SHA256_TOOL" == openssl ]]; then
+    out="$(openssl dgst -sha256 -r)" || return 1
+  else
+    out="$(sha256sum)" || return 1
+  fi
+  printf '%s\n' "${out%% *}"
+}
+
 # write_checksum FILE [NAME] [SUMFILE]: write "<sha256>  NAME" (sha256sum format, bare name so
 # `sha256sum -c` works from the directory) to SUMFILE. NAME defaults to FILE's base name, SUMFILE to
 # <dir>/NAME.sha256. Lets a partial file be summed under its final name before the rename.
 write_checksum() {
   local file="$1" name="${2:-$(basename -- "$1")}"
   local sumfile="${3:-$(dirname -- "$1")/$name.sha256}" hash
-  hash="$(sha256sum <"$file" | awk '{ print $1 }')"
-  [[ "$hash" =~ ^[0-9a-f]{64}$ ]] || die "could not checksum $file"
-  printf '%s  %s\n' "$hash" "$name" >"$sumfile"
+  hash="$(sha256_stdin <"$file")"
+  write_checksum_of "$hash" "$name" "$sumfile" || die "could not checksum $file"
+}
+
+# write_checksum_of HASH NAME SUMFILE: write_checksum for a hash taken while the file was written
+# (the file is not read again). Returns 1 when HASH is not a SHA-256.
+write_checksum_of() {
+  [[ "$1" =~ ^[0-9a-f]{64}$ ]] || return 1
+  printf '%s  %s\n' "$1" "$2" >"$3"
 }
 
 # verify_checksum FILE: 0 when FILE.sha256 names FILE's base name and matches its content;
 # 1 on mismatch, 2 when the checksum file is missing or malformed, 3 when FILE is missing.
+# A match is recorded (mark_verified), so retention can trust it while the file is unchanged.
 verify_checksum() {
   local file="$1" sumfile="$1.sha256" expected name actual
   [[ -f "$file" ]] || return 3
@@ -25,9 +49,57 @@ verify_checksum() {
   read -r expected name <"$sumfile" || return 2
   name="${name#\*}"
   [[ "$expected" =~ ^[0-9a-f]{64}$ && "$name" == "$(basename -- "$file")" ]] || return 2
-  actual="$(sha256sum <"$file" | awk '{ print $1 }')"
-  [[ "$actual" == "$expected" ]] || return 1
+  actual="$(sha256_stdin <"$file")"
+  if [[ "$actual" != "$expected" ]]; then
+    unmark_verified "$file"
+    return 1
+  fi
+  mark_verified "$file"
   return 0
+}
+
+# --- Verified marks: a real hash recorded, so retention need not read every kept backup ---
+#
+# When a backup's content has matched its .sha256 (hashed by the backup itself on the bytes' way to
+# the disk, or by a verify_checksum that matched), the .sha256 gets the backup's modification time
+# (nanoseconds). verify_checksum_recorded trusts that mark while the backup keeps that mtime and,
+# when it has a manifest, the size recorded there; anything else re-hashes the file.
+# verify-backup-integrity.sh (weekly) and the restores always re-hash (verify_checksum), so a
+# change that restored the mtime is still caught within a week, and never restored from.
+
+# mark_verified FILE: record that FILE, as it is now, matched its .sha256. Only on a .sha256 this
+# user owns (root never touches the backup user's files); best effort: a missing mark only means a
+# re-hash next time.
+mark_verified() {
+  [[ -O "$1.sha256" && ! -L "$1.sha256" ]] || return 0
+  touch -c -r "$1" -- "$1.sha256" 2>/dev/null || true
+}
+
+# unmark_verified FILE: FILE no longer matches: its .sha256 gets the current time (no longer FILE's
+# mtime), so the mark is not trusted again.
+unmark_verified() {
+  [[ -O "$1.sha256" && ! -L "$1.sha256" ]] || return 0
+  touch -c -- "$1.sha256" 2>/dev/null || true
+}
+
+# verify_checksum_recorded FILE: verify_checksum, without reading FILE when it carries the mark of
+# a match at its current mtime (and size, from its manifest) and the .sha256 names it. Same results.
+verify_checksum_recorded() {
+  local file="$1" expected name times size recorded man
+  if [[ -f "$file" && -f "$file.sha256" ]] && read -r expected name <"$file.sha256" 2>/dev/null &&
+    [[ "$expected" =~ ^[0-9a-f]{64}$ && "${name#\*}" == "$(basename -- "$file")" ]] &&
+    times="$(stat -c '%.9Y %s' -- "$file" "$file.sha256" 2>/dev/null)"; then
+    local -a t=()
+    mapfile -t t <<<"$times"
+    size="${t[0]#* }"
+    man="$(manifest_path "$file")"
+    recorded=""
+    [[ ! -f "$man" ]] || recorded="$(manifest_num "$man" size_bytes)"
+    if [[ "${t[0]% *}" == "${t[1]% *}" && ( ! -f "$man" || "$recorded" == "$size" ) ]]; then
+      return 0
+    fi
+  fi
+  verify_checksum "$file"
 }
 
 # checksum_status FILE: print OK, MISMATCH, MISSING_SUM or MISSING (verify_checksum as a word).
@@ -65,9 +137,10 @@ manifest_num() {
 
 # --- Retention ---
 
-# is_verified_backup PATH: the default verifier: a file whose .sha256 matches.
+# is_verified_backup PATH: the default verifier: a file whose .sha256 matches (its verified mark
+# trusted while the file is unchanged: verify_checksum_recorded).
 is_verified_backup() {
-  [[ -f "$1" ]] && verify_checksum "$1"
+  [[ -f "$1" ]] && verify_checksum_recorded "$1"
 }
 
 # retention_prune DIR GLOB DAYS KEEP_MIN [VERIFIER] [SPARE]: delete backups in DIR matching GLOB

@@ -69,7 +69,7 @@ load_config() {
   done
   # Optional values default to "disabled".
   : "${ALERT_EMAIL:=}" "${SLACK_WEBHOOK:=}" "${DISCORD_WEBHOOK:=}" "${HEALTHCHECK_URL:=}"
-  : "${SMTP_URL:=}" "${SMTP_FROM:=}" "${STATE_DIR:=}" "${ESCALATE_AFTER:=}"
+  : "${SMTP_URL:=}" "${SMTP_FROM:=}" "${STATE_DIR:=}" "${ESCALATE_AFTER:=}" "${DB_DUMP_JOBS:=1}"
   : "${METRICS_TEXTFILE_DIR:=}" "${MEDIA_VOLUME:=}"
   declare -p DOCKER_VOLUMES >/dev/null 2>&1 || DOCKER_VOLUMES=()
   : "${ENVIRONMENT:=}" "${RETENTION_KEEP_MIN:=3}"

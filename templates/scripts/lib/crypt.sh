@@ -43,11 +43,13 @@ crypt_is_age() {
   [[ "$head" == "$AGE_MAGIC" ]]
 }
 
-# crypt_encrypt OUT: encrypt stdin to OUT for every recipient (public keys: fine on a command line).
+# crypt_encrypt OUT: encrypt stdin to OUT ("-": stdout) for every recipient (public keys: fine on a
+# command line).
 crypt_encrypt() {
   local r args=()
   for r in "${ENCRYPT_RECIPIENTS[@]}"; do args+=(-r "$r"); done
-  age "${args[@]}" -o "$1"
+  if [[ "$1" != - ]]; then args+=(-o "$1"); fi
+  age "${args[@]}"
 }
 
 # crypt_recipients_json: the recipients as a JSON list (for manifests).
@@ -71,31 +73,42 @@ crypt_stream_begin() {
 # crypt_stream_to KIND PARTIAL VERIFY_CMD...: the last part of the pipeline that produces a backup
 # (pg_dump -Fc, tar -cz): the bytes go to PARTIAL, through age when KIND is encrypted, so no
 # plaintext copy is ever written; on the way VERIFY_CMD reads the same bytes from a FIFO (pg_restore
-# -l, tar -tz; whatever it leaves unread is drained) and sha256sum and wc count them. It runs in the
+# -l, tar -tz; once it has read what it needs and exits, tee -p goes on without it) and the hasher
+# (sha256_stdin) takes the SHA-256 of the bytes written to PARTIAL, so the file is never read back
+# for its checksum; an encrypted one also has its plaintext's size and SHA-256 taken. It runs in the
 # pipeline's subshell: crypt_stream_result reads what it left in CRYPT_W. Returns non-zero when
 # writing PARTIAL failed.
 crypt_stream_to() {
   local kind="$1" out="$2" w="$CRYPT_W" rc=0
   shift 2
   trap - ERR
-  mkfifo -- "$w/verify" "$w/sum" "$w/size"
+  printf '%s\n' "$out" >"$w/out.path"
+  # The output first: with no file to write (a read-only or full disk) no reader is started, so
+  # none can wait forever for a writer on its FIFO.
+  if ! { : >"$out"; } 2>"$w/write.err"; then
+    printf '1\n' >"$w/write.rc"
+    return 1
+  fi
+  mkfifo -- "$w/verify" "$w/sum"
   {
     local vrc=0
     "$@" >"$w/verify.out" 2>"$w/verify.err" || vrc=$?
     printf '%s\n' "$vrc" >"$w/verify.rc"
-    cat >/dev/null
   } <"$w/verify" &
-  local pv=$!
-  { sha256sum | awk '{ print $1 }' >"$w/plain.sha256"; } <"$w/sum" &
-  local ps=$!
-  { wc -c >"$w/plain.size"; } <"$w/size" &
-  local pz=$!
+  local -a pids=($!)
+  { sha256_stdin >"$w/out.sha256"; } <"$w/sum" &
+  pids+=($!)
   if crypt_for "$kind"; then
-    tee -- "$w/verify" "$w/sum" "$w/size" | crypt_encrypt "$out" 2>"$w/write.err" || rc=$?
+    mkfifo -- "$w/plain" "$w/size"
+    { sha256_stdin >"$w/plain.sha256"; } <"$w/plain" &
+    pids+=($!)
+    { wc -c >"$w/plain.size"; } <"$w/size" &
+    pids+=($!)
+    tee -p -- "$w/verify" "$w/plain" "$w/size" | crypt_encrypt - 2>"$w/write.err" | tee -p -- "$w/sum" >"$out" 2>>"$w/write.err" || rc=$?
   else
-    tee -- "$w/verify" "$w/sum" "$w/size" >"$out" 2>"$w/write.err" || rc=$?
+    tee -p -- "$w/verify" "$w/sum" >"$out" 2>"$w/write.err" || rc=$?
   fi
-  wait "$pv" "$ps" "$pz" || true
+  wait "${pids[@]}" || true
   printf '%s\n' "$rc" >"$w/write.rc"
   return "$rc"
 }
@@ -103,15 +116,23 @@ crypt_stream_to() {
 # shellcheck disable=SC2034 # read by the scripts
 # crypt_stream_result: after the pipeline: CRYPT_VERIFY_RC (VERIFY_CMD's exit status),
 # CRYPT_VERIFY_OUT (the file holding its output), CRYPT_VERIFY_ERR (its stderr, shortened),
-# CRYPT_WRITE_ERR, CRYPT_PLAIN_SHA256 and CRYPT_PLAIN_SIZE (of the plaintext as it was produced).
+# CRYPT_WRITE_ERR, CRYPT_OUT_SHA256 (of the bytes written to PARTIAL), CRYPT_PLAIN_SHA256 and
+# CRYPT_PLAIN_SIZE (of the plaintext as it was produced: the same file when not encrypted).
 crypt_stream_result() {
-  local w="$CRYPT_W"
+  local w="$CRYPT_W" out
   CRYPT_VERIFY_RC="$(cat -- "$w/verify.rc" 2>/dev/null || echo 255)"
   CRYPT_VERIFY_OUT="$w/verify.out"
   CRYPT_VERIFY_ERR="$(head -c 500 -- "$w/verify.err" 2>/dev/null | tr '\n' ' ')"
   CRYPT_WRITE_ERR="$(head -c 500 -- "$w/write.err" 2>/dev/null | tr '\n' ' ')"
-  CRYPT_PLAIN_SHA256="$(cat -- "$w/plain.sha256" 2>/dev/null || true)"
-  CRYPT_PLAIN_SIZE="$(tr -dc 0-9 <"$w/plain.size" 2>/dev/null || true)"
+  CRYPT_OUT_SHA256="$(cat -- "$w/out.sha256" 2>/dev/null || true)"
+  if [[ -e "$w/plain.sha256" ]]; then
+    CRYPT_PLAIN_SHA256="$(cat -- "$w/plain.sha256" 2>/dev/null || true)"
+    CRYPT_PLAIN_SIZE="$(tr -dc 0-9 <"$w/plain.size" 2>/dev/null || true)"
+  else
+    out="$(cat -- "$w/out.path" 2>/dev/null || true)"
+    CRYPT_PLAIN_SHA256="$CRYPT_OUT_SHA256"
+    CRYPT_PLAIN_SIZE="$(file_size "$out" 2>/dev/null || true)"
+  fi
 }
 
 # crypt_manifest_fields KIND FILE: the manifest fields saying how FILE is stored (no braces):

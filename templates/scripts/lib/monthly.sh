@@ -48,7 +48,7 @@ monthly_keep() {
       have[$month]=1
       continue
     fi
-    verify_checksum "$path" || continue
+    verify_checksum_recorded "$path" || continue
     for sfx in .sha256 .manifest.json; do
       [[ ! -f "$path$sfx" ]] || ln -f -- "$path$sfx" "$mdir/$name$sfx" 2>/dev/null || cp -p -- "$path$sfx" "$mdir/$name$sfx"
     done
@@ -79,7 +79,7 @@ monthly_prune() {
     epoch="${line%%$'\t'*}"
     path="${line#*$'\t'}"
     if ((kept < RETENTION_MONTHLY_KEEP_MIN)); then
-      if verify_checksum "$path"; then
+      if verify_checksum_recorded "$path"; then
         kept=$((kept + 1))
       else
         log WARNING "monthly retention: keeping unverified $(basename -- "$path") (it does not match its checksum; inspect it)"
@@ -87,7 +87,7 @@ monthly_prune() {
       continue
     fi
     ((epoch < cutoff)) || continue
-    if verify_checksum "$path"; then
+    if verify_checksum_recorded "$path"; then
       rm -f -- "$path" "$path.sha256" "$path.manifest.json"
       deleted=$((deleted + 1))
       log INFO "monthly retention: deleted $(basename -- "$path") (older than $RETENTION_MONTHLY_MONTHS months)"

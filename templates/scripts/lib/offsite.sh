@@ -281,7 +281,7 @@ offsite_sync_files() {
     fi
     # Past retention (and not among the newest OK_KEEP): off-site retention would delete it again.
     ((i > OK_KEEP && epoch < OK_CUTOFF)) && continue
-    if ! verify_checksum "$path"; then
+    if ! verify_checksum_recorded "$path"; then
       log WARNING "off-site ($kind): not uploading $name: it does not match its checksum (see check-backups)"
       continue
     fi

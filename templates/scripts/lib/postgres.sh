@@ -107,9 +107,21 @@ db_snapshot_open() {
 # db_snapshot_query SQL: run SQL in the snapshot session; output (unaligned, tuples only) in
 # DB_SNAP_OUT. Returns 1 when the session died (the error text is then in DB_SNAP_OUT).
 db_snapshot_query() {
+  db_snapshot_send "$1" || return 1
+  db_snapshot_receive
+}
+
+# db_snapshot_send SQL: send SQL to the snapshot session without waiting for it (so it can run
+# while pg_dump reads the same snapshot); db_snapshot_receive collects its output.
+db_snapshot_send() {
+  [[ -n "${DB_SNAP_PID:-}" ]] || { DB_SNAP_OUT="snapshot session is not running"; return 1; }
+  printf '%s\n\\echo %s\n' "$1" "__END_OF_RESULT_${RUN_ID}__" 1>&"${DB_SNAP[1]}"
+}
+
+# db_snapshot_receive: the output of the statement db_snapshot_send sent, in DB_SNAP_OUT.
+db_snapshot_receive() {
   local line out=() marker="__END_OF_RESULT_${RUN_ID}__"
   [[ -n "${DB_SNAP_PID:-}" ]] || { DB_SNAP_OUT="snapshot session is not running"; return 1; }
-  printf '%s\n\\echo %s\n' "$1" "$marker" 1>&"${DB_SNAP[1]}"
   while IFS= read -r -t 7200 line <&"${DB_SNAP[0]}"; do
     if [[ "$line" == "$marker" ]]; then
       DB_SNAP_OUT="$(printf '%s\n' "${out[@]}")"
@@ -134,7 +146,7 @@ db_snapshot_close() {
 # NAME.sha256 and NAME.manifest.json (every table of every non-system schema with its exact row
 # count, server and pg_dump versions, size, sha256, duration); then rename all into place, the dump
 # last. Any failure leaves nothing behind. A NAME ending in .age is encrypted on the way
-# (_db_dump_encrypted): the checksum and size are then the encrypted file's. Needs pg_preflight
+# (_db_dump_stream): the checksum and size are then the encrypted file's. Needs pg_preflight
 # first. Sets DUMP_FILE, DUMP_SIZE, DUMP_TABLES, DUMP_ROWS, DUMP_MS.
 db_dump_verified() {
   local dest="$1" name="$2" kind="$3"
@@ -148,33 +160,33 @@ db_dump_verified() {
   started_at="$(now_iso)"
 
   db_snapshot_open
-  db_snapshot_query "$(pg_table_counts_sql)" || die "counting rows failed: $DB_SNAP_OUT"
-  local counts="$DB_SNAP_OUT"
+  # The row counts run in the snapshot's session while pg_dump reads the same snapshot (one scan
+  # each, at the same time, instead of one after the other).
+  db_snapshot_send "$(pg_table_counts_sql)" || die "counting rows failed: $DB_SNAP_OUT"
 
   log INFO "dumping database $DB_NAME (snapshot $DB_SNAPSHOT_ID) to $(basename -- "$partial")"
   local err toc_entries
   err="$(mktemp)"
   on_exit_remove "$err"
   pg_conn_args
-  if [[ "$name" == *.age ]]; then
-    _db_dump_encrypted "$partial" "$err"
+  local format=custom
+  if ((DB_DUMP_JOBS > 1)) && ! crypt_for database; then
+    format=directory-tar
+    _db_dump_parallel "$partial" "$err"
   else
-    if ! "$PG_DUMP" -Fc --snapshot="$DB_SNAPSHOT_ID" "${PG_CONN[@]}" -f "$partial" 2>"$err"; then
-      die "pg_dump failed: $(head -c 500 "$err" | tr '\n' ' ')"
-    fi
-    db_snapshot_close
-    log INFO "verifying the dump with pg_restore -l"
-    if ! toc_entries="$("$PG_RESTORE" -l "$partial" 2>"$err" | grep -c -v '^;')"; then
-      die "pg_restore -l could not read the dump: $(head -c 500 "$err" | tr '\n' ' ')"
-    fi
+    ((DB_DUMP_JOBS <= 1)) || log WARNING "database.dump_jobs $DB_DUMP_JOBS ignored: the database is encrypted (a parallel dump would write plaintext to disk); dumping with pg_dump -Fc"
+    _db_dump_stream "$partial" "$err"
   fi
   ((toc_entries > 0)) || die "the dump's table of contents is empty"
+  db_snapshot_receive || die "counting rows failed: $DB_SNAP_OUT"
+  local counts="$DB_SNAP_OUT"
+  db_snapshot_close
 
   DUMP_SIZE="$(file_size "$partial")"
   DUMP_MS=$((($(date +%s%N) - t0) / 1000000))
-  write_checksum "$partial" "$name" "$sum_partial"
-  local sha
-  read -r sha _ <"$sum_partial"
+  # Hashed on the way to the disk: the partial is not read again.
+  write_checksum_of "$CRYPT_OUT_SHA256" "$name" "$sum_partial" || die "could not checksum $partial"
+  local sha="$CRYPT_OUT_SHA256"
 
   # Manifest: tables with row counts.
   local tables_json="" schema table rows sep=""
@@ -191,7 +203,7 @@ db_dump_verified() {
     printf '{%s,\n' "$(manifest_header)"
     printf '  "kind": "database", "type": %s, "file": %s, "database": %s,\n' "$(json_str "$kind")" "$(json_str "$name")" "$(json_str "$DB_NAME")"
     printf '  "server_version": %s, "server_major": %s, "pg_dump_version": %s,\n' "$(json_str "$SERVER_VERSION")" "$(json_str "$SERVER_MAJOR")" "$(json_str "$PG_DUMP_VERSION")"
-    printf '  "format_flag": "custom", "size_bytes": %s, "sha256": %s, "toc_entries": %s,\n' "$DUMP_SIZE" "$(json_str "$sha")" "$toc_entries"
+    printf '  "format_flag": %s, "dump_jobs": %s, "size_bytes": %s, "sha256": %s, "toc_entries": %s,\n' "$(json_str "$format")" "$([[ "$format" == custom ]] && echo 1 || echo "$DB_DUMP_JOBS")" "$DUMP_SIZE" "$(json_str "$sha")" "$toc_entries"
     printf '  %s,\n' "$(crypt_manifest_fields database "$partial")"
     printf '  "started_at": %s, "finished_at": %s, "duration_ms": %s, "duration_seconds": %s,\n' \
       "$(json_str "$started_at")" "$(json_str "$(now_iso)")" "$DUMP_MS" "$(printf '%d.%03d' $((DUMP_MS / 1000)) $((DUMP_MS % 1000)))"
@@ -207,6 +219,7 @@ db_dump_verified() {
   on_exit_remove "$final.sha256" "$(manifest_path "$final")"
   mv -n -- "$partial" "$final"
   [[ -e "$partial" ]] && die "could not rename the dump into place"
+  mark_verified "$final"
   keep_path "$partial" "$sum_partial" "$man_partial" "$final.sha256" "$(manifest_path "$final")"
   sync -- "$dest" 2>/dev/null || true
   # shellcheck disable=SC2034 # read by the calling script
@@ -214,32 +227,85 @@ db_dump_verified() {
   log INFO "backup written: $name ($(human_size "$DUMP_SIZE"), $DUMP_TABLES tables, $DUMP_ROWS rows, ${DUMP_MS} ms)"
 }
 
-# _db_dump_encrypted PARTIAL ERRFILE: db_dump_verified's dump when it is encrypted: one pass from
-# pg_dump to the encrypted partial, no plaintext copy on disk. pg_dump -Fc writes to the pipe;
-# crypt_stream_to verifies the same bytes with pg_restore -l (the table of contents, as for a plain
-# dump), takes their size and SHA-256 for the manifest, and writes them through age. A dump written
-# to a pipe has no data offsets in its table of contents: pg_restore reads it in order, and its
-# parallel restore (PostgreSQL 12+) still works. Sets toc_entries (db_dump_verified's local).
-#
-# Speed (phase 3): write_checksum then reads the encrypted partial once more; hashing age's output
-# on its way to the disk (one more tee) would save that read.
-_db_dump_encrypted() {
+# _db_dump_stream PARTIAL ERRFILE: db_dump_verified's dump in one pass from pg_dump to the partial,
+# through age when the database is encrypted (no plaintext copy on disk). pg_dump -Fc writes to a
+# pipe; crypt_stream_to verifies the same bytes with pg_restore -l (the table of contents), and
+# hashes what reaches the disk (openssl), so the dump is never read back. A dump written to a pipe
+# has no data offsets in its table of contents: pg_restore reads it in order, and its parallel
+# restore (PostgreSQL 12+) still works (each worker skips to its table's data block by block).
+# Sets toc_entries (db_dump_verified's local).
+_db_dump_stream() {
   local partial="$1" err="$2" rc
-  require_cmd age mkfifo tee
+  require_cmd mkfifo tee
   crypt_stream_begin
-  log INFO "encrypting with age for ${#ENCRYPT_RECIPIENTS[@]} recipient(s) on the way; verifying the stream with pg_restore -l"
+  if crypt_for database; then
+    require_cmd age
+    log INFO "encrypting with age for ${#ENCRYPT_RECIPIENTS[@]} recipient(s) on the way; verifying the stream with pg_restore -l"
+  fi
   if ! _db_pg_dump_stdout "$err" "$CRYPT_W/dump.rc" | crypt_stream_to database "$partial" "$PG_RESTORE" -l; then
     rc="$(cat -- "$CRYPT_W/dump.rc" 2>/dev/null || echo 1)"
     ((rc == 0)) || die "pg_dump failed: $(head -c 500 "$err" | tr '\n' ' ')"
     crypt_stream_result
-    die "writing the encrypted dump failed: ${CRYPT_WRITE_ERR:-age failed}"
+    die "writing the dump failed: ${CRYPT_WRITE_ERR:-age or tee failed}"
   fi
-  db_snapshot_close
   crypt_stream_result
   ((CRYPT_VERIFY_RC == 0)) || die "pg_restore -l could not read the dump: $CRYPT_VERIFY_ERR"
   toc_entries="$(grep -c -v '^;' -- "$CRYPT_VERIFY_OUT" || true)"
-  crypt_is_age "$partial" || die "the encrypted dump has no age header"
-  log INFO "dump verified with pg_restore -l ($toc_entries entries) and encrypted: $(human_size "$CRYPT_PLAIN_SIZE") of plaintext"
+  if crypt_for database; then
+    crypt_is_age "$partial" || die "the encrypted dump has no age header"
+    log INFO "dump verified with pg_restore -l ($toc_entries entries) and encrypted: $(human_size "$CRYPT_PLAIN_SIZE") of plaintext"
+  else
+    log INFO "dump verified with pg_restore -l ($toc_entries entries)"
+  fi
+}
+
+# _db_dump_parallel PARTIAL ERRFILE: db_dump_verified's dump with database.dump_jobs N >= 2:
+# pg_dump -Fd -j N into a hidden partial directory beside the backup (N tables dumped and compressed
+# at once; its files are not fsynced: the archive is), its table of contents verified with
+# pg_restore -l, then archived into PARTIAL as one uncompressed tar (the data files are already
+# compressed), toc.dat first, hashed and listed (tar -t) on the way, and the directory removed. The
+# rest of the system treats the archive as one backup; db_dump_format tells it from a -Fc dump,
+# restore-database.sh unpacks it and restores with pg_restore -j. Sets toc_entries.
+_db_dump_parallel() {
+  local partial="$1" err="$2" dir="${1%.partial}.dir.partial"
+  require_cmd tar mkfifo tee
+  rm -rf -- "$dir"
+  on_exit_remove "$dir"
+  log INFO "parallel dump: pg_dump -Fd -j $DB_DUMP_JOBS into $(basename -- "$dir")"
+  if ! "$PG_DUMP" -Fd -j "$DB_DUMP_JOBS" --no-sync --snapshot="$DB_SNAPSHOT_ID" "${PG_CONN[@]}" -f "$dir" 2>"$err"; then
+    die "pg_dump failed: $(head -c 500 "$err" | tr '\n' ' ')"
+  fi
+  if ! toc_entries="$("$PG_RESTORE" -l -Fd "$dir" 2>"$err" | grep -c -v '^;')"; then
+    die "pg_restore -l could not read the dump: $(head -c 500 "$err" | tr '\n' ' ')"
+  fi
+  local -a members=()
+  mapfile -t members < <(cd -- "$dir" && find . -mindepth 1 -maxdepth 1 -type f ! -name toc.dat -printf '%P\n' | LC_ALL=C sort)
+  crypt_stream_begin
+  if ! tar -cf - -C "$dir" -- toc.dat "${members[@]}" 2>"$err" | crypt_stream_to database "$partial" tar -tf -; then
+    crypt_stream_result
+    die "archiving the parallel dump failed: $(head -c 500 "$err" | tr '\n' ' ')${CRYPT_WRITE_ERR}"
+  fi
+  crypt_stream_result
+  ((CRYPT_VERIFY_RC == 0)) || die "tar -t could not read the archived dump: $CRYPT_VERIFY_ERR"
+  local listed
+  listed="$(grep -c . -- "$CRYPT_VERIFY_OUT" || true)"
+  ((listed == ${#members[@]} + 1)) || die "the archived dump lists $listed files, the dump directory has $((${#members[@]} + 1))"
+  rm -rf -- "$dir"
+  log INFO "dump verified with pg_restore -l ($toc_entries entries) and archived: $listed files"
+}
+
+# db_dump_format FILE: "custom" (pg_dump -Fc: PGDMP...), "directory-tar" (a parallel dump: a tar
+# whose first member is toc.dat) or "encrypted" (.age: custom inside, as parallel dumps are never
+# encrypted); anything else is "unknown".
+db_dump_format() {
+  local head
+  if [[ "$1" == *.age ]]; then echo encrypted; return 0; fi
+  head="$(head -c 8 -- "$1" 2>/dev/null | tr -d '\0')" || true
+  case "$head" in
+    PGDMP*) echo custom ;;
+    toc.dat) echo directory-tar ;;
+    *) echo unknown ;;
+  esac
 }
 
 # _db_pg_dump_stdout ERRFILE RCFILE: pg_dump -Fc of the exported snapshot to stdout (the first part

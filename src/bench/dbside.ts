@@ -1,0 +1,157 @@
+// --scale large, the database side by side: backup-database.sh next to a bare `pg_dump -Fc` of the
+// same database (same compression, the default), the opt-in parallel dump (database.dump_jobs 2)
+// next to both, and restore-database.sh into a scratch database next to a bare createdb +
+// pg_restore + vacuumdb --analyze-only, with the same number of jobs. Interleaved, in a rotating
+// order, so a noisy neighbour hits every variant alike; medians of `reps`.
+import { chownSync, copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { LabHost } from "../lab/lab.ts";
+import { check, median, nextSecond, timed, type RunResult } from "./measure.ts";
+import { dropDatabase, du, hostConf, latestDump, runScript, CRON_ENV } from "./hostops.ts";
+
+/** Parallel jobs of the parallel dump and of every restore (the machine's 2 CPUs). */
+export const DB_JOBS = 2;
+
+export interface DbSide {
+  n: number;
+  jobs: number;
+  /** Medians, ms. */
+  script_ms: number;
+  bare_ms: number;
+  parallel_ms: number;
+  bare_dir_ms: number;
+  restore_ms: number;
+  bare_restore_ms: number;
+  restore_parallel_ms: number;
+  dump_bytes: number;
+  parallel_bytes: number;
+  samples: Record<string, number[]>;
+}
+
+const PG_BIN = "/usr/lib/postgresql/15/bin";
+const SCRATCH = "bench_restore";
+
+/** `reps` rounds of every variant; `say` reports progress. Removes what it wrote (not the dumps: large.ts does). */
+export async function dbSideBySide(
+  host: LabHost,
+  backupDir: string,
+  reps: number,
+  say: (line: string) => void,
+): Promise<DbSide> {
+  const conf = hostConf(host);
+  const confPath = join(host.prefix, "etc", "cepcomunicacion", "backup.conf");
+  const parallelConf = `${confPath}.bench-parallel`;
+  copyFileSync(confPath, parallelConf);
+  const st = statSync(confPath);
+  chownSync(parallelConf, st.uid, st.gid);
+  writeFileSync(
+    parallelConf,
+    `${readFileSync(confPath, "utf8").replace(/^DB_DUMP_JOBS=.*$/m, "")}\nDB_DUMP_JOBS=${DB_JOBS}\n`,
+  );
+  const dumps = join(backupDir, "database");
+  const bareFile = join(backupDir, "bench-bare.dump");
+  const bareDir = join(backupDir, "bench-bare.dir");
+  const conn = ["-h", conf.DB_HOST!, "-p", conf.DB_PORT!, "-U", conf.DB_USER!, "-w"];
+  const env = { ...CRON_ENV, PGPASSFILE: conf.PGPASSFILE! };
+  const bare = (cmd: string, args: string[]) => timed("bash", ["-c", cmd, "bench", ...args], { extendEnv: false, env });
+  const samples: Record<string, number[]> = {};
+  const add = (k: string, r: RunResult, what: string) => {
+    check(r, what);
+    (samples[k] ??= []).push(r.wall_ms);
+  };
+  let dumpBytes: number[] = [];
+  let parallelBytes: number[] = [];
+  let scriptDump = "";
+  let parallelDump = "";
+
+  const backups: Record<string, () => Promise<void>> = {
+    script: async () => {
+      await nextSecond();
+      add("script", await runScript(host, "backup-database.sh"), "backup-database.sh");
+      scriptDump = join(dumps, latestDump(backupDir)!);
+      dumpBytes.push(await du(scriptDump, true));
+    },
+    parallel: async () => {
+      await nextSecond();
+      add(
+        "parallel",
+        await runScript(host, "backup-database.sh", [], { BACKUP_CONF: parallelConf }),
+        "backup-database.sh (dump_jobs)",
+      );
+      parallelDump = join(dumps, latestDump(backupDir)!);
+      parallelBytes.push(await du(parallelDump, true));
+    },
+    bare: async () => {
+      rmSync(bareFile, { force: true });
+      add(
+        "bare",
+        await bare(`"${PG_BIN}/pg_dump" -Fc "$@" -d "${conf.DB_NAME}" -f "${bareFile}"`, conn),
+        "bare pg_dump -Fc",
+      );
+    },
+    bare_dir: async () => {
+      rmSync(bareDir, { recursive: true, force: true });
+      add(
+        "bare_dir",
+        await bare(`"${PG_BIN}/pg_dump" -Fd -j ${DB_JOBS} "$@" -d "${conf.DB_NAME}" -f "${bareDir}"`, conn),
+        "bare pg_dump -Fd -j",
+      );
+    },
+  };
+  const restoreWith = async (key: string, dump: string) => {
+    await dropDatabase(host, SCRATCH);
+    await nextSecond();
+    const r = await runScript(host, "restore-database.sh", [
+      dump,
+      "--force",
+      "--target-db",
+      SCRATCH,
+      "--jobs",
+      `${DB_JOBS}`,
+    ]);
+    add(key, r, `restore-database.sh (${key})`);
+  };
+  const restores: Record<string, () => Promise<void>> = {
+    restore: () => restoreWith("restore", scriptDump),
+    restore_parallel: () => restoreWith("restore_parallel", parallelDump),
+    bare_restore: async () => {
+      await dropDatabase(host, SCRATCH);
+      const r = await bare(
+        `"${PG_BIN}/createdb" "$@" -T template0 -O "${conf.DB_USER}" ${SCRATCH} &&
+         "${PG_BIN}/pg_restore" --no-owner --exit-on-error -j ${DB_JOBS} "$@" -d ${SCRATCH} "${bareFile}" &&
+         "${PG_BIN}/vacuumdb" --analyze-only -q "$@" -d ${SCRATCH}`,
+        conn,
+      );
+      add("bare_restore", r, "bare createdb + pg_restore + vacuumdb --analyze-only");
+    },
+  };
+  const rotate = <T>(xs: T[], k: number) => xs.map((_, i) => xs[(i + k) % xs.length]!);
+  try {
+    for (let rep = 0; rep < reps; rep++) {
+      say(`large: database side by side ${rep + 1}/${reps}: dumps`);
+      for (const k of rotate(Object.keys(backups), rep)) await backups[k]!();
+      say(`large: database side by side ${rep + 1}/${reps}: restores`);
+      for (const k of rotate(Object.keys(restores), rep)) await restores[k]!();
+    }
+  } finally {
+    rmSync(parallelConf, { force: true });
+    rmSync(bareFile, { force: true });
+    rmSync(bareDir, { recursive: true, force: true });
+    await dropDatabase(host, SCRATCH).catch(() => undefined);
+  }
+  const m = (k: string) => median(samples[k] ?? []);
+  return {
+    n: reps,
+    jobs: DB_JOBS,
+    script_ms: m("script"),
+    bare_ms: m("bare"),
+    parallel_ms: m("parallel"),
+    bare_dir_ms: m("bare_dir"),
+    restore_ms: m("restore"),
+    bare_restore_ms: m("bare_restore"),
+    restore_parallel_ms: m("restore_parallel"),
+    dump_bytes: median(dumpBytes),
+    parallel_bytes: median(parallelBytes),
+    samples,
+  };
+}
