@@ -122,8 +122,9 @@ crypt_stream_result() {
   local w="$CRYPT_W" out
   CRYPT_VERIFY_RC="$(cat -- "$w/verify.rc" 2>/dev/null || echo 255)"
   CRYPT_VERIFY_OUT="$w/verify.out"
-  CRYPT_VERIFY_ERR="$(head -c 500 -- "$w/verify.err" 2>/dev/null | tr '\n' ' ')"
-  CRYPT_WRITE_ERR="$(head -c 500 -- "$w/write.err" 2>/dev/null | tr '\n' ' ')"
+  # Either file may not exist (a stream that never started): empty, not a failed command.
+  CRYPT_VERIFY_ERR="$({ head -c 500 -- "$w/verify.err" 2>/dev/null || true; } | tr '\n' ' ')"
+  CRYPT_WRITE_ERR="$({ head -c 500 -- "$w/write.err" 2>/dev/null || true; } | tr '\n' ' ')"
   CRYPT_OUT_SHA256="$(cat -- "$w/out.sha256" 2>/dev/null || true)"
   if [[ -e "$w/plain.sha256" ]]; then
     CRYPT_PLAIN_SHA256="$(cat -- "$w/plain.sha256" 2>/dev/null || true)"

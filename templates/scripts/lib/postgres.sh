@@ -244,9 +244,12 @@ _db_dump_stream() {
   fi
   if ! _db_pg_dump_stdout "$err" "$CRYPT_W/dump.rc" | crypt_stream_to database "$partial" "$PG_RESTORE" -l; then
     rc="$(cat -- "$CRYPT_W/dump.rc" 2>/dev/null || echo 1)"
-    ((rc == 0)) || die "pg_dump failed: $(head -c 500 "$err" | tr '\n' ' ')"
     crypt_stream_result
-    die "writing the dump failed: ${CRYPT_WRITE_ERR:-age or tee failed}"
+    # A write that failed (a full or read-only disk) stops pg_dump with SIGPIPE and an empty
+    # stderr: the write's own error is the reason, so it comes first.
+    [[ -z "$CRYPT_WRITE_ERR" ]] || die "writing the dump failed: $CRYPT_WRITE_ERR"
+    ((rc == 0)) || die "pg_dump failed (exit $rc): $(head -c 500 "$err" | tr '\n' ' ')"
+    die "writing the dump failed: age or tee failed"
   fi
   crypt_stream_result
   ((CRYPT_VERIFY_RC == 0)) || die "pg_restore -l could not read the dump: $CRYPT_VERIFY_ERR"
