@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { startTestLab, cli, type TestLab } from "../helpers/lab.ts";
 import { startS3, S3_KEY, type S3Server } from "../helpers/s3.ts";
+import { tmpFilesHolding } from "../helpers/traces.ts";
 import { freePort } from "../helpers/ports.ts";
 import { backupDir, liveRowCounts } from "../helpers/backups.ts";
 
@@ -121,18 +122,7 @@ describe("off-site copy on the lab", () => {
     // The identity: nowhere on the hosts (their trees, the lab's files), nor in /tmp, nor in any output.
     const tree = await execa("grep", ["-rlF", "--", identity, lab.dir], { reject: false });
     expect(tree.stdout).toBe("");
-    const tmp = await execa(
-      "bash",
-      [
-        "-c",
-        'find /tmp -xdev -type f -newer "$1" -print0 2>/dev/null | xargs -0 -r grep -lsF -e "$2" --',
-        "-",
-        marker,
-        identity,
-      ],
-      { reject: false, timeout: 60_000 },
-    );
-    expect(tmp.stdout).toBe("");
+    expect(await tmpFilesHolding(marker, identity)).toBe("");
     expect(r.stdout + r.stderr + JSON.stringify(r.report)).not.toContain(identity);
   });
 

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { startLab, seedDatabase, startReceiver, type Lab } from "./backup-harness.ts";
 import { startS3, type S3Server } from "../helpers/s3.ts";
+import { tmpFilesHolding } from "../helpers/traces.ts";
 
 let lab: Lab;
 let s3: S3Server;
@@ -559,18 +560,7 @@ describe("off-site copy", () => {
       expect(tree.stdout).toBe("");
       expect(tree.exitCode).toBe(1);
       // Every file of /tmp written since these tests began (before that the identity did not exist).
-      const tmp = await execa(
-        "bash",
-        [
-          "-c",
-          'find /tmp -xdev -type f -newer "$1" -print0 2>/dev/null | xargs -0 -r grep -lsF -e "$2" --',
-          "-",
-          marker,
-          identity,
-        ],
-        { reject: false, timeout: 60_000 },
-      );
-      expect(tmp.stdout).toBe("");
+      expect(await tmpFilesHolding(marker, identity)).toBe("");
       for (const o of outputs) expect(o).not.toContain(identity);
       expect(outputs.join("\n")).not.toContain(identity.slice(16, 40));
     });
