@@ -7,15 +7,10 @@ import { execa } from "execa";
 import { startTestLab, cli, type TestLab } from "../helpers/lab.ts";
 import { provisionWithBackups, corruptFile, newestDump, liveRowCounts, APP } from "../helpers/backups.ts";
 import type { LabHost } from "../../src/lab/lab.ts";
+import { nextSecond } from "../helpers/files.ts";
 
 let lab: TestLab;
 const olderDump: Record<string, string> = {};
-
-/** Wait for the next whole second: backup names have one-second resolution. */
-async function nextSecond(): Promise<void> {
-  const s = Math.floor(Date.now() / 1000);
-  while (Math.floor(Date.now() / 1000) === s) await new Promise((r) => setTimeout(r, 50));
-}
 
 const script = (h: LabHost, name: string) => execa(`${h.prefix}/infra/backup/scripts/${name}`, [], { stdin: "ignore" });
 

@@ -3,8 +3,7 @@
 // config restores, failures midway that leave the live data as it was, and the audit log.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync, readdirSync, readFileSync, writeFileSync, rmSync } from "node:fs";
-import { join, basename, relative } from "node:path";
-import { createHash } from "node:crypto";
+import { join, basename } from "node:path";
 import { execa } from "execa";
 import { startTestLab, cli, type TestLab } from "../helpers/lab.ts";
 import { cliAtTerminal } from "../helpers/pty.ts";
@@ -12,6 +11,7 @@ import { provisionWithBackups, liveRowCounts, newestDump, cluster, backupDir, AP
 import { psqlSuper } from "../../src/lab/postgres.ts";
 import { labDbPassword } from "../../src/lab/lab.ts";
 import type { LabHost } from "../../src/lab/lab.ts";
+import { fileHashes, nextSecond } from "../helpers/files.ts";
 
 let lab: TestLab;
 let h: LabHost;
@@ -27,25 +27,6 @@ const mediaDir = (x: LabHost) => `${appDir(x)}/uploads`;
 const auditLog = (x: LabHost) => `${x.prefix}/var/log/${APP}/restore-audit.log`;
 const auditLines = (x: LabHost) =>
   existsSync(auditLog(x)) ? readFileSync(auditLog(x), "utf8").trim().split("\n").filter(Boolean) : [];
-
-/** Every regular file under dir: relative path → sha256 and mode. */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) out[relative(dir, p)] = createHash("sha256").update(readFileSync(p)).digest("hex");
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-async function nextSecond(): Promise<void> {
-  const s = Math.floor(Date.now() / 1000);
-  while (Math.floor(Date.now() / 1000) === s) await new Promise((r) => setTimeout(r, 50));
-}
 
 const sql = (x: LabHost, q: string) => psqlSuper(cluster(x), q, APP);
 /** The app's tables with rows, largest first. */
@@ -101,7 +82,7 @@ describe("restore", () => {
 
   it("without a terminal and without --force: exit 1, nothing changed; --check shows the plan and stops", async () => {
     const rows = await liveRowCounts(h);
-    const media = tree(mediaDir(h));
+    const media = fileHashes(mediaDir(h));
     const r = await restore(["--component", "database"]);
     expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.stderr).toContain("without --force: there is no terminal to type the host name at (nothing was changed)");
@@ -117,7 +98,7 @@ describe("restore", () => {
     expect(check.report.restore.result).toBe("planned");
     expect(check.report.hosts[0].commands).toBe(1);
     expect(await liveRowCounts(h)).toEqual(rows);
-    expect(tree(mediaDir(h))).toEqual(media);
+    expect(fileHashes(mediaDir(h))).toEqual(media);
     expect(auditLines(h)).toEqual([]);
   });
 
@@ -156,13 +137,13 @@ describe("restore", () => {
   it("at a terminal: a wrong host name cancels (exit 1, nothing changed), the right one restores", async () => {
     const archive = readdirSync(`${backupDir(h)}/config`).find((f) => /^config_.*\.tar\.gz$/.test(f))!;
     writeFileSync(join(appDir(h), "docker-compose.yml"), "broken: true\n");
-    const before = tree(appDir(h));
+    const before = fileHashes(appDir(h));
     const wrong = await cliAtTerminal("restore", [inv, "--limit", h.name, "--component", "config"], "lab9");
     attempts++;
     expect(wrong.code, wrong.output).toBe(1);
     expect(wrong.output).toContain("RESTORE PLAN: config on");
     expect(wrong.output).toContain(`CANCELLED: the answer "lab9" is not the host name ${h.name} (nothing was changed)`);
-    expect(tree(appDir(h))).toEqual(before);
+    expect(fileHashes(appDir(h))).toEqual(before);
     expect(JSON.parse(auditLines(h).at(-1)!)).toMatchObject({ result: "cancelled", component: "config" });
 
     const right = await cliAtTerminal("restore", [inv, "--limit", h.name, "--component", "config"], h.name);
@@ -182,9 +163,9 @@ describe("restore", () => {
   it("media and config: restored from the control machine; a failure midway (a read-only folder) leaves the target as it was", async () => {
     // Media: a stray upload and a changed file; then the same with the changed file's folder immutable.
     const media = mediaDir(h);
-    const files = Object.keys(tree(media)).filter((f) => f.includes("/"));
+    const files = Object.keys(fileHashes(media)).filter((f) => f.includes("/"));
     const inner = join(media, files[0]!);
-    const snapshot = tree(
+    const snapshot = fileHashes(
       join(
         backupDir(h),
         "media",
@@ -195,12 +176,12 @@ describe("restore", () => {
     const ok = await restore(["--component", "media", "--force"]);
     attempts++;
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
-    expect(tree(media)).toEqual(snapshot);
+    expect(fileHashes(media)).toEqual(snapshot);
     expect(ok.stdout).toContain("MEDIA RESTORE REPORT");
 
     writeFileSync(join(media, "stray.txt"), "not in the snapshot");
     writeFileSync(inner, "changed since the snapshot");
-    const before = tree(media);
+    const before = fileHashes(media);
     await execa("chattr", ["+i", join(inner, "..")]);
     let bad;
     try {
@@ -213,7 +194,7 @@ describe("restore", () => {
     expect(bad.stdout).toContain("Status: FAILED");
     expect(bad.stdout).toMatch(/Live data: done: .* is as it was before the restore/);
     expect(bad.report.restore.result).toBe("failed");
-    expect(tree(media)).toEqual(before);
+    expect(fileHashes(media)).toEqual(before);
     rmSync(join(media, "stray.txt"));
 
     // Config: the archive's last file in a subfolder is made immutable; the first (.env) was changed.
@@ -228,7 +209,7 @@ describe("restore", () => {
       .sort();
     const nested = members.filter((m) => m.includes("/")).at(-1)!;
     writeFileSync(join(appDir(h), ".env"), "BROKEN=1\n");
-    const cfgBefore = tree(appDir(h));
+    const cfgBefore = fileHashes(appDir(h));
     await execa("chattr", ["+i", join(appDir(h), nested, "..")]);
     let cfg;
     try {
@@ -239,7 +220,7 @@ describe("restore", () => {
     attempts++;
     expect(cfg.code, cfg.stdout + cfg.stderr).toBe(2);
     expect(cfg.stdout).toMatch(/Live data: done: .* is as it was before the restore/);
-    expect(tree(appDir(h))).toEqual(cfgBefore);
+    expect(fileHashes(appDir(h))).toEqual(cfgBefore);
     const fixed = await restore(["--component", "config", "--force"]);
     attempts++;
     expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0);

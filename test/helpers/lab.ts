@@ -56,18 +56,26 @@ export async function cli(
   args: string[],
   opts: { env?: Record<string, string> } = {},
 ): Promise<CliResult> {
-  const json = join(mkdtempSync(join(tmpdir(), "cep-report-")), "report.json");
+  const json = reportPath();
   const r = await execa(process.execPath, [CLI, playbook, ...args, "--json", json], {
     cwd: REPO,
     reject: false,
     env: { ...opts.env },
     stdin: "ignore",
   });
-  let report;
+  return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, report: readReport(json) };
+}
+
+/** A fresh path for a CLI run's `--json` report. */
+export function reportPath(): string {
+  return join(mkdtempSync(join(tmpdir(), "cep-report-")), "report.json");
+}
+
+/** The `--json` report a CLI run wrote, or undefined when it wrote none (or not valid JSON). */
+export function readReport(json: string): any {
   try {
-    report = JSON.parse(readFileSync(json, "utf8"));
+    return JSON.parse(readFileSync(json, "utf8"));
   } catch {
-    report = undefined;
+    return undefined;
   }
-  return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, report };
 }

@@ -1,11 +1,8 @@
 // Run the CLI at a terminal: a pseudo-terminal from Debian's python3 (pty.fork), answering the
 // first "Type the host name" prompt with `answer`. Returns the exit code and everything the
 // terminal showed (stdout and stderr together), and the --json report.
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { execa } from "execa";
-import { CLI, REPO } from "./lab.ts";
+import { CLI, REPO, readReport, reportPath } from "./lab.ts";
 
 const PTY = String.raw`
 import os, pty, select, sys
@@ -39,7 +36,7 @@ export async function cliAtTerminal(
   answer: string,
   prompt = "Type the host name",
 ): Promise<{ code: number; output: string; report?: any }> {
-  const json = join(mkdtempSync(join(tmpdir(), "cep-report-")), "report.json");
+  const json = reportPath();
   const r = await execa(
     "/usr/bin/python3",
     ["-c", PTY, answer, prompt, process.execPath, CLI, playbook, ...args, "--json", json],
@@ -49,11 +46,5 @@ export async function cliAtTerminal(
       stdin: "ignore",
     },
   );
-  let report;
-  try {
-    report = JSON.parse(readFileSync(json, "utf8"));
-  } catch {
-    report = undefined;
-  }
-  return { code: r.exitCode ?? -1, output: r.stdout + r.stderr, report };
+  return { code: r.exitCode ?? -1, output: r.stdout + r.stderr, report: readReport(json) };
 }

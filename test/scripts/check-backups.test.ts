@@ -17,6 +17,11 @@ let lab: Lab;
 let rx: Awaited<ReturnType<typeof startReceiver>>;
 let dbDir: string;
 const status = () => JSON.parse(readFileSync(lab.vars.paths.status_file, "utf8"));
+/** Every issue's message in the status file, one per line. */
+const issueText = () =>
+  status()
+    .issues.map((i: any) => i.message)
+    .join("\n");
 const newestDump = () =>
   readdirSync(dbDir)
     .filter((f) => f.endsWith(".dump"))
@@ -172,11 +177,7 @@ describe("check-backups.sh ages backups by the time in their names", () => {
       const r = await lab.run("check-backups.sh", ["--no-alert"]);
       expect(r.exitCode).toBe(2);
       expect(status().checks.database).toBe("CRITICAL");
-      expect(
-        status()
-          .issues.map((i: any) => i.message)
-          .join("\n"),
-      ).toMatch(/is 240 hours old/);
+      expect(issueText()).toMatch(/is 240 hours old/);
     });
   });
 
@@ -186,11 +187,9 @@ describe("check-backups.sh ages backups by the time in their names", () => {
       const r = await lab.run("check-backups.sh", ["--no-alert"]);
       expect(r.exitCode).toBe(1);
       expect(status().checks.database).toBe("WARNING");
-      expect(
-        status()
-          .issues.map((i: any) => i.message)
-          .join("\n"),
-      ).toMatch(/dated 4[78] hours in the future: the clock was ahead when it was made, or is behind now/);
+      expect(issueText()).toMatch(
+        /dated 4[78] hours in the future: the clock was ahead when it was made, or is behind now/,
+      );
     });
   });
 });
@@ -203,11 +202,7 @@ describe("check-backups.sh and a retention hold", () => {
       const r = await lab.run("check-backups.sh", ["--no-alert"]);
       expect(r.exitCode).toBe(1);
       expect(status().checks.database).toBe("WARNING");
-      expect(
-        status()
-          .issues.map((i: any) => i.message)
-          .join("\n"),
-      ).toContain(`then remove ${hold}`);
+      expect(issueText()).toContain(`then remove ${hold}`);
     } finally {
       await execa("rm", ["-f", hold]);
     }

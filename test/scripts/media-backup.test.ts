@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { execa, type Result } from "execa";
 import { renderOnlyLab } from "./backup-harness.ts";
 import type { ResolvedVars } from "../../src/inventory/types.ts";
+import { nextSecond } from "../helpers/files.ts";
 
 const STAMP = /^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d$/;
 const NON_ASCII = "fotografía ñandú 日本 #1.jpg";
@@ -45,12 +46,6 @@ function snapshots(): string[] {
 
 function leftovers(): string[] {
   return readdirSync(dest).filter((f) => f.startsWith("."));
-}
-
-/** Wait until the clock has moved to a new second, so the next snapshot gets a new name. */
-async function nextSecond(): Promise<void> {
-  const s = Math.floor(Date.now() / 1000);
-  while (Math.floor(Date.now() / 1000) === s) await new Promise((r) => setTimeout(r, 50));
 }
 
 beforeAll(() => {

@@ -17,11 +17,11 @@ import {
   cpSync,
   utimesSync,
 } from "node:fs";
-import { join, relative } from "node:path";
-import { createHash } from "node:crypto";
+import { join } from "node:path";
 import { execa, type Result } from "execa";
 import { renderOnlyLab } from "./backup-harness.ts";
 import type { ResolvedVars } from "../../src/inventory/types.ts";
+import { fileHashes } from "../helpers/files.ts";
 
 const NON_ASCII = "fotografía ñandú 日本.jpg";
 // nobody:nogroup on Debian: an owner that is clearly not root's.
@@ -39,20 +39,6 @@ function run(script: string, args: string[] = [], env: Record<string, string> = 
     extendEnv: false,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C.UTF-8", ...env },
   });
-}
-
-/** Every regular file under dir: relative path → sha256. */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) out[relative(dir, p)] = createHash("sha256").update(readFileSync(p)).digest("hex");
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 function allPaths(dir: string): string[] {
@@ -114,11 +100,11 @@ describe("restore-media.sh", () => {
   it("refuses without a terminal and without --force; the target is untouched", async () => {
     // The live media directory (a non-empty folder elsewhere is refused for another reason).
     const target = media;
-    const before = tree(target);
+    const before = fileHashes(target);
     const r = await run("restore-media.sh", ["latest", "--target", target]);
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toContain("no terminal to confirm on and no --force");
-    expect(tree(target)).toEqual(before);
+    expect(fileHashes(target)).toEqual(before);
     expect(preRestoreCopies()).toEqual([]);
   });
 
@@ -126,8 +112,8 @@ describe("restore-media.sh", () => {
     const target = join(lab.root, "restored");
     const r = await run("restore-media.sh", ["latest", "--force", "--target", target], { RESTORE_VERIFY_SAMPLE: "0" });
     expect(r.exitCode, String(r.stderr)).toBe(0);
-    expect(tree(target)).toEqual(tree(snapshot));
-    expect(tree(target)).toEqual(tree(media));
+    expect(fileHashes(target)).toEqual(fileHashes(snapshot));
+    expect(fileHashes(target)).toEqual(fileHashes(media));
     expect(readFileSync(join(target, "2025", "10", NON_ASCII), "utf8")).toBe("ñ\n");
     for (const p of [target, ...allPaths(target)]) {
       const st = statSync(p);
@@ -151,16 +137,16 @@ describe("restore-media.sh", () => {
   it("restores over the live media: a verified pre-restore copy first, extra files removed", async () => {
     writeFileSync(join(media, "logo.png"), "broken by a bad deploy");
     writeFileSync(join(media, "stray.txt"), "not in the snapshot");
-    const live = tree(media);
+    const live = fileHashes(media);
     const r = await run("restore-media.sh", [snapshot, "--force"], { RESTORE_VERIFY_SAMPLE: "0" });
     expect(r.exitCode, String(r.stderr)).toBe(0);
-    expect(tree(media)).toEqual(tree(snapshot));
+    expect(fileHashes(media)).toEqual(fileHashes(snapshot));
     expect(existsSync(join(media, "stray.txt"))).toBe(false);
 
     const copies = preRestoreCopies();
     expect(copies).toHaveLength(1);
     const pre = join(dest, "pre-restore", copies[0]!);
-    expect(tree(pre)).toEqual(live);
+    expect(fileHashes(pre)).toEqual(live);
     expect(r.stdout).toContain(`Pre-Restore Backup: ${pre}`);
     const manifest = JSON.parse(readFileSync(`${pre}.manifest.json`, "utf8"));
     expect(manifest).toMatchObject({ kind: "media", files: 4, pre_restore: true });
@@ -170,7 +156,7 @@ describe("restore-media.sh", () => {
     const target = join(lab.root, "rollback");
     const back = await run("restore-media.sh", [pre, "--force", "--target", target]);
     expect(back.exitCode, String(back.stderr)).toBe(0);
-    expect(tree(target)).toEqual(live);
+    expect(fileHashes(target)).toEqual(live);
   });
 
   it("refuses a snapshot whose files no longer match their checksums or its manifest", async () => {
@@ -182,21 +168,21 @@ describe("restore-media.sh", () => {
     expect(b.exitCode, String(b.stderr)).toBe(0);
     const damaged = join(dest, readlinkSync(join(dest, "latest")));
     const target = media;
-    const before = tree(target);
+    const before = fileHashes(target);
 
     // Same size, different bytes: only the checksums can tell.
     writeFileSync(join(damaged, "logo.png"), "VERSION FOR THE DAMAGED SNAPSHOT");
     const r = await run("restore-media.sh", ["latest", "--force", "--target", target], { RESTORE_VERIFY_SAMPLE: "0" });
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toContain("do not match their recorded SHA-256");
-    expect(tree(target)).toEqual(before);
+    expect(fileHashes(target)).toEqual(before);
 
     // A file gone from the snapshot: the manifest's count tells.
     rmSync(join(damaged, "logo.png"));
     const r2 = await run("restore-media.sh", ["latest", "--force", "--target", target]);
     expect(r2.exitCode).not.toBe(0);
     expect(r2.stderr).toContain("does not match its manifest");
-    expect(tree(target)).toEqual(before);
+    expect(fileHashes(target)).toEqual(before);
 
     // Nothing without a manifest (a partial or foreign directory).
     const foreign = join(dest, "2001-01-01_00-00-00");
@@ -265,7 +251,7 @@ describe("restore-media.sh", () => {
     const oldest = join(pre, names[3]!);
     const r = await run("restore-media.sh", [oldest, "--force", "--target", media], { RESTORE_VERIFY_SAMPLE: "0" });
     expect(r.exitCode, String(r.stderr)).toBe(0);
-    expect(tree(media)).toEqual(tree(snapshot));
+    expect(fileHashes(media)).toEqual(fileHashes(snapshot));
     // Still there: restored from, so never pruned by this restore.
     expect(existsSync(oldest)).toBe(true);
     expect(existsSync(`${oldest}.manifest.json`)).toBe(true);
@@ -294,7 +280,7 @@ describe("restore-media.sh", () => {
     chmodSync(join(media, "logo.png"), 0o640);
     writeFileSync(join(media, "new-upload.jpg"), "uploaded after the snapshot");
     writeFileSync(join(media, "2025", "10", NON_ASCII), "changed too\n");
-    const before = tree(media);
+    const before = fileHashes(media);
     const modes = Object.fromEntries(allPaths(media).map((p) => [p, statSync(p).mode]));
     const copies = preRestoreCopies().length;
     const locked = join(media, "2025", "10");
@@ -308,7 +294,7 @@ describe("restore-media.sh", () => {
     expect(r.exitCode).not.toBe(0);
     expect(r.stdout).toContain("Status: FAILED");
     expect(r.stdout).toMatch(/Rollback: done: .* is as it was before the restore, from .*pre-restore/);
-    expect(tree(media)).toEqual(before);
+    expect(fileHashes(media)).toEqual(before);
     expect(Object.fromEntries(allPaths(media).map((p) => [p, statSync(p).mode]))).toEqual(modes);
     // The pre-restore copy stays (it is what the rollback read).
     expect(preRestoreCopies()).toHaveLength(copies + 1);
