@@ -301,6 +301,10 @@ describe("restore-database.sh", () => {
     const log = readFileSync(logFile(), "utf8");
     expect(log).toMatch(/set it aside as cepcomunicacion_pre_restore_\d{14}/);
     expect(log).toMatch(/dropped cepcomunicacion_pre_restore_\d{14}/);
+    // Where the time went, one line: every step of main with its seconds, and the total.
+    expect(log).toMatch(
+      /steps \(s\): start \d+\.\d{3}, checksum \d+\.\d{3}, decrypt \d+\.\d{3}, preflight \d+\.\d{3}, toc \d+\.\d{3}, manifest \d+\.\d{3}, confirm \d+\.\d{3}, set_aside \d+\.\d{3}, pre_restore_dump \d+\.\d{3}, create \d+\.\d{3}, pg_restore \d+\.\d{3}, analyze_count \d+\.\d{3}, compare \d+\.\d{3}, drop_aside \d+\.\d{3}, prune \d+\.\d{3}; total \d+\.\d{3}/,
+    );
     const aside = await psqlSuper(lab.cluster, "SELECT datname FROM pg_database WHERE datname LIKE '%pre_restore%'");
     expect(aside.trim()).toBe("");
   });
