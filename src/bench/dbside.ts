@@ -166,7 +166,7 @@ export async function dbSideBySide(
     // what an encrypted dump's plaintext is, restored bare beside the others.
     say("large: database side by side: a -Fc dump written to a pipe");
     check(
-      await bare(`"${PG_BIN}/pg_dump" -Fc "$@" -d "${conf.DB_NAME}" | cat >"${streamFile}"`, conn),
+      await bare(`set -o pipefail; "${PG_BIN}/pg_dump" -Fc "$@" -d "${conf.DB_NAME}" | cat >"${streamFile}"`, conn),
       "pg_dump -Fc | cat",
     );
     for (let rep = 0; rep < reps; rep++) {
