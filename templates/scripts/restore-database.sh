@@ -185,17 +185,16 @@ test_connection() {
   TARGET_DB="${TARGET_DB:-$DB_NAME}"
   is_identifier "$TARGET_DB" || die "database name '$TARGET_DB' is not a plain lowercase identifier"
   pg_preflight postgres
-  local can_create
-  can_create="$(psql_maint <<<"SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user;")" ||
+  # One session answers all of it: may this role create databases, does the target exist, may it
+  # drop it, and how to re-create it with the same encoding and locale.
+  local row can_create owner_ok create_sql
+  row="$(psql_maint <<<"SELECT (SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user), count(d.datname), coalesce(bool_or(pg_has_role(current_user, d.datdba, 'MEMBER') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)), false), coalesce(max(format('CREATE DATABASE %I OWNER %I TEMPLATE template0 ENCODING %L LC_COLLATE %L LC_CTYPE %L', d.datname, current_user, pg_encoding_to_char(d.encoding), d.datcollate, d.datctype)), '') FROM pg_database d WHERE d.datname = '$TARGET_DB';")" ||
     die "cannot query the role of $DB_USER"
+  IFS='|' read -r can_create TARGET_EXISTS owner_ok create_sql <<<"$row"
   [[ "$can_create" == t ]] || die "$DB_USER may not create databases (needs CREATEDB); nothing was changed"
-  TARGET_EXISTS="$(psql_maint <<<"SELECT count(*) FROM pg_database WHERE datname = '$TARGET_DB';")"
   if [[ "$TARGET_EXISTS" == 1 ]]; then
-    local owner_ok
-    owner_ok="$(psql_maint <<<"SELECT pg_has_role(current_user, datdba, 'MEMBER') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) FROM pg_database WHERE datname = '$TARGET_DB';")"
     [[ "$owner_ok" == t ]] || die "$DB_USER does not own database $TARGET_DB and cannot drop it; nothing was changed"
-    # Re-create it with the same encoding and locale.
-    CREATE_SQL="$(psql_maint <<<"SELECT format('CREATE DATABASE %I OWNER %I TEMPLATE template0 ENCODING %L LC_COLLATE %L LC_CTYPE %L', datname, current_user, pg_encoding_to_char(encoding), datcollate, datctype) FROM pg_database WHERE datname = '$TARGET_DB';")"
+    CREATE_SQL="$create_sql"
   else
     CREATE_SQL="CREATE DATABASE \"$TARGET_DB\" OWNER \"$DB_USER\" TEMPLATE template0"
   fi

@@ -174,6 +174,31 @@ describe("restore-database.sh", () => {
     }
   });
 
+  it("refuses, before anything is changed, a role that may not create databases or a target it does not own", async () => {
+    const user = lab.vars.database.user;
+    await psqlSuper(lab.cluster, `ALTER ROLE "${user}" NOCREATEDB;`);
+    try {
+      const r = await lab.run("restore-database.sh", [dump, "--force", "--target-db", "scratch_nocreate"]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(`${user} may not create databases (needs CREATEDB); nothing was changed`);
+      expect(await dbExists("scratch_nocreate")).toBe(false);
+    } finally {
+      await psqlSuper(lab.cluster, `ALTER ROLE "${user}" CREATEDB;`);
+    }
+    await psqlSuper(lab.cluster, `CREATE DATABASE scratch_foreign OWNER postgres;`);
+    try {
+      await psqlSuper(lab.cluster, `CREATE TABLE keep_me (id int); INSERT INTO keep_me VALUES (7);`, "scratch_foreign");
+      const r = await lab.run("restore-database.sh", [dump, "--force", "--target-db", "scratch_foreign"]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(
+        `${user} does not own database scratch_foreign and cannot drop it; nothing was changed`,
+      );
+      expect((await psqlSuper(lab.cluster, "SELECT id FROM keep_me;", "scratch_foreign")).trim()).toBe("7");
+    } finally {
+      await psqlSuper(lab.cluster, `DROP DATABASE IF EXISTS scratch_foreign;`);
+    }
+  });
+
   it("restores into a scratch database with the backup's row counts, reports, logs, prints no secret", async () => {
     const r = await lab.run("restore-database.sh", [dump, "--force", "--target-db", "scratch_restore"]);
     expect(r.exitCode, r.stderr).toBe(0);
