@@ -179,7 +179,9 @@ describe("evaluateTargets", () => {
     const got = evaluateTargets({ hosts: 2, cases: twoHosts(), large: { ...large, db_side } }).filter((t) =>
       /bare pg_dump|bare createdb/.test(t.target),
     );
-    expect(got[1]!.measured).toContain("CPUs busy: bare -Fc 1.33, bare -Fd -j 2 2.00: on 2 CPUs at best 0.67× bare -Fc");
+    expect(got[1]!.measured).toContain(
+      "CPUs busy: bare -Fc 1.33, bare -Fd -j 2 2.00: on 2 CPUs at best 0.67× bare -Fc",
+    );
     expect(got[2]!.measured).toContain("; steps: start 200ms, checksum 400ms, pg_restore 1.5s;");
     expect(got[2]!.measured).toContain("(no data offsets, as an encrypted dump's): 2.6s");
   });
