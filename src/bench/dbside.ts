@@ -35,6 +35,8 @@ export interface DbSide {
   restore_steps?: Record<string, Record<string, number>>;
   /** Median of a bare createdb + pg_restore + vacuumdb of a -Fc dump written to a pipe (no data offsets, as an encrypted dump's plaintext is). */
   bare_restore_stream_ms?: number;
+  /** Medians of the bare restore's parts (createdb, pg_restore, vacuumdb), ms. */
+  bare_restore_steps?: Record<string, number>;
 }
 
 /** restore-database.sh's "steps (s): start 0.212, checksum 0.401, ...; total 11.3" log line, in ms. */
@@ -141,19 +143,34 @@ export async function dbSideBySide(
     const st = parseRestoreSteps(r.stderr);
     if (st) (steps[key] ??= []).push(st);
   };
+  // Its parts timed too (EPOCHREALTIME, no extra process), printed as "bare steps: T0 T1 T2 T3".
   const bareRestore = (file: string) =>
     bare(
-      `"${PG_BIN}/createdb" "$@" -T template0 -O "${conf.DB_USER}" ${SCRATCH} &&
-       "${PG_BIN}/pg_restore" --no-owner --exit-on-error -j ${DB_JOBS} "$@" -d ${SCRATCH} "${file}" &&
-       "${PG_BIN}/vacuumdb" --analyze-only -q "$@" -d ${SCRATCH}`,
+      `t0=$EPOCHREALTIME && "${PG_BIN}/createdb" "$@" -T template0 -O "${conf.DB_USER}" ${SCRATCH} &&
+       t1=$EPOCHREALTIME && "${PG_BIN}/pg_restore" --no-owner --exit-on-error -j ${DB_JOBS} "$@" -d ${SCRATCH} "${file}" &&
+       t2=$EPOCHREALTIME && "${PG_BIN}/vacuumdb" --analyze-only -q "$@" -d ${SCRATCH} &&
+       echo "bare steps: $t0 $t1 $t2 $EPOCHREALTIME"`,
       conn,
     );
+  const bareSteps: Record<string, number>[] = [];
+  const noteBareSteps = (r: RunResult) => {
+    const m = /bare steps: ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)/.exec(r.stdout);
+    if (!m) return;
+    const t = m.slice(1).map(Number);
+    bareSteps.push({
+      createdb: (t[1]! - t[0]!) * 1000,
+      pg_restore: (t[2]! - t[1]!) * 1000,
+      vacuumdb: (t[3]! - t[2]!) * 1000,
+    });
+  };
   const restores: Record<string, () => Promise<void>> = {
     restore: () => restoreWith("restore", scriptDump),
     restore_parallel: () => restoreWith("restore_parallel", parallelDump),
     bare_restore: async () => {
       await dropDatabase(host, SCRATCH);
-      add("bare_restore", await bareRestore(bareFile), "bare createdb + pg_restore + vacuumdb --analyze-only");
+      const r = await bareRestore(bareFile);
+      add("bare_restore", r, "bare createdb + pg_restore + vacuumdb --analyze-only");
+      noteBareSteps(r);
     },
     bare_restore_stream: async () => {
       await dropDatabase(host, SCRATCH);
@@ -204,5 +221,8 @@ export async function dbSideBySide(
     cpu_samples: cpuSamples,
     restore_steps: { restore: stepMedians("restore"), restore_parallel: stepMedians("restore_parallel") },
     bare_restore_stream_ms: m("bare_restore_stream"),
+    bare_restore_steps: Object.fromEntries(
+      ["createdb", "pg_restore", "vacuumdb"].map((k) => [k, median(bareSteps.map((b) => b[k]!))]),
+    ),
   };
 }

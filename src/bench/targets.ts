@@ -53,12 +53,15 @@ function busy(d: Side, key: string): number | undefined {
   return median(cpu) / median(wall);
 }
 
-/** The parallel dump's CPU figures: what a bare -Fc keeps busy, so what 2 CPUs allow at best. */
+/** Median client + server CPU of a variant, ms, when recorded. */
+const cpu = (d: Side, key: string): number | undefined =>
+  d.cpu_samples?.[key]?.length ? median(d.cpu_samples[key]!) : undefined;
+
+/** The parallel dump's CPU figures: a second worker does not do less work; on saturated CPUs wall follows CPU. */
 function dumpCpu(d: Side): string {
-  const fc = busy(d, "bare");
-  const dir = busy(d, "bare_dir");
-  if (fc === undefined || dir === undefined) return "";
-  return `; CPUs busy: bare -Fc ${fc.toFixed(2)}, bare -Fd -j ${d.jobs} ${dir.toFixed(2)}: on 2 CPUs at best ${(fc / 2).toFixed(2)}× bare -Fc`;
+  const [fc, dir, par] = [cpu(d, "bare"), cpu(d, "bare_dir"), cpu(d, "parallel")];
+  if (fc === undefined || dir === undefined || par === undefined) return "";
+  return `; CPU (client + server): bare -Fc ${formatMs(fc)}, bare -Fd -j ${d.jobs} ${formatMs(dir)}, dump_jobs ${d.jobs} ${formatMs(par)}; CPUs kept busy: bare -Fc ${busy(d, "bare")!.toFixed(2)} of 2`;
 }
 
 /** restore-database.sh's own steps (medians, ≥ 0.05 s), and the bare restore of a piped dump. */
@@ -73,7 +76,16 @@ function restoreSteps(d: Side): string {
     d.bare_restore_stream_ms !== undefined && Number.isFinite(d.bare_restore_stream_ms)
       ? `; bare restore of a -Fc dump written to a pipe (no data offsets, as an encrypted dump's): ${formatMs(d.bare_restore_stream_ms)}`
       : "";
-  return `${parts.length ? `; steps: ${parts.join(", ")}` : ""}${stream}`;
+  const [mine, bare] = [cpu(d, "restore"), cpu(d, "bare_restore")];
+  const cpus =
+    mine !== undefined && bare !== undefined
+      ? `; CPU ${formatMs(mine)} vs ${formatMs(bare)} (${ratio(mine / bare)})`
+      : "";
+  const bs = d.bare_restore_steps;
+  const bareSteps = bs
+    ? `; bare: createdb ${formatMs(bs.createdb ?? 0)}, pg_restore ${formatMs(bs.pg_restore ?? 0)}, vacuumdb ${formatMs(bs.vacuumdb ?? 0)}`
+    : "";
+  return `${parts.length ? `; steps: ${parts.join(", ")}` : ""}${bareSteps}${stream}${cpus}`;
 }
 const DB_TARGETS: TargetDef[] = [
   {

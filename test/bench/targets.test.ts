@@ -172,7 +172,14 @@ describe("evaluateTargets", () => {
       dump_bytes: 50e6,
       parallel_bytes: 52e6,
       samples: { bare: [3000, 2900, 3100], bare_dir: [1900, 1900, 1900] },
-      cpu_samples: { bare: [4000, 4050, 3900], bare_dir: [3700, 3800, 3800] },
+      cpu_samples: {
+        bare: [4000, 4050, 3900],
+        bare_dir: [3700, 3800, 3800],
+        parallel: [4100, 4100, 4200],
+        restore: [2200, 2200, 2300],
+        bare_restore: [2000, 2000, 2000],
+      },
+      bare_restore_steps: { createdb: 300, pg_restore: 1200, vacuumdb: 500 },
       restore_steps: { restore: { start: 200, checksum: 400, decrypt: 0, pg_restore: 1500, total: 2400 } },
       bare_restore_stream_ms: 2600,
     };
@@ -180,9 +187,11 @@ describe("evaluateTargets", () => {
       /bare pg_dump|bare createdb/.test(t.target),
     );
     expect(got[1]!.measured).toContain(
-      "CPUs busy: bare -Fc 1.33, bare -Fd -j 2 2.00: on 2 CPUs at best 0.67× bare -Fc",
+      "; CPU (client + server): bare -Fc 4s, bare -Fd -j 2 3.8s, dump_jobs 2 4.1s; CPUs kept busy: bare -Fc 1.33 of 2",
     );
     expect(got[2]!.measured).toContain("; steps: start 200ms, checksum 400ms, pg_restore 1.5s;");
+    expect(got[2]!.measured).toContain("; bare: createdb 300ms, pg_restore 1.2s, vacuumdb 500ms;");
     expect(got[2]!.measured).toContain("(no data offsets, as an encrypted dump's): 2.6s");
+    expect(got[2]!.measured).toContain("; CPU 2.2s vs 2s (1.10×)");
   });
 });
