@@ -3,6 +3,7 @@
 // measured") instead of passing or failing. Goals for the benchmark, never timed assertions in tests.
 import { formatBytes, formatMs } from "../format.ts";
 import type { LargeResult } from "./large.ts";
+import { median } from "./measure.ts";
 import { med, noopKey, noopSets, type Cases } from "./results.ts";
 
 /** One target's verdict, as printed and written to the JSON. */
@@ -42,6 +43,50 @@ export const ratio = (x: number): string => `${x.toFixed(2)}×`;
 
 /** The database side by side (--scale large; runs recorded before it have no db_side: left out). */
 const hasDbSide = (f: Figures) => !!f.large?.db_side;
+type Side = NonNullable<LargeResult["db_side"]>;
+
+/** How many CPUs a variant kept busy (client + server CPU over wall, medians), when recorded. */
+function busy(d: Side, key: string): number | undefined {
+  const cpu = d.cpu_samples?.[key];
+  const wall = d.samples[key];
+  if (!cpu?.length || !wall?.length) return undefined;
+  return median(cpu) / median(wall);
+}
+
+/** Median client + server CPU of a variant, ms, when recorded. */
+const cpu = (d: Side, key: string): number | undefined =>
+  d.cpu_samples?.[key]?.length ? median(d.cpu_samples[key]!) : undefined;
+
+/** The parallel dump's CPU figures: a second worker does not do less work; on saturated CPUs wall follows CPU. */
+function dumpCpu(d: Side): string {
+  const [fc, dir, par] = [cpu(d, "bare"), cpu(d, "bare_dir"), cpu(d, "parallel")];
+  if (fc === undefined || dir === undefined || par === undefined) return "";
+  return `; CPU (client + server): bare -Fc ${formatMs(fc)}, bare -Fd -j ${d.jobs} ${formatMs(dir)}, dump_jobs ${d.jobs} ${formatMs(par)}; CPUs kept busy: bare -Fc ${busy(d, "bare")!.toFixed(2)} of 2`;
+}
+
+/** restore-database.sh's own steps (medians, ≥ 0.05 s), and the bare restore of a piped dump. */
+function restoreSteps(d: Side): string {
+  const st = d.restore_steps?.restore;
+  const parts = st
+    ? Object.entries(st)
+        .filter(([k, v]) => k !== "total" && v >= 50)
+        .map(([k, v]) => `${k} ${formatMs(v)}`)
+    : [];
+  const stream =
+    d.bare_restore_stream_ms !== undefined && Number.isFinite(d.bare_restore_stream_ms)
+      ? `; bare restore of a -Fc dump written to a pipe (no data offsets, as an encrypted dump's): ${formatMs(d.bare_restore_stream_ms)}`
+      : "";
+  const [mine, bare] = [cpu(d, "restore"), cpu(d, "bare_restore")];
+  const cpus =
+    mine !== undefined && bare !== undefined
+      ? `; CPU ${formatMs(mine)} vs ${formatMs(bare)} (${ratio(mine / bare)})`
+      : "";
+  const bs = d.bare_restore_steps;
+  const bareSteps = bs
+    ? `; bare: createdb ${formatMs(bs.createdb ?? 0)}, pg_restore ${formatMs(bs.pg_restore ?? 0)}, vacuumdb ${formatMs(bs.vacuumdb ?? 0)}`
+    : "";
+  return `${parts.length ? `; steps: ${parts.join(", ")}` : ""}${bareSteps}${stream}${cpus}`;
+}
 const DB_TARGETS: TargetDef[] = [
   {
     target: () => "backup-database.sh ≤ 1.05× a bare pg_dump -Fc of the same database",
@@ -61,7 +106,7 @@ const DB_TARGETS: TargetDef[] = [
     limit: 0.67,
     measure: (_, { db_side: d }) => ({
       ratio: d!.parallel_ms / d!.bare_ms,
-      measured: `${formatMs(d!.parallel_ms)} vs ${formatMs(d!.bare_ms)} (${(d!.bare_ms / d!.parallel_ms).toFixed(2)}× as fast; bare pg_dump -Fd -j ${d!.jobs}: ${formatMs(d!.bare_dir_ms)}; archive ${formatBytes(d!.parallel_bytes)})`,
+      measured: `${formatMs(d!.parallel_ms)} vs ${formatMs(d!.bare_ms)} (${(d!.bare_ms / d!.parallel_ms).toFixed(2)}× as fast; bare pg_dump -Fd -j ${d!.jobs}: ${formatMs(d!.bare_dir_ms)}; archive ${formatBytes(d!.parallel_bytes)}${dumpCpu(d!)})`,
     }),
   },
   {
@@ -72,7 +117,7 @@ const DB_TARGETS: TargetDef[] = [
     limit: 1.15,
     measure: (_, { db_side: d }) => ({
       ratio: d!.restore_ms / d!.bare_restore_ms,
-      measured: `${formatMs(d!.restore_ms)} vs ${formatMs(d!.bare_restore_ms)} (the parallel dump's restore: ${formatMs(d!.restore_parallel_ms)})`,
+      measured: `${formatMs(d!.restore_ms)} vs ${formatMs(d!.bare_restore_ms)} (the parallel dump's restore: ${formatMs(d!.restore_parallel_ms)}${restoreSteps(d!)})`,
     }),
   },
 ];

@@ -23,7 +23,8 @@
 #   can be restored with this script); 6 create the target empty (owner $DB_USER); 7 pg_restore
 #   --no-owner; 8 compare every table and its row count with the dump's manifest; 9 drop the
 #   database set aside; 10 print the report. A failure after step 4 puts the original database
-#   back under its name. Log: $LOG_DIR/restore-database.log.
+#   back under its name. Log: $LOG_DIR/restore-database.log (its "steps (s): ..." line says how
+#   long each step took).
 #
 #   Exit: 0 restored and verified, 1 failure, refusal or usage error, 75 a database backup or
 #   restore is running, 78 configuration error.
@@ -31,6 +32,45 @@ set -Eeuo pipefail
 
 # shellcheck source=backup-lib.sh
 source "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/backup-lib.sh"
+
+# How long each step took, logged in one line at the end ("steps (s): ..."), so that the log says
+# where a restore's time went. EPOCHREALTIME (bash 5) costs no process.
+STEP_TIMES=()
+
+# _now_us: the time in microseconds, in NOW_US (no subshell).
+_now_us() {
+  local t="${EPOCHREALTIME:-}"
+  if [[ -z "$t" ]]; then t="$(date +%s.%6N)"; fi
+  NOW_US="${t//[.,]/}"
+}
+_now_us
+STEP_T0="$NOW_US"
+
+# _seconds_since T0_US: the seconds since T0_US, with three decimals, in SECONDS_SINCE.
+_seconds_since() {
+  _now_us
+  local d=$((NOW_US - $1))
+  printf -v SECONDS_SINCE '%d.%03d' $((d / 1000000)) $(((d / 1000) % 1000))
+}
+
+# step NAME FUNCTION [ARG...]: run one step of main and note its duration under NAME.
+step() {
+  local name="$1" t0
+  shift
+  _now_us
+  t0="$NOW_US"
+  "$@"
+  _seconds_since "$t0"
+  STEP_TIMES+=("$name $SECONDS_SINCE")
+}
+
+# log_step_times: the steps' durations in one log line, the run's last before the report.
+log_step_times() {
+  local line="" t
+  for t in "${STEP_TIMES[@]}"; do line+="${line:+, }$t"; done
+  _seconds_since "$STEP_T0"
+  log INFO "steps (s): $line; total $SECONDS_SINCE"
+}
 
 parse_args() {
   parse_restore_args dump "give a .dump file made by backup-database.sh" \
@@ -87,8 +127,11 @@ verify_checksum_first() {
     MANIFEST=""
     log WARNING "no manifest next to $DUMP_NAME: tables will be listed but row counts cannot be compared"
   fi
-  # An encrypted dump: decrypted now, before anything is touched (lib/crypt.sh); pg_restore reads
-  # DUMP_DATA, the checks and the report name DUMP.
+}
+
+# Step 1b: an encrypted dump is decrypted now, before anything is touched (lib/crypt.sh);
+# pg_restore reads DUMP_DATA, the checks and the report name DUMP.
+open_dump() {
   if [[ "$DUMP_FORMAT" == directory-tar ]]; then return 0; fi
   crypt_open "$DUMP"
   DUMP_DATA="$CRYPT_PLAIN"
@@ -137,33 +180,42 @@ unpack_verified() {
   DUMP_DATA="$dir"
 }
 
-# Step 2: connection, privileges, and a dump pg_restore can read; the manifest's expected tables.
+# Step 2: connection and privileges; what the target is and how it is created.
 test_connection() {
   TARGET_DB="${TARGET_DB:-$DB_NAME}"
   is_identifier "$TARGET_DB" || die "database name '$TARGET_DB' is not a plain lowercase identifier"
   pg_preflight postgres
-  local can_create
-  can_create="$(psql_maint <<<"SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user;")" ||
+  # One session answers all of it: may this role create databases, does the target exist, may it
+  # drop it, and how to re-create it with the same encoding and locale.
+  local row can_create owner_ok create_sql
+  row="$(psql_maint <<<"SELECT (SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user), count(d.datname), coalesce(bool_or(pg_has_role(current_user, d.datdba, 'MEMBER') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)), false), coalesce(max(format('CREATE DATABASE %I OWNER %I TEMPLATE template0 ENCODING %L LC_COLLATE %L LC_CTYPE %L', d.datname, current_user, pg_encoding_to_char(d.encoding), d.datcollate, d.datctype)), '') FROM pg_database d WHERE d.datname = '$TARGET_DB';")" ||
     die "cannot query the role of $DB_USER"
+  IFS='|' read -r can_create TARGET_EXISTS owner_ok create_sql <<<"$row"
   [[ "$can_create" == t ]] || die "$DB_USER may not create databases (needs CREATEDB); nothing was changed"
-  TARGET_EXISTS="$(psql_maint <<<"SELECT count(*) FROM pg_database WHERE datname = '$TARGET_DB';")"
   if [[ "$TARGET_EXISTS" == 1 ]]; then
-    local owner_ok
-    owner_ok="$(psql_maint <<<"SELECT pg_has_role(current_user, datdba, 'MEMBER') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) FROM pg_database WHERE datname = '$TARGET_DB';")"
     [[ "$owner_ok" == t ]] || die "$DB_USER does not own database $TARGET_DB and cannot drop it; nothing was changed"
-    # Re-create it with the same encoding and locale.
-    CREATE_SQL="$(psql_maint <<<"SELECT format('CREATE DATABASE %I OWNER %I TEMPLATE template0 ENCODING %L LC_COLLATE %L LC_CTYPE %L', datname, current_user, pg_encoding_to_char(encoding), datcollate, datctype) FROM pg_database WHERE datname = '$TARGET_DB';")"
+    CREATE_SQL="$create_sql"
   else
     CREATE_SQL="CREATE DATABASE \"$TARGET_DB\" OWNER \"$DB_USER\" TEMPLATE template0"
   fi
+  log INFO "target database: $TARGET_DB ($([[ "$TARGET_EXISTS" == 1 ]] && echo "exists: it will be replaced" || echo "does not exist: it will be created"))"
+}
 
+# Step 2b: a dump pg_restore can read (its table of contents).
+read_toc() {
   local err
   err="$(mktemp)"
   on_exit_remove "$err"
   TOC_ENTRIES="$("$PG_RESTORE" -l -- "$DUMP_DATA" 2>"$err" | grep -c -v '^;')" ||
     die "pg_restore -l cannot read $DUMP_NAME: $(head -c 300 "$err" | tr '\n' ' '); refusing to restore"
   ((TOC_ENTRIES > 0)) || die "$DUMP_NAME has an empty table of contents; refusing to restore"
+}
 
+# Step 2c: the manifest's tables and row counts, to compare with the restored database.
+read_manifest() {
+  local err
+  err="$(mktemp)"
+  on_exit_remove "$err"
   EXPECTED="$(mktemp)"
   on_exit_remove "$EXPECTED"
   if [[ -n "$MANIFEST" ]]; then
@@ -180,7 +232,6 @@ test_connection() {
     EXPECTED_TABLES="$(grep -c . "$EXPECTED" || true)"
     log INFO "manifest: $EXPECTED_TABLES tables with row counts to compare after the restore"
   fi
-  log INFO "target database: $TARGET_DB ($([[ "$TARGET_EXISTS" == 1 ]] && echo "exists: it will be replaced" || echo "does not exist: it will be created"))"
 }
 
 # Step 3: --force or a "yes" at a terminal.
@@ -453,19 +504,25 @@ main() {
   acquire_lock backup-database-weekly
   restore_exit_trap
   log INFO "restore requested by $(id -un): dump $DUMP_ARG, target database ${TARGET_DB:-\$DB_NAME}, force=$FORCE"
-  verify_checksum_first
-  test_connection
-  confirm
+  _seconds_since "$STEP_T0"
+  STEP_TIMES+=("start $SECONDS_SINCE")
+  step checksum verify_checksum_first
+  step decrypt open_dump
+  step preflight test_connection
+  step toc read_toc
+  step manifest read_manifest
+  step confirm confirm
   # A target that does not exist yet: from here on the restore changes things.
   [[ "$TARGET_EXISTS" == 1 ]] || RESTORE_STARTED=1
-  set_aside
-  pre_restore_backup
-  recreate_database
-  restore_dump
-  analyze_and_count
-  verify_restore
-  drop_aside
-  restore_prune_after "$BACKUP_DIR/database/pre-restore" "pre-restore_*.dump*" is_verified_backup "$DUMP"
+  step set_aside set_aside
+  step pre_restore_dump pre_restore_backup
+  step create recreate_database
+  step pg_restore restore_dump
+  step analyze_count analyze_and_count
+  step compare verify_restore
+  step drop_aside drop_aside
+  step prune restore_prune_after "$BACKUP_DIR/database/pre-restore" "pre-restore_*.dump*" is_verified_backup "$DUMP"
+  log_step_times
   report
 }
 

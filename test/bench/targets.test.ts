@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { record, type Cases, type CaseSample } from "../../src/bench/results.ts";
 import { evaluateTargets, TARGETS } from "../../src/bench/targets.ts";
+import { parseRestoreSteps } from "../../src/bench/dbside.ts";
 
 /** A no-op provision sample as provisionSample() makes it. */
 const noop = (wall_ms: number, more: Partial<CaseSample> = {}): CaseSample => ({
@@ -141,5 +142,56 @@ describe("evaluateTargets", () => {
       ["1.200", 1.15, false],
     ]);
     expect(got[1]!.measured).toMatch(/1\.43× as fast; bare pg_dump -Fd -j 2: 1\.9s; archive/);
+  });
+
+  it("explains the database misses with the CPUs each variant kept busy and restore-database.sh's own steps", () => {
+    const log = [
+      "2026-12-01T17:00:00+0000 [INFO] [restore-database] pg_restore finished in 7s",
+      "2026-12-01T17:00:01+0000 [INFO] [restore-database] steps (s): start 0.212, checksum 0.401, decrypt 0.000, pg_restore 7.102, analyze_count 1.250; total 9.1",
+    ].join("\n");
+    expect(parseRestoreSteps(log)).toEqual({
+      start: 212,
+      checksum: 401,
+      decrypt: 0,
+      pg_restore: 7102,
+      analyze_count: 1250,
+      total: 9100,
+    });
+    expect(parseRestoreSteps("no such line")).toBeUndefined();
+    const large = JSON.parse(readFileSync(join(import.meta.dirname, "fixtures", "run-large.json"), "utf8")).large;
+    const db_side = {
+      n: 3,
+      jobs: 2,
+      script_ms: 3150,
+      bare_ms: 3000,
+      parallel_ms: 2100,
+      bare_dir_ms: 1900,
+      restore_ms: 2400,
+      bare_restore_ms: 2000,
+      restore_parallel_ms: 2300,
+      dump_bytes: 50e6,
+      parallel_bytes: 52e6,
+      samples: { bare: [3000, 2900, 3100], bare_dir: [1900, 1900, 1900] },
+      cpu_samples: {
+        bare: [4000, 4050, 3900],
+        bare_dir: [3700, 3800, 3800],
+        parallel: [4100, 4100, 4200],
+        restore: [2200, 2200, 2300],
+        bare_restore: [2000, 2000, 2000],
+      },
+      bare_restore_steps: { createdb: 300, pg_restore: 1200, vacuumdb: 500 },
+      restore_steps: { restore: { start: 200, checksum: 400, decrypt: 0, pg_restore: 1500, total: 2400 } },
+      bare_restore_stream_ms: 2600,
+    };
+    const got = evaluateTargets({ hosts: 2, cases: twoHosts(), large: { ...large, db_side } }).filter((t) =>
+      /bare pg_dump|bare createdb/.test(t.target),
+    );
+    expect(got[1]!.measured).toContain(
+      "; CPU (client + server): bare -Fc 4s, bare -Fd -j 2 3.8s, dump_jobs 2 4.1s; CPUs kept busy: bare -Fc 1.33 of 2",
+    );
+    expect(got[2]!.measured).toContain("; steps: start 200ms, checksum 400ms, pg_restore 1.5s;");
+    expect(got[2]!.measured).toContain("; bare: createdb 300ms, pg_restore 1.2s, vacuumdb 500ms;");
+    expect(got[2]!.measured).toContain("(no data offsets, as an encrypted dump's): 2.6s");
+    expect(got[2]!.measured).toContain("; CPU 2.2s vs 2s (1.10×)");
   });
 });

@@ -7,6 +7,7 @@ import { execa } from "execa";
 import { startLab, seedDatabase, startReceiver, DB_PASSWORD, type Lab } from "./backup-harness.ts";
 import { startCluster, stopCluster } from "../../src/lab/postgres.ts";
 import { skewedClockBin } from "../helpers/clock.ts";
+import { readCustomToc } from "../helpers/pgtoc.ts";
 
 let lab: Lab;
 let counts: Record<string, number>;
@@ -66,6 +67,11 @@ describe("backup-database.sh", () => {
     // A real custom-format dump.
     const toc = await execa("/usr/lib/postgresql/15/bin/pg_restore", ["-l", join(dbDir, name)]);
     expect(toc.stdout).toContain("TABLE DATA public users");
+    // Written with pg_dump -f, not to a pipe: every table's data offset is in the table of contents,
+    // so pg_restore -j seeks to each table (and schedules the largest first) instead of scanning.
+    const data = readCustomToc(join(dbDir, name)).entries.filter((e) => e.desc === "TABLE DATA");
+    expect(data.map((e) => e.tag)).toContain("users");
+    expect(data.filter((e) => e.offset !== "set")).toEqual([]);
     // Manifest: all 14 tables with exact counts.
     const m = JSON.parse(readFileSync(join(dbDir, `${name}.manifest.json`), "utf8"));
     expect(m.kind).toBe("database");

@@ -174,6 +174,31 @@ describe("restore-database.sh", () => {
     }
   });
 
+  it("refuses, before anything is changed, a role that may not create databases or a target it does not own", async () => {
+    const user = lab.vars.database.user;
+    await psqlSuper(lab.cluster, `ALTER ROLE "${user}" NOCREATEDB;`);
+    try {
+      const r = await lab.run("restore-database.sh", [dump, "--force", "--target-db", "scratch_nocreate"]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(`${user} may not create databases (needs CREATEDB); nothing was changed`);
+      expect(await dbExists("scratch_nocreate")).toBe(false);
+    } finally {
+      await psqlSuper(lab.cluster, `ALTER ROLE "${user}" CREATEDB;`);
+    }
+    await psqlSuper(lab.cluster, `CREATE DATABASE scratch_foreign OWNER postgres;`);
+    try {
+      await psqlSuper(lab.cluster, `CREATE TABLE keep_me (id int); INSERT INTO keep_me VALUES (7);`, "scratch_foreign");
+      const r = await lab.run("restore-database.sh", [dump, "--force", "--target-db", "scratch_foreign"]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(
+        `${user} does not own database scratch_foreign and cannot drop it; nothing was changed`,
+      );
+      expect((await psqlSuper(lab.cluster, "SELECT id FROM keep_me;", "scratch_foreign")).trim()).toBe("7");
+    } finally {
+      await psqlSuper(lab.cluster, `DROP DATABASE IF EXISTS scratch_foreign;`);
+    }
+  });
+
   it("restores into a scratch database with the backup's row counts, reports, logs, prints no secret", async () => {
     const r = await lab.run("restore-database.sh", [dump, "--force", "--target-db", "scratch_restore"]);
     expect(r.exitCode, r.stderr).toBe(0);
@@ -301,6 +326,10 @@ describe("restore-database.sh", () => {
     const log = readFileSync(logFile(), "utf8");
     expect(log).toMatch(/set it aside as cepcomunicacion_pre_restore_\d{14}/);
     expect(log).toMatch(/dropped cepcomunicacion_pre_restore_\d{14}/);
+    // Where the time went, one line: every step of main with its seconds, and the total.
+    expect(log).toMatch(
+      /steps \(s\): start \d+\.\d{3}, checksum \d+\.\d{3}, decrypt \d+\.\d{3}, preflight \d+\.\d{3}, toc \d+\.\d{3}, manifest \d+\.\d{3}, confirm \d+\.\d{3}, set_aside \d+\.\d{3}, pre_restore_dump \d+\.\d{3}, create \d+\.\d{3}, pg_restore \d+\.\d{3}, analyze_count \d+\.\d{3}, compare \d+\.\d{3}, drop_aside \d+\.\d{3}, prune \d+\.\d{3}; total \d+\.\d{3}/,
+    );
     const aside = await psqlSuper(lab.cluster, "SELECT datname FROM pg_database WHERE datname LIKE '%pre_restore%'");
     expect(aside.trim()).toBe("");
   });

@@ -173,9 +173,11 @@ db_dump_verified() {
   if ((DB_DUMP_JOBS > 1)) && ! crypt_for database; then
     format=directory-tar
     _db_dump_parallel "$partial" "$err"
-  else
+  elif crypt_for database; then
     ((DB_DUMP_JOBS <= 1)) || log WARNING "database.dump_jobs $DB_DUMP_JOBS ignored: the database is encrypted (a parallel dump would write plaintext to disk); dumping with pg_dump -Fc"
     _db_dump_stream "$partial" "$err"
+  else
+    _db_dump_file "$partial" "$err"
   fi
   ((toc_entries > 0)) || die "the dump's table of contents is empty"
   db_snapshot_receive || die "counting rows failed: $DB_SNAP_OUT"
@@ -184,7 +186,7 @@ db_dump_verified() {
 
   DUMP_SIZE="$(file_size "$partial")"
   DUMP_MS=$((($(date +%s%N) - t0) / 1000000))
-  # Hashed on the way to the disk: the partial is not read again.
+  # Hashed by _db_dump_*: on the way to the disk, or once from the page cache.
   write_checksum_of "$CRYPT_OUT_SHA256" "$name" "$sum_partial" || die "could not checksum $partial"
   local sha="$CRYPT_OUT_SHA256"
 
@@ -227,12 +229,42 @@ db_dump_verified() {
   log INFO "backup written: $name ($(human_size "$DUMP_SIZE"), $DUMP_TABLES tables, $DUMP_ROWS rows, ${DUMP_MS} ms)"
 }
 
-# _db_dump_stream PARTIAL ERRFILE: db_dump_verified's dump in one pass from pg_dump to the partial,
-# through age when the database is encrypted (no plaintext copy on disk). pg_dump -Fc writes to a
-# pipe; crypt_stream_to verifies the same bytes with pg_restore -l (the table of contents), and
-# hashes what reaches the disk (openssl), so the dump is never read back. A dump written to a pipe
-# has no data offsets in its table of contents: pg_restore reads it in order, and its parallel
-# restore (PostgreSQL 12+) still works (each worker skips to its table's data block by block).
+# _db_dump_file PARTIAL ERRFILE: db_dump_verified's dump when the database is not encrypted:
+# pg_dump -Fc -f PARTIAL, so that pg_dump goes back at the end and writes each table's data offset
+# into the table of contents (a dump written to a pipe cannot: its pg_restore -j workers then scan
+# the file block by block for their table, and schedule without knowing the tables' sizes). That
+# final rewrite is why the file is hashed after pg_dump, not on the way: once, from the page cache
+# (openssl), while pg_restore -l reads its table of contents. Sets toc_entries and CRYPT_OUT_SHA256
+# (db_dump_verified's checksum).
+_db_dump_file() {
+  local partial="$1" err="$2" w
+  w="$(mktemp -d)"
+  on_exit_remove "$w"
+  # The output first, so that a full or read-only disk is named as such.
+  { : >"$partial"; } 2>"$w/write.err" || die "writing the dump failed: $(head -c 300 "$w/write.err" | tr '\n' ' ')"
+  local rc=0
+  "$PG_DUMP" -Fc --snapshot="$DB_SNAPSHOT_ID" "${PG_CONN[@]}" -f "$partial" 2>"$err" || rc=$?
+  ((rc == 0)) || die "pg_dump failed (exit $rc): $(head -c 500 "$err" | tr '\n' ' ')"
+  {
+    trap - ERR
+    sha256_stdin <"$partial" >"$w/sha256"
+  } 2>"$w/sha256.err" &
+  local hasher=$! vrc=0
+  "$PG_RESTORE" -l -- "$partial" >"$w/toc" 2>"$w/toc.err" || vrc=$?
+  wait "$hasher" || die "could not checksum $partial: $(head -c 300 "$w/sha256.err" | tr '\n' ' ')"
+  ((vrc == 0)) || die "pg_restore -l could not read the dump: $(head -c 500 "$w/toc.err" | tr '\n' ' ')"
+  toc_entries="$(grep -c -v '^;' -- "$w/toc" || true)"
+  CRYPT_OUT_SHA256="$(cat -- "$w/sha256")"
+  log INFO "dump verified with pg_restore -l ($toc_entries entries)"
+}
+
+# _db_dump_stream PARTIAL ERRFILE: db_dump_verified's dump of an encrypted database, in one pass
+# from pg_dump through age to the partial (no plaintext copy on disk). pg_dump -Fc writes to a pipe;
+# crypt_stream_to verifies the same bytes with pg_restore -l (the table of contents), and hashes
+# what reaches the disk (openssl), so the dump is never read back. A dump written to a pipe has no
+# data offsets in its table of contents (pg_dump cannot go back to write them): the restore's
+# pg_restore -j workers scan the decrypted file block by block for their table's data, and
+# schedule the tables without knowing their sizes; the price of never writing plaintext to disk.
 # Sets toc_entries (db_dump_verified's local).
 _db_dump_stream() {
   local partial="$1" err="$2" rc
