@@ -9,6 +9,7 @@ import { join, relative } from "node:path";
 import { tmpdir } from "node:os";
 import { startTestLab, cli, type TestLab } from "../helpers/lab.ts";
 import { connectionCounter } from "../helpers/ports.ts";
+import { cliAtTerminal } from "../helpers/pty.ts";
 import {
   provisionWithBackups,
   liveRowCounts,
@@ -22,6 +23,7 @@ import {
 import { psqlSuper } from "../../src/lab/postgres.ts";
 import type { LabHost } from "../../src/lab/lab.ts";
 
+const PROMPT = "Type the inventory's name";
 let lab: TestLab;
 let inv: string;
 const reportDir = mkdtempSync(join(tmpdir(), "drill-live-reports-"));
@@ -85,7 +87,7 @@ afterAll(async () => {
 });
 
 describe("drill --live", () => {
-  it("on a production inventory: exit 1 before any host is contacted (with or without --force)", async () => {
+  it("refused (exit 1): a production inventory before any host is contacted, with or without --force; staging without --force and a terminal, or with a yes typed instead of its name", async () => {
     const counter = await connectionCounter();
     try {
       const base = lab.inventory();
@@ -110,6 +112,13 @@ describe("drill --live", () => {
       expect(r.code, r.stdout + r.stderr).toBe(1);
       expect(r.stderr).toMatch(/--live: refusing to run without --force: there is no terminal to confirm on/);
       expect(readdirSync(reportDir)).toEqual([]);
+      // At a terminal a "yes" is not enough for live data: the inventory's name is.
+      const yes = await cliAtTerminal("drill", [inv, "--live", "--report-dir", reportDir], "yes", PROMPT);
+      expect(yes.code, yes.output).toBe(1);
+      expect(yes.output).toContain("Their live database, media and app config are REPLACED by the newest backups");
+      expect(yes.output).toMatch(/drill: cancelled \(the answer was not the inventory's name, staging-live\)/);
+      expect(readdirSync(reportDir)).toEqual([]);
+      for (const h of lab.state.hosts) expect(readdirSync(join(backupDir(h), "database", "pre-restore"))).toEqual([]);
     } finally {
       counter.close();
     }
@@ -121,8 +130,9 @@ describe("drill --live", () => {
       expect(total(await liveRowCounts(h))).toBe(total(atBackup.get(h.name)!.rows) - 5);
     }
     const t0 = Date.now();
-    const r = await cli("drill", [inv, "--live", "--force", "--report-dir", reportDir]);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
+    // At a terminal, confirmed by typing the inventory's name (the failure test below uses --force).
+    const r = await cliAtTerminal("drill", [inv, "--live", "--report-dir", reportDir], "staging-live", PROMPT);
+    expect(r.code, r.output).toBe(0);
     expect(r.report.drill).toMatchObject({ verdict: "PASSED", mode: "live", hosts_passed: 2 });
     for (const h of lab.state.hosts) {
       const hr = r.report.hosts.find((x: any) => x.name === h.name);
