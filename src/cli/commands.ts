@@ -34,7 +34,13 @@ installed restore scripts into a scratch database and a temporary folder, verifi
 manifests, timed by phase (RTO) and dated (RPO); scratch space is removed afterwards, also on
 failure. RTO and RPO are held against drill.rto_minutes and drill.rpo_hours: a missed target fails
 the host. With --from offsite the backups come from each host's off-site copy (fetch-offsite.sh:
-downloaded, verified, decrypted with encryption.identity) instead of its own disk. Reports go to
+downloaded, verified, decrypted with encryption.identity) instead of its own disk. With --live the
+newest daily dump, media snapshot and config archive are restored OVER each host's live database,
+media and app config with the installed restore scripts (pre-restore backups taken first, their
+component put back on a failure), verified there the same way, then drill.verify_command runs on the
+host (as root, at most 5 minutes; its exit status and last lines are a check); the hosts stay on
+the restored data, and the weekly and monthly dumps are still verified in scratch. --live needs
+--force, or the inventory's name typed at a terminal. Reports go to
 reports/drills/<inventory>/<UTC time>.md and .json (or --report-dir DIR; and to --json FILE), and
 the folder's index.html (the drill history with RTO and RPO charts) is regenerated.
 

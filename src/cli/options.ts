@@ -41,6 +41,9 @@ export interface CommonOptions {
   target?: string;
   /** The drill reports' folder (default reports/drills/<inventory>/): drill writes there, status reads. */
   reportDir?: string;
+  /** drill: restore over the live data (--live) instead of scratch space (--scratch, the default). */
+  live: boolean;
+  scratch: boolean;
   rest: string[];
 }
 
@@ -70,6 +73,8 @@ export const JOB_OPTIONS = [
   "targetDb",
   "target",
   "reportDir",
+  "live",
+  "scratch",
 ] as const;
 export type JobOption = (typeof JOB_OPTIONS)[number];
 
@@ -93,6 +98,8 @@ export const FLAGS: Record<JobOption, string> = {
   targetDb: "--target-db",
   target: "--target",
   reportDir: "--report-dir",
+  live: "--live",
+  scratch: "--scratch",
 };
 
 /** The job options given on the command line (a default is not "given"). */
@@ -123,6 +130,11 @@ const HELP: [JobOption | undefined, string][] = [
   ["diff", "  --diff                           unified diff of every file that would change (secrets masked)"],
   ["force", "  --force                          do not ask for confirmation (needed without a terminal)"],
   ["reportDir", "  --report-dir DIR                 the drill reports' folder (default reports/drills/<inventory>/)"],
+  ["scratch", "  --scratch                        restore into a scratch database and temporary folders (default)"],
+  [
+    "live",
+    "  --live                           restore over the live database, media and app config, then drill.verify_command",
+  ],
   [undefined, "  --forks N                        hosts at once (default 10)"],
   ["serial", "  --serial N|N%                    rolling batches"],
   ["maxFailPercent", "  --max-fail-percent N             stop after a batch whose failed share exceeds N"],
@@ -219,6 +231,8 @@ const OPTIONS = {
   "target-db": { type: "string" },
   target: { type: "string" },
   "report-dir": { type: "string" },
+  live: { type: "boolean" },
+  scratch: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -276,6 +290,8 @@ export function parseCommonArgs(argv: string[], usage: string): CommonOptions {
     serial = m[2] ? { percent: Number(m[1]) } : { count: Number(m[1]) };
   }
   const maxFail = positiveInt("max-fail-percent", v["max-fail-percent"], 0);
+  if (v.live && v.scratch)
+    throw new InputError(["arguments: --live and --scratch: give one (--scratch is the default)"]);
   if (maxFail !== undefined && maxFail > 100)
     throw new InputError([`arguments: --max-fail-percent: expected 0-100, got ${maxFail}`]);
   return {
@@ -315,5 +331,7 @@ export function parseCommonArgs(argv: string[], usage: string): CommonOptions {
     ),
     target: matching("target", v.target, /^\/[^\n\0]*$/, "an absolute folder path"),
     reportDir: v["report-dir"],
+    live: v.live ?? false,
+    scratch: v.scratch ?? false,
   };
 }

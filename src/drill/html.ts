@@ -190,12 +190,14 @@ export function drillIndexHtml(inventoryName: string, entries: readonly DrillHis
   }
   H.push(
     "<h2>History</h2>",
-    "<table><tr><th>Drill (UTC)</th><th>Verdict</th><th>Hosts passed</th><th>Worst RTO</th><th>Worst RPO</th><th>Report</th></tr>",
+    "<table><tr><th>Drill (UTC)</th><th>Verdict</th><th>Mode</th><th>Hosts passed</th><th>Worst RTO</th><th>Worst RPO</th><th>Report</th></tr>",
   );
   for (const { file, report: r } of [...reports].reverse()) {
     const d = r.drill;
     H.push(
-      `<tr><td>${esc(r.started_at)}</td><td class="${esc(d.verdict)}">${esc(d.verdict)}</td><td>${d.hosts_passed} of ${r.hosts.length}</td>` +
+      `<tr><td>${esc(r.started_at)}</td><td class="${esc(d.verdict)}">${esc(d.verdict)}</td>` +
+        // Reports from before --live have no mode: they were scratch drills.
+        `<td data-mode="${esc(d.mode ?? "scratch")}">${esc(d.mode ?? "scratch")}</td><td>${d.hosts_passed} of ${r.hosts.length}</td>` +
         `<td>${d.worst_rto ? `${esc(formatMs(d.worst_rto.ms))} (${esc(d.worst_rto.host)})` : "-"}</td>` +
         `<td>${d.worst_rpo ? `${esc(formatAge(d.worst_rpo.seconds))} (${esc(d.worst_rpo.host)})` : "-"}</td>` +
         `<td><a href="${esc(encodeURIComponent(file.replace(/\.json$/, ".md")))}">${esc(file.replace(/\.json$/, ".md"))}</a></td></tr>`,

@@ -1,8 +1,10 @@
 // The restore drill (`npm run drill -- <inventory>`), the spec's "test restores quarterly": per host,
-// one remote command restores the newest database dump (daily or weekly), media snapshot and config
-// archive with the installed restore scripts into scratch space; verify.ts checks the result against
-// the backups' manifests. Never on production: the inventory file is refused before its secrets are
-// resolved, then every selected host is checked; a yes at a terminal or --force is needed. Writes
+// one remote command restores the newest database dumps (daily, weekly, monthly), media snapshot and
+// config archive with the installed restore scripts into scratch space (or, with --live, the daily
+// dump, media and config over the host's live data, then drill.verify_command); verify.ts checks the
+// result against the backups' manifests. Never on production: the inventory file is refused before
+// its secrets are resolved, then every selected host is checked; a yes at a terminal (with --live,
+// the inventory's name typed) or --force is needed. Writes
 // reports/drills/<inventory>/<UTC time>.{md,json} (or --report-dir) and
 // regenerates the folder's index.html (the drill history).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -14,9 +16,9 @@ import { maskSecrets } from "../operations/mask.ts";
 import { addTask, maskedJson } from "../run/report.ts";
 import { longJobTimeoutMs } from "../run/connect.ts";
 import type { FleetJob } from "../run/job.ts";
-import { drillScript, lastDrillScript } from "./script.ts";
+import { drillScript, lastDrillScript, type DrillMode, type LastDrill } from "./script.ts";
 import { drillReportDir, inventoryName, writeDrillIndex } from "./history.ts";
-import { verifyDrill } from "./verify.ts";
+import { verifyDrill, type DrillHost } from "./verify.ts";
 import {
   drillMarkdown,
   drillSection,
@@ -69,8 +71,8 @@ export function writeDrillReports(
 
 export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSection }> = {
   name: "drill",
-  supports: ["serial", "maxFailPercent", "force", "from", "reportDir"],
-  refuses: "it changes no managed file; it restores into scratch space and reports",
+  supports: ["serial", "maxFailPercent", "force", "from", "reportDir", "live", "scratch"],
+  refuses: "it changes no managed file; it restores the newest backups and reports",
   preflight: (opts, deps) => refuseProduction(opts.inventory, deps.cwd),
   async prepare({ opts, inv, hosts, deps }) {
     const rel = relative(deps.cwd, inv.file);
@@ -87,6 +89,10 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
         `${shown}: --from offsite: hosts ${noOffsite.join(", ")} have no off-site copy (offsite.enabled is false)`,
       ]);
     if (opts.force) return;
+    if (drillMode(opts) === "live") {
+      await confirmLive(inventoryName(opts.inventory), shown, inv.environment, hosts, deps);
+      return;
+    }
     const q =
       `Restore drill on ${hosts.length} host(s) of ${shown} (${inv.environment}): ${hosts.map((h) => h.name).join(", ")}. ` +
       "The newest backups are restored into a scratch database and temporary folders (live data is not touched), which needs their size in free space and loads the hosts.";
@@ -98,7 +104,7 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
   async perHost(conn, host, report, run) {
     const { mask } = run;
     // A real restore of every component: the long-job timeout, not the command timeout.
-    const r = await conn.exec(drillScript(host, undefined, run.opts.from ?? "local"), {
+    const r = await conn.exec(drillScript(host, undefined, run.opts.from ?? "local", drillMode(run.opts)), {
       timeoutMs: longJobTimeoutMs(host),
     });
     const { drill, tasks } = verifyDrill(
@@ -109,14 +115,7 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
     report.drill = drill;
     for (const t of tasks) addTask(report, t);
     // The result on the host too, for check-backups' metrics (lib/metrics.sh): a second command.
-    const last = await conn.exec(
-      lastDrillScript(host, {
-        finished_at: new Date().toISOString(),
-        verdict: drill.verdict,
-        rto_ms_total: drill.rto_ms_total,
-        rpo_seconds_max: drill.rpo_seconds_max,
-      }),
-    );
+    const last = await conn.exec(lastDrillScript(host, lastDrill(drill, new Date().toISOString())));
     if (last.code !== 0)
       addTask(report, {
         name: "drill result on the host",
@@ -124,7 +123,7 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
         message: `could not write ${host.vars.paths.state_dir}/last-drill.json: ${mask(last.stderr).trim().slice(0, 300)}`,
       });
   },
-  section: (report, { opts }) => ({ drill: drillSection(report, inventoryName(opts.inventory)) }),
+  section: (report, { opts }) => ({ drill: drillSection(report, inventoryName(opts.inventory), drillMode(opts)) }),
   finish(report, { deps, inv, opts }) {
     const files = writeDrillReports(drillReportDir(opts, deps.cwd), report, inv.secrets);
     return {
@@ -134,3 +133,44 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
     };
   },
 };
+
+/** --live or --scratch (the default). */
+export function drillMode(opts: { live: boolean }): DrillMode {
+  return opts.live ? "live" : "scratch";
+}
+
+/**
+ * --live overwrites every selected host's live database, media and app config: without --force the
+ * operator types the inventory's name at a terminal (as `npm run restore` wants the host's name), a
+ * plain "yes" is not enough; without a terminal it refuses.
+ */
+async function confirmLive(
+  name: string,
+  shown: string,
+  environment: string,
+  hosts: readonly { name: string }[],
+  deps: { ask?: (q: string) => Promise<string> },
+): Promise<void> {
+  const q =
+    `LIVE restore drill on ${hosts.length} host(s) of ${shown} (${environment}): ${hosts.map((h) => h.name).join(", ")}. ` +
+    "Their live database, media and app config are REPLACED by the newest backups (the restore scripts take pre-restore backups first), then drill.verify_command runs; the hosts stay on the restored data.";
+  if (!deps.ask)
+    throw new InputError([`drill: --live: refusing to run without --force: there is no terminal to confirm on. ${q}`]);
+  const answer = await deps.ask(`${q}\nType the inventory's name (${name}) to run the live drill: `);
+  if (answer.trim() !== name)
+    throw new InputError([`drill: cancelled (the answer was not the inventory's name, ${name})`]);
+}
+
+/** What the host keeps of this drill (<state_dir>/last-drill.json): with --live, the pre-restore backups. */
+export function lastDrill(drill: DrillHost, finishedAt: string): LastDrill {
+  const pre: Record<string, string> = {};
+  for (const [name, c] of Object.entries(drill.components)) if (c.live?.pre_restore) pre[name] = c.live.pre_restore;
+  return {
+    finished_at: finishedAt,
+    verdict: drill.verdict,
+    mode: drill.mode,
+    ...(drill.mode === "live" ? { pre_restore: pre } : {}),
+    rto_ms_total: drill.rto_ms_total,
+    rpo_seconds_max: drill.rpo_seconds_max,
+  };
+}

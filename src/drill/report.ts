@@ -11,6 +11,8 @@ export interface DrillHostReport extends HostReport {
 
 export interface DrillSection {
   inventory_name: string;
+  /** scratch (the default), or live: the recovery restored over each host's live data (--live). */
+  mode: "scratch" | "live";
   verdict: "PASSED" | "FAILED" | "INCOMPLETE";
   hosts_passed: number;
   worst_rpo: { host: string; component: string; seconds: number } | null;
@@ -21,7 +23,11 @@ export interface DrillSection {
 export type DrillRunReport = RunReport<DrillHostReport> & { drill: DrillSection };
 
 /** The run's verdict: FAILED when a host failed (or was skipped), INCOMPLETE when one was unreachable. */
-export function drillSection(report: RunReport<DrillHostReport>, inventoryName: string): DrillSection {
+export function drillSection(
+  report: RunReport<DrillHostReport>,
+  inventoryName: string,
+  mode: DrillSection["mode"] = "scratch",
+): DrillSection {
   let worstRpo: DrillSection["worst_rpo"] = null;
   let worstRto: DrillSection["worst_rto"] = null;
   for (const h of report.hosts) {
@@ -35,6 +41,7 @@ export function drillSection(report: RunReport<DrillHostReport>, inventoryName: 
   const s = report.summary;
   return {
     inventory_name: inventoryName,
+    mode,
     verdict: s.failed > 0 || s.skipped > 0 ? "FAILED" : s.unreachable > 0 ? "INCOMPLETE" : "PASSED",
     hosts_passed: report.hosts.filter((h) => h.status === "ok" && h.drill?.verdict === "PASSED").length,
     worst_rpo: worstRpo,
@@ -54,8 +61,8 @@ function restoredText(name: string, c: DrillComponent): string {
 }
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
-const result = (status: DrillComponent["status"], failed = "**FAILED**") =>
-  status === "passed" ? "passed" : status === "none" ? "none" : failed;
+const result = (status: DrillComponent["status"] | "failed", failed = "**FAILED**") =>
+  status === "passed" || status === "none" || status === "skipped" ? status : failed;
 
 /** Which backup each component restored, its checksum and where it went (scratch space, removed). */
 function restoredRows(h: DrillHostReport): string[] {
@@ -65,8 +72,9 @@ function restoredRows(h: DrillHostReport): string[] {
     const c = dr.components[name];
     if (!c || !c.backup) return [];
     const gone = dr.cleanup.status === "passed";
-    const into =
-      name === "media" || name === "config"
+    const into = c.live
+      ? `${name === "database" ? "the live database" : "the live folder"} ${c.live.target} (pre-restore backup ${c.live.pre_restore ?? c.live.pre_restore_note})`
+      : name === "media" || name === "config"
         ? `${dr.workdir ?? "a temporary folder"}/${name} (${gone ? "removed" : "cleanup not confirmed"})`
         : `scratch database ${dr.scratch_db} (${gone ? "dropped" : "cleanup not confirmed"})`;
     return [`| ${h.name} | ${name} | ${cell(c.backup)} | ${cell(c.checksum ?? "-")} | ${cell(into)} |`];
@@ -100,6 +108,9 @@ export function drillMarkdown(report: DrillRunReport): string {
   L.push(`| Duration | ${formatMs(report.duration_ms)} |`);
   L.push(`| Inventory | ${cell(report.inventory)} |`);
   L.push(
+    `| Mode | ${d.mode === "live" ? "**live**: restored over the live database, media and app config" : "scratch: restored into scratch space, live data not touched"} |`,
+  );
+  L.push(
     `| Worst RPO | ${d.worst_rpo ? `${formatAge(d.worst_rpo.seconds)} (${d.worst_rpo.host} ${d.worst_rpo.component})` : "-"} |`,
   );
   L.push(`| Worst RTO | ${d.worst_rto ? `${formatMs(d.worst_rto.ms)} (${d.worst_rto.host}, all components)` : "-"} |`);
@@ -108,7 +119,9 @@ export function drillMarkdown(report: DrillRunReport): string {
     "RPO is the age of the restored backup at drill time (from the backup's own timestamp): the data a restore now would lose. " +
       "RTO is the recovery's time by phase: the download from the off-site copy (when restoring from it), the installed restore scripts on the newest daily dump, media snapshot and config archive (checksum check, decryption in the stream, restore, their own verification), and the drill's own verification of what they restored; a host's RTO is the sum of its phases. " +
       "The newest weekly and monthly dumps are restored and verified too (table set and row counts against their manifests), outside the recovery's RTO and RPO. " +
-      "Every restore went into a scratch database or a temporary folder, never over live data.",
+      (d.mode === "live"
+        ? LIVE_ABOUT
+        : "Every restore went into a scratch database or a temporary folder, never over live data."),
   );
   L.push("", "## Results", "");
   L.push("| Host | Component | Result | Backup | Taken (UTC) | RPO | RTO | Size | Restored | Verified |");
@@ -128,6 +141,11 @@ export function drillMarkdown(report: DrillRunReport): string {
         `| ${h.name} | ${name} | ${result(c.status)} | ${cell(backup)} | ${c.backup_time ?? "-"} | ${formatAge(c.rpo_seconds)} | ${formatMs(c.rto_ms)} | ${formatBytes(c.size_bytes)} | ${cell(restoredText(name, c))} | ${cell(c.details)} |`,
       );
     }
+    const v = dr.verify_command;
+    if (v)
+      L.push(
+        `| ${h.name} | verify_command | ${result(v.status)} | - | - | - | ${formatMs(v.duration_ms)} | - | - | ${cell(v.details)} |`,
+      );
     L.push(
       `| ${h.name} | cleanup | ${dr.cleanup.status === "passed" ? "passed" : "**FAILED**"} | - | - | - | - | - | - | ${cell(`scratch database ${dr.cleanup.scratch_db}; temporary folder ${dr.cleanup.workdir}`)} |`,
     );
@@ -145,6 +163,7 @@ export function drillMarkdown(report: DrillRunReport): string {
       "|---|---|---|---|---|",
       ...restored,
     );
+  L.push(...liveSections(report));
   const targets = report.hosts.flatMap(targetRows);
   if (targets.length)
     L.push(
@@ -170,6 +189,57 @@ export function drillMarkdown(report: DrillRunReport): string {
     );
   }
   return L.join("\n") + "\n";
+}
+
+const LIVE_ABOUT =
+  "Live drill: the newest daily dump, media snapshot and config archive were restored over each host's live database, media and app config with the installed restore scripts (restore-database.sh --force, restore-media.sh, restore-config.sh), which took pre-restore backups first (listed below) and put their own component back on a failure; after a restore that did not pass, the components after it were not restored. " +
+  "The hosts stay on the restored data, as after a real recovery. drill.verify_command ran on each host after the restores (its time is in the verification phase). " +
+  "The weekly and monthly dumps went into a scratch database, verified there and dropped: restoring an older tier over live data would only replace the newest data with older data.";
+
+/** --live: the pre-restore backups (the way back to the data the drill replaced) and drill.verify_command. */
+function liveSections(report: DrillRunReport): string[] {
+  if (report.drill.mode !== "live") return [];
+  const pre: string[] = [];
+  const checks: string[] = [];
+  for (const h of report.hosts) {
+    const dr = h.drill;
+    if (!dr || dr.error) continue;
+    for (const name of DRILL_COMPONENTS) {
+      const l = dr.components[name]?.live;
+      if (!l) continue;
+      const there = l.pre_restore === null ? "-" : l.pre_restore_exists ? "yes" : "**NO**";
+      pre.push(
+        `| ${h.name} | ${name} | ${cell(l.target)} | ${cell(l.pre_restore ?? l.pre_restore_note)} | ${there} | ${cell(l.rollback ?? "-")} |`,
+      );
+    }
+    const v = dr.verify_command;
+    if (v)
+      checks.push(
+        `| ${h.name} | ${cell(v.command ?? "-")} | ${result(v.status)} | ${v.exit_code ?? "-"} | ${formatMs(v.duration_ms)} | ${cell(v.output.length ? v.output.join(" / ") : v.details)} |`,
+      );
+  }
+  const L: string[] = [];
+  if (pre.length)
+    L.push(
+      "",
+      "## Pre-restore backups",
+      "",
+      "What each live restore replaced, and the copy its restore script took first (restore it with the same script to go back).",
+      "",
+      "| Host | Component | Replaced | Pre-restore backup | On the host | Rollback |",
+      "|---|---|---|---|---|---|",
+      ...pre,
+    );
+  if (checks.length)
+    L.push(
+      "",
+      "## verify_command",
+      "",
+      "| Host | Command | Result | Exit | Took | Last output |",
+      "|---|---|---|---|---|---|",
+      ...checks,
+    );
+  return L;
 }
 
 /** The console table: one line per host and component. */
@@ -201,6 +271,9 @@ export function drillTable(report: DrillRunReport): string {
           c.status === "passed" ? restoredText(name, c) : c.details,
         ]);
     }
+    const v = h.drill.verify_command;
+    if (v)
+      rows.push([h.name, "verify_command", result(v.status, "FAILED"), "", formatMs(v.duration_ms), "", v.details]);
     const t = h.drill.targets;
     rows.push([
       h.name,

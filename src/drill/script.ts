@@ -17,7 +17,18 @@ export function scratchNames(
 /** Where a drill restores from: the host's own backups, or its off-site copy. */
 export type DrillFrom = "local" | "offsite";
 
-export function drillScript(host: Host, suffix?: string, from: DrillFrom = "local"): string {
+/** Where the recovery goes: scratch space (removed afterwards), or over the live data (--live). */
+export type DrillMode = "scratch" | "live";
+
+/** How long drill.verify_command may take on a host after a --live drill. */
+export const VERIFY_TIMEOUT_SECONDS = 300;
+
+export function drillScript(
+  host: Host,
+  suffix?: string,
+  from: DrillFrom = "local",
+  mode: DrillMode = "scratch",
+): string {
   const { scratch_db, scratch_re } = scratchNames(host.vars.database.name, suffix);
   return jobScript("drill.sh", host.vars, {
     SCRATCH_DB: scratch_db,
@@ -25,12 +36,26 @@ export function drillScript(host: Host, suffix?: string, from: DrillFrom = "loca
     FROM: from,
     // Sent only when something is encrypted; it stays in the remote shell's memory (drill.sh).
     AGE_IDENTITY: host.vars.encryption.recipients.length > 0 ? (host.vars.encryption.identity ?? "") : "",
+    ...liveValues(host, mode),
   });
+}
+
+/** The live mode's values: the live database and the check run after the restores. */
+function liveValues(host: Host, mode: DrillMode) {
+  return {
+    MODE: mode,
+    LIVE_DB: host.vars.database.name,
+    VERIFY_COMMAND: mode === "live" ? (host.vars.drill.verify_command ?? "") : "",
+    VERIFY_TIMEOUT: VERIFY_TIMEOUT_SECONDS,
+  };
 }
 
 /** The drill's result as check-backups' metrics read it on the host (<state_dir>/last-drill.json). */
 export interface LastDrill {
   finished_at: string;
+  mode: DrillMode;
+  /** --live: the pre-restore backups the restore scripts took (component → path). */
+  pre_restore?: Record<string, string>;
   verdict: "PASSED" | "FAILED";
   rto_ms_total: number | null;
   rpo_seconds_max: number | null;

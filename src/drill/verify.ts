@@ -3,6 +3,16 @@
 // the cleanup's outcome and the host's verdict. Tested on recorded outputs (test/drill/cases/).
 import type { TaskReport } from "../run/report.ts";
 import { formatAge, formatMs } from "../format.ts";
+import {
+  liveDetails,
+  liveFailureDetails,
+  liveRestoreOf,
+  preRestoreProblem,
+  verifyCommandResult,
+  verifyCommandTask,
+  type LiveRestore,
+  type VerifyCommandResult,
+} from "./live.ts";
 
 export const DRILL_COMPONENTS = ["database", "media", "config", "weekly", "monthly"] as const;
 export type DrillComponentName = (typeof DRILL_COMPONENTS)[number];
@@ -28,7 +38,7 @@ export interface DrillPhases {
   media_ms: number;
   /** restore-config.sh on the newest archive (decryption in the stream). */
   config_ms: number;
-  /** The drill's own checks after the restores (diff -r of the media, config files byte for byte). */
+  /** The drill's own checks after the restores (diff -r of the media, config files byte for byte; with --live, drill.verify_command). */
   verification_ms: number;
   total_ms: number;
 }
@@ -44,8 +54,11 @@ export interface DrillTargetResult {
 }
 
 export interface DrillComponent {
-  /** none: a weekly or monthly tier with no dump yet (nothing to restore, not a failure). */
-  status: "passed" | "failed" | "none";
+  /**
+   * none: a weekly or monthly tier with no dump yet (nothing to restore, not a failure); skipped
+   * (--live): not restored over the live data because an earlier component did not pass.
+   */
+  status: "passed" | "failed" | "none" | "skipped";
   /** The backup restored (path on the host). */
   backup: string | null;
   /** A dump's tier: daily (database), weekly or monthly. */
@@ -70,10 +83,16 @@ export interface DrillComponent {
   restored: Record<string, number>;
   /** What was verified, or why it failed. */
   details: string;
+  /** --live: restored over the live data (where, its pre-restore backup, its rollback). */
+  live?: LiveRestore;
 }
 
 export interface DrillHost {
   verdict: "PASSED" | "FAILED";
+  /** scratch: every restore into scratch space; live: the recovery over the live data (--live). */
+  mode: "scratch" | "live";
+  /** --live: drill.verify_command on the restored host. */
+  verify_command?: VerifyCommandResult;
   drilled_at: string | null;
   components: Partial<Record<DrillComponentName, DrillComponent>>;
   /** The recovery's RTO: every phase (fetch, database, media, config, verification) one after the other. */
@@ -131,10 +150,23 @@ function manifestOf(f: Fields | undefined): any {
 /** One component's result: what the script measured, checked against the backup's manifest. */
 export function componentResult(name: DrillComponentName, f: Fields | undefined, now: number): DrillComponent {
   const c = checkComponent(name, f, now);
+  const live = liveRestoreOf(f);
+  if (live) {
+    c.live = live;
+    const problem = c.status === "passed" ? preRestoreProblem(scriptOf(name), live) : undefined;
+    if (problem) {
+      c.status = "failed";
+      c.details = problem;
+    } else if (c.status === "passed") c.details = `${c.details}; ${liveDetails(name, live)}`;
+    else if (c.status === "failed") c.details += liveFailureDetails(live);
+  }
   if (c.source === "offsite" && c.status === "passed")
     c.details = `fetched from the off-site copy and verified (${c.fetch_ms ?? "?"} ms); ${c.details}`;
   return c;
 }
+
+const scriptOf = (name: DrillComponentName) =>
+  name === "media" ? "restore-media.sh" : name === "config" ? "restore-config.sh" : "restore-database.sh";
 
 function checkComponent(name: DrillComponentName, f: Fields | undefined, now: number): DrillComponent {
   const none = one(f, "none");
@@ -163,6 +195,12 @@ function checkComponent(name: DrillComponentName, f: Fields | undefined, now: nu
     return c;
   }
   const fail = (why: string): DrillComponent => ((c.details = why), c);
+  const skipped = one(f, "skipped");
+  if (skipped !== undefined && !one(f, "backup")) {
+    c.status = "skipped";
+    c.details = skipped;
+    return c;
+  }
   const err = one(f, "error");
   if (!f) return fail("no result: the drill script stopped before this component");
   if (err) return fail(err);
@@ -238,8 +276,10 @@ export function verifyDrill(
   const at = num(d, "now") ?? now;
   const cl = lines.get("cleanup");
   const tasks: TaskReport[] = [];
+  const mode = one(d, "mode") === "live" ? "live" : "scratch";
   const drill: DrillHost = {
     verdict: "FAILED",
+    mode,
     drilled_at: new Date(at * 1000).toISOString(),
     components: {},
     rto_ms_total: null,
@@ -277,9 +317,13 @@ export function verifyDrill(
     drill.components[name] = c;
     tasks.push({
       name: `drill ${name}`,
-      status: c.status === "failed" ? "failed" : "ok",
+      status: c.status === "failed" ? "failed" : c.status === "skipped" ? "skipped" : "ok",
       message: `${c.status}: ${c.details}`,
     });
+  }
+  if (mode === "live") {
+    drill.verify_command = verifyCommandResult(lines.get("verify_command"));
+    tasks.push(verifyCommandTask(drill.verify_command));
   }
   if (!cl) drill.cleanup.status = "failed";
   tasks.push({
@@ -287,7 +331,7 @@ export function verifyDrill(
     status: drill.cleanup.status === "passed" ? "ok" : "failed",
     message: `scratch database ${drill.cleanup.scratch_db}; temporary folder ${drill.cleanup.workdir}`,
   });
-  drill.phases = recoveryPhases(drill.components);
+  drill.phases = recoveryPhases(drill.components, drill.verify_command?.duration_ms ?? 0);
   drill.rto_ms_total = drill.phases?.total_ms ?? null;
   const rpos = RECOVERY_COMPONENTS.map((n) => drill.components[n]?.rpo_seconds).filter(
     (x): x is number => x !== null && x !== undefined,
@@ -302,8 +346,11 @@ export function verifyDrill(
 
 export const DEFAULT_TARGETS: DrillTargets = { rto_minutes: 60, rpo_hours: 26 };
 
-/** The recovery's phases from its components (null when one of them has no time). */
-export function recoveryPhases(components: DrillHost["components"]): DrillPhases | null {
+/**
+ * The recovery's phases from its components (null when one of them has no time); `checkMs`, the
+ * time of drill.verify_command after a --live recovery, is part of its verification.
+ */
+export function recoveryPhases(components: DrillHost["components"], checkMs = 0): DrillPhases | null {
   const cs = RECOVERY_COMPONENTS.map((n) => components[n]);
   if (cs.some((c) => !c || c.rto_ms === null)) return null;
   // A component's rto_ms includes its download (fetch_ms): the phase is the rest.
@@ -313,7 +360,7 @@ export function recoveryPhases(components: DrillHost["components"]): DrillPhases
     database_ms: own(components.database),
     media_ms: own(components.media),
     config_ms: own(components.config),
-    verification_ms: cs.reduce((a, c) => a + (c!.verify_ms ?? 0), 0),
+    verification_ms: cs.reduce((a, c) => a + (c!.verify_ms ?? 0), 0) + checkMs,
   };
   return { ...p, total_ms: p.fetch_ms + p.database_ms + p.media_ms + p.config_ms + p.verification_ms };
 }

@@ -1,19 +1,25 @@
 #!/bin/bash
 # Summary: the provisioner's restore drill on one host. Restores the newest daily, weekly and monthly
 # database dumps, media snapshot and config archive with the INSTALLED restore scripts into a scratch
-# database and a temporary folder (never over live data), verifies them, times each restore (RTO)
-# and dates each backup (RPO), and removes the scratch database and folder whatever happens.
+# database and a temporary folder, verifies them, times each restore (RTO) and dates each backup
+# (RPO), and removes the scratch database and folder whatever happens. With MODE=live the newest
+# daily dump, media snapshot and config archive are restored over the live database, media and app
+# config instead (the scripts take their pre-restore backups and roll back on a failure), verified
+# there, then VERIFY_COMMAND runs; the weekly and monthly dumps still go into the scratch database.
 # Prints "DRILL|component|field|value" lines; the provisioner compares them with the manifests.
 #
-# Sent over SSH by src/run/drill.ts, never installed, after this run's values (the host's paths and
+# Sent over SSH by src/drill/job.ts, never installed, after this run's values (the host's paths and
 # database, as in common.sh; SCRATCH_DB, the scratch database; SCRATCH_RE, the names of the scratch
 # databases of earlier drills that were killed; FROM: local, or offsite to restore from the bucket
 # (fetch-offsite.sh, into the temporary folder) instead of the local copies; AGE_IDENTITY: the age
 # identity, only when the inventory gives one and something is encrypted: it stays in this shell's
-# memory and reaches the installed scripts on a pipe, --identity /dev/fd/3), common.sh and
-# lib/newest.sh.
+# memory and reaches the installed scripts on a pipe, --identity /dev/fd/3; MODE: scratch or live;
+# LIVE_DB, the live database; VERIFY_COMMAND, drill.verify_command or empty; VERIFY_TIMEOUT, its
+# limit in seconds), common.sh and lib/newest.sh.
 set -Euo pipefail
 umask 077
+# Scratch unless live was asked for: a value missing from the header never means live data.
+: "${MODE:=scratch}"
 
 # Temporary folders sit next to the backup directory: on its filesystem, outside it (restore-media
 # refuses a target inside it) and outside the app.
@@ -79,6 +85,143 @@ timed_restore() {
   fi
 }
 
+# ---- live mode (MODE=live) -------------------------------------------------------------------
+# The recovery rehearsed for real: the newest daily dump, media snapshot and config archive restored
+# over the live database, media and app config, one after the other, stopping at the first that does
+# not pass (the restore scripts put their own component back; what follows is left as it was), then
+# VERIFY_COMMAND on the restored host.
+
+# As root from /, with the environment cron gives the jobs (as npm run restore runs the restore
+# scripts: the live media and config need root for their owners and the app folder).
+as_root_clean() {
+  (cd / && env -i SHELL=/bin/bash PATH="$CRON_PATH" HOME=/root LOGNAME=root USER=root "$@")
+}
+
+# report_field NAME: a line "NAME: value" of the last restore's report (RESTORE_LOG).
+report_field() {
+  printf '%s\n' "$RESTORE_LOG" | sed -n "s/^$1: //p" | head -n 1
+}
+
+# live_restore COMPONENT SCRIPT ARG...: an installed restore script over the live data, timed like
+# timed_restore; prints where it restored, its pre-restore backup (and whether it is there) and, on a
+# failure, its rollback line and the error (returns 1).
+live_restore() {
+  local comp="$1" script="$2" rc=0 t0 pre target
+  shift 2
+  t0="$(now_ms)"
+  if [ "$script" = restore-media.sh ]; then
+    RESTORE_LOG="$(as_root_clean "$SCRIPTS/$script" "$@" 2>&1 </dev/null)" || rc=$?
+  else
+    RESTORE_LOG="$(with_identity as_root_clean "$SCRIPTS/$script" "$@" 2>&1 </dev/null)" || rc=$?
+  fi
+  out "$comp" rto_ms "$(($(now_ms) - t0 + FETCH_MS))"
+  target="$(report_field "Target Directory")"
+  [ "$comp" != database ] || target="$(report_field Database)"
+  out "$comp" live_target "$target"
+  pre="$(report_field "Pre-Restore Backup")"
+  out "$comp" pre_restore "$pre"
+  if [ "${pre#/}" != "$pre" ]; then
+    out "$comp" pre_restore_exists "$([ -e "$pre" ] && echo yes || echo no)"
+  fi
+  if [ "$rc" != 0 ]; then
+    out "$comp" rollback "$(report_field Rollback)"
+    out "$comp" error "$script exit $rc: $(why "$RESTORE_LOG")"
+    return 1
+  fi
+}
+
+# live_database DUMP: restore-database.sh over the live database (its pre-restore dump taken, the old
+# database put back on a failure); it compares every table and its row count with the manifest.
+LIVE_PASSED=0
+live_database() {
+  live_restore database restore-database.sh "$1" --force --target-db "$LIVE_DB" || return 0
+  out database verified "$(printf '%s\n' "$RESTORE_LOG" | sed -n 's/^Verified: //p' | head -n 1)"
+  rm -rf -- "${WORK:?}/offsite/database"
+  out database restored ok
+  LIVE_PASSED=1
+}
+
+# live_media SNAPSHOT: restore-media.sh over the live media (its pre-restore copy taken), then every
+# file and byte of the live folder against the snapshot.
+live_media() {
+  local target
+  live_restore media restore-media.sh "$1" --force || return 0
+  target="$(report_field "Target Directory")"
+  if [ -z "$target" ] || [ ! -d "$target" ]; then
+    out media error "restore-media.sh did not name a target folder that exists (\"$target\")"
+    return 0
+  fi
+  verify_media_tree "$1" "$target" || return 0
+  rm -rf -- "${WORK:?}/offsite/media"
+  out media restored ok
+  LIVE_PASSED=1
+}
+
+# live_config ARCHIVE: restore-config.sh over the app's config (its pre-restore archive taken), then
+# each file in the app folder against the archive, byte for byte.
+live_config() {
+  local target
+  live_restore config restore-config.sh "$1" --force || return 0
+  target="$(report_field "Target Directory")"
+  if [ -z "$target" ] || [ ! -d "$target" ]; then
+    out config error "restore-config.sh did not name a target folder that exists (\"$target\")"
+    return 0
+  fi
+  verify_config_tree "$1" "$target" || return 0
+  out config restored ok
+  LIVE_PASSED=1
+}
+
+# live_verify_command: drill.verify_command on the restored host, as root from / with cron's PATH (it
+# may restart the app before it checks it), for at most VERIFY_TIMEOUT seconds; its exit status and
+# the last 20 lines of its output are the check. Not run when a restore did not pass.
+live_verify_command() {
+  local rc=0 t0 log line
+  if [ -z "$VERIFY_COMMAND" ]; then
+    out verify_command none "drill.verify_command is not set: nothing checked the app on the restored data"
+    return 0
+  fi
+  out verify_command command "$VERIFY_COMMAND"
+  out verify_command timeout_s "$VERIFY_TIMEOUT"
+  if [ -n "$LIVE_FAILED" ]; then
+    out verify_command skipped "not run: the $LIVE_FAILED restore did not pass"
+    return 0
+  fi
+  # Its output goes to a file, not a pipe: a service it starts in the background keeps the pipe
+  # open, and the drill would wait for that service instead of the command.
+  log="$WORK/verify_command.out"
+  t0="$(now_ms)"
+  as_root_clean timeout --kill-after=10 "$VERIFY_TIMEOUT" /bin/bash -c "$VERIFY_COMMAND" >"$log" 2>&1 </dev/null || rc=$?
+  out verify_command ms "$(($(now_ms) - t0))"
+  out verify_command exit "$rc"
+  while IFS= read -r line || [ -n "$line" ]; do
+    out verify_command output "${line:0:300}"
+  done < <(tail -n 20 -- "$log")
+  rm -f -- "$log"
+}
+
+# live_recovery: database, media, config over the live data; after the first that does not pass,
+# the others are not restored (the host keeps its own from there on), and verify_command is not run.
+LIVE_FAILED=""
+live_recovery() {
+  local comp
+  for comp in database media config; do
+    if [ -n "$LIVE_FAILED" ]; then
+      out "$comp" skipped "not restored over the live data: the $LIVE_FAILED restore did not pass, so the live $comp was left as it was"
+      continue
+    fi
+    LIVE_PASSED=0
+    FETCH_MS=0
+    case "$comp" in
+      database) drill_dump database daily ;;
+      media) drill_media ;;
+      config) drill_config ;;
+    esac
+    [ "$LIVE_PASSED" = 1 ] || LIVE_FAILED="$comp"
+  done
+  live_verify_command
+}
+
 WORK=""
 SCRATCH_TOUCHED=0
 CLEANUP_DONE=0
@@ -115,6 +258,7 @@ trap 'exit 129' HUP
 out drill now "$(date +%s)"
 out drill scratch_db "$SCRATCH_DB"
 out drill from "$FROM"
+out drill mode "$MODE"
 if [ ! -x "$SCRIPTS/restore-database.sh" ] || [ ! -x "$SCRIPTS/restore-media.sh" ] || [ ! -x "$SCRIPTS/restore-config.sh" ]; then
   out drill error "the restore scripts are not installed in $SCRIPTS (run provision first)"
   exit 0
@@ -192,6 +336,10 @@ drill_dump() {
   out "$comp" backup_epoch "$(backup_epoch "$dump")"
   out "$comp" size_bytes "$(stat -c %s -- "$dump")"
   out "$comp" manifest_b64 "$(b64 "$dump.manifest.json")"
+  if [ "$MODE" = live ] && [ "$kind" = daily ]; then
+    live_database "$dump"
+    return 0
+  fi
   SCRATCH_TOUCHED=1
   timed_restore "$comp" restore-database.sh "$dump" --force --target-db "$SCRATCH_DB" || { drop_db "$SCRATCH_DB" || true; return 0; }
   # restore-database.sh compared every table and its row count with the manifest.
@@ -206,8 +354,26 @@ drill_dump() {
 }
 
 # ---- media ------------------------------------------------------------------------------------
+# verify_media_tree SNAPSHOT DIR: every file, every byte of what a restore put in DIR: counts for
+# the manifest, diff -r against the snapshot. Returns 1 when they differ.
+verify_media_tree() {
+  local t0 counts diffs rc=0
+  t0="$(now_ms)"
+  counts="$(find "$2" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { printf "%d %d", n, b }')"
+  out media restored_files "${counts% *}"
+  out media restored_bytes "${counts#* }"
+  if diffs="$(diff -r -q -- "$1" "$2" 2>&1)"; then
+    out media diff identical
+  else
+    rc=1
+    out media diff "$(printf '%s\n' "$diffs" | head -n 5 | tr '|' '/')"
+  fi
+  out media verify_ms "$(($(now_ms) - t0))"
+  return "$rc"
+}
+
 drill_media() {
-  local snap manifest want_bytes avail t0 counts diffs
+  local snap manifest want_bytes avail
   if [ "$FROM" = offsite ]; then
     # Rebuilt from its objects in the temporary folder (every file checked against its checksum).
     fetched media media || return 0
@@ -229,25 +395,45 @@ drill_media() {
     out media error "not enough free space in $WORK_PARENT for the restored copy: $avail bytes free, $want_bytes needed plus 64 MiB"
     return 0
   fi
-  timed_restore media restore-media.sh "$snap" --force --target "$WORK/media" || return 0
-  # Every file, every byte: counts for the manifest, diff -r against the snapshot.
-  t0="$(now_ms)"
-  counts="$(find "$WORK/media" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { printf "%d %d", n, b }')"
-  out media restored_files "${counts% *}"
-  out media restored_bytes "${counts#* }"
-  if diffs="$(diff -r -q -- "$snap" "$WORK/media" 2>&1)"; then
-    out media diff identical
-  else
-    out media diff "$(printf '%s\n' "$diffs" | head -n 5 | tr '|' '/')"
+  if [ "$MODE" = live ]; then
+    live_media "$snap"
+    return 0
   fi
-  out media verify_ms "$(($(now_ms) - t0))"
+  timed_restore media restore-media.sh "$snap" --force --target "$WORK/media" || return 0
+  verify_media_tree "$snap" "$WORK/media" || true
   rm -rf -- "${WORK:?}/media" "${WORK:?}/offsite/media"
   out media restored ok
 }
 
 # ---- config -----------------------------------------------------------------------------------
+# verify_config_tree ARCHIVE DIR: file by file, each file a restore put in DIR equals its copy in the
+# archive. On a difference prints the error and returns 1.
+verify_config_tree() {
+  local t0 f n=0 bad=""
+  t0="$(now_ms)"
+  while IFS= read -r f; do
+    [ "${f%/}" = "$f" ] || continue
+    if [ ! -f "$2/$f" ]; then
+      bad="missing after restore: $f"
+      break
+    fi
+    if ! archive_cat "$1" | tar -xzO -- "$f" | cmp -s - "$2/$f"; then
+      bad="differs from the archive: $f"
+      break
+    fi
+    out config restored_file "$f"
+    n=$((n + 1))
+  done < <(archive_cat "$1" | tar -tz)
+  out config verify_ms "$(($(now_ms) - t0))"
+  if [ -n "$bad" ]; then
+    out config error "$bad"
+    return 1
+  fi
+  out config restored_files "$n"
+}
+
 drill_config() {
-  local archive t0 f n=0 bad=""
+  local archive
   if [ "$FROM" = offsite ]; then
     fetched config config || return 0
     archive="$FETCHED_PATH"
@@ -262,37 +448,27 @@ drill_config() {
   out config backup_epoch "$(backup_epoch "$archive")"
   out config size_bytes "$(stat -c %s -- "$archive")"
   out config manifest_b64 "$(b64 "$archive.manifest.json")"
-  timed_restore config restore-config.sh "$archive" --force --target "$WORK/config" || return 0
-  # File by file: each restored file equals its copy in the archive.
-  t0="$(now_ms)"
-  while IFS= read -r f; do
-    [ "${f%/}" = "$f" ] || continue
-    if [ ! -f "$WORK/config/$f" ]; then
-      bad="missing after restore: $f"
-      break
-    fi
-    if ! archive_cat "$archive" | tar -xzO -- "$f" | cmp -s - "$WORK/config/$f"; then
-      bad="differs from the archive: $f"
-      break
-    fi
-    out config restored_file "$f"
-    n=$((n + 1))
-  done < <(archive_cat "$archive" | tar -tz)
-  out config verify_ms "$(($(now_ms) - t0))"
-  if [ -n "$bad" ]; then
-    out config error "$bad"
+  if [ "$MODE" = live ]; then
+    live_config "$archive"
     return 0
   fi
-  out config restored_files "$n"
+  timed_restore config restore-config.sh "$archive" --force --target "$WORK/config" || return 0
+  verify_config_tree "$archive" "$WORK/config" || return 0
   rm -rf -- "${WORK:?}/config"
   out config restored ok
 }
 
-drill_dump database daily
-FETCH_MS=0
-drill_media
-FETCH_MS=0
-drill_config
+if [ "$MODE" = live ]; then
+  live_recovery
+else
+  drill_dump database daily
+  FETCH_MS=0
+  drill_media
+  FETCH_MS=0
+  drill_config
+fi
+# The older tiers go into the scratch database in both modes: restoring them over live data would
+# only replace the newest data with older data.
 FETCH_MS=0
 drill_dump weekly weekly
 FETCH_MS=0

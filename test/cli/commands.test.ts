@@ -45,8 +45,8 @@ describe("parseJobArgs", () => {
       "arguments: --diff: not supported by status (it only reads each host's backup status)",
     ]);
     expect(problems(() => parseJobArgs(["staging", "--tags", "config", "--skip-smoke"], drillJob))).toEqual([
-      "arguments: --tags: not supported by drill (it changes no managed file; it restores into scratch space and reports)",
-      "arguments: --skip-smoke: not supported by drill (it changes no managed file; it restores into scratch space and reports)",
+      "arguments: --tags: not supported by drill (it changes no managed file; it restores the newest backups and reports)",
+      "arguments: --skip-smoke: not supported by drill (it changes no managed file; it restores the newest backups and reports)",
     ]);
     expect(problems(() => parseJobArgs(["prod", "--force"], provisionJob))[0]).toBe(
       "arguments: --force: not supported by provision",

@@ -75,6 +75,25 @@ describe("drill history page", () => {
     expect(html).toContain(`content="default-src 'none'; style-src 'unsafe-inline'"`);
   });
 
+  it("the history says each drill's mode: live, or scratch (also for reports from before --live)", () => {
+    const live = caseReport([caseHost("web1", "live-pass")], "2026-12-02T10:00:00.000Z");
+    live.drill.mode = "live";
+    const old = caseReport([caseHost("web1", "pass")], "2026-08-01T10:00:00.000Z");
+    delete (old.drill as Partial<typeof old.drill>).mode;
+    const page = drillIndexHtml("staging", [
+      { file: "20260801T100000Z.json", report: old },
+      ...entries,
+      { file: "20261202T100000Z.json", report: live },
+    ]);
+    expect(page).toContain("<th>Verdict</th><th>Mode</th><th>Hosts passed</th>");
+    expect([...page.matchAll(/<td data-mode="(\w+)">\1<\/td>/g)].map((m) => m[1])).toEqual([
+      "live",
+      "scratch",
+      "scratch",
+      "scratch",
+    ]);
+  });
+
   it("reads the folder: every JSON report, unreadable ones listed with the reason", () => {
     const dir = mkdtempSync(join(tmpdir(), "drill-html-"));
     try {

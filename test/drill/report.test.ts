@@ -111,3 +111,56 @@ describe("drill Markdown stands alone", () => {
     expect(md).toMatch(/\| web1 \| RPO \| 1s \| 26 h \| met \|/);
   });
 });
+
+describe("drill Markdown and table of a --live drill", () => {
+  const head = (hosts: DrillHostReport[]) =>
+    runReport("drill", { file: "/inv/staging.yml", environment: "staging" }, Date.parse("2026-12-01T17:03:05Z"), hosts);
+  const live = (hosts: DrillHostReport[]): DrillRunReport => {
+    const h = head(hosts);
+    return { ...h, duration_ms: 9000, drill: drillSection(h, "staging", "live") };
+  };
+  const r = live([host("stg1", "live-pass"), host("stg2", "live-database-rolled-back")]);
+  const md = drillMarkdown(r);
+
+  it("says it was live, that the older tiers went to scratch, and lists each pre-restore backup and rollback", () => {
+    expect(r.drill).toMatchObject({ mode: "live", verdict: "FAILED", hosts_passed: 1 });
+    expect(md).toContain("| Mode | **live**: restored over the live database, media and app config |");
+    expect(md).toContain("The weekly and monthly dumps went into a scratch database, verified there and dropped");
+    expect(md).not.toContain("never over live data");
+    expect(md).toMatch(
+      /## Pre-restore backups\n\n.*\n\n\| Host \| Component \| Replaced \| Pre-restore backup \| On the host \| Rollback \|\n\|---\|---\|---\|---\|---\|---\|\n\| stg1 \| database \| cepcomunicacion \| \/tmp\/\S+\/database\/pre-restore\/pre-restore_cepcomunicacion_2026-12-01_17-03-06\.dump \| yes \| - \|\n\| stg1 \| media \| \/tmp\/\S+\/uploads \| \/tmp\/\S+\/media\/pre-restore\/2026-12-01_17-03-08 \| yes \| - \|\n\| stg1 \| config \| /,
+    );
+    expect(md).toMatch(
+      /\| stg2 \| database \| cepcomunicacion \| \S+pre-restore_cepcomunicacion_2026-12-01_17-03-15\.dump \| yes \| none needed: the original database was put back as cepcomunicacion \|/,
+    );
+    // Restored into: the live database and folders, not scratch space; the monthly dump in scratch.
+    expect(md).toMatch(
+      /\| stg1 \| database \| \S+\.dump \| sha256 [0-9a-f]{64} \| the live database cepcomunicacion \(pre-restore backup \S+\) \|/,
+    );
+    expect(md).toMatch(
+      /\| stg1 \| monthly \| \S+\.dump \| sha256 [0-9a-f]{64} \| scratch database cepcomunicacion_drill_050c5f3e \(dropped\) \|/,
+    );
+  });
+
+  it("verify_command: a row per host in the results, its own section with the exit status and last output", () => {
+    expect(md).toMatch(
+      /\| stg1 \| verify_command \| passed \| - \| - \| - \| 5ms \| - \| - \| exit 0 after 5ms; last output: app ok \/ second line \|/,
+    );
+    expect(md).toMatch(/\| stg2 \| verify_command \| skipped \| .* \| not run: the database restore did not pass \|/);
+    expect(md).toMatch(/\| stg2 \| media \| skipped \| - \|/);
+    expect(md).toContain(
+      "## verify_command\n\n| Host | Command | Result | Exit | Took | Last output |\n|---|---|---|---|---|---|\n| stg1 | echo app ok; echo second line | passed | 0 | 5ms | app ok / second line |\n| stg2 | echo app ok; echo second line | skipped | - | - | not run: the database restore did not pass |",
+    );
+    const lines = drillTable(r).split("\n");
+    expect(lines.find((l) => l.startsWith("stg1") && l.includes("verify_command"))).toMatch(
+      /^stg1\s+verify_command\s+passed\s+5ms\s+exit 0 after 5ms; last output: app ok \/ second line$/,
+    );
+    expect(lines.find((l) => l.startsWith("stg2") && l.includes(" media "))).toMatch(/^stg2\s+media\s+skipped\s+/);
+  });
+
+  it("a scratch drill's Markdown says scratch", () => {
+    expect(drillMarkdown(report([host("web1", "pass")]))).toContain(
+      "| Mode | scratch: restored into scratch space, live data not touched |",
+    );
+  });
+});

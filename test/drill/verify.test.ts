@@ -49,6 +49,8 @@ describe("drill verification on recorded outputs", () => {
               "drill config",
               "drill weekly",
               "drill monthly",
+              // --live: drill.verify_command on the restored host.
+              ...(drill.mode === "live" ? ["drill verify_command"] : []),
               "drill cleanup",
               "drill targets",
             ],

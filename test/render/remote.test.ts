@@ -94,6 +94,7 @@ describe("job scripts", () => {
     const sent = {
       "status.sh": statusScript(host),
       "drill.sh": drillScript(host, "abcd1234"),
+      "drill-live.sh": drillScript(host, "abcd1234", "local", "live"),
       "apply.sh": applyScript([]),
       // A fragment has no header of its own: the literal `$` of the prefix is SC2016 here.
       "facts.sh": `# shellcheck shell=bash disable=SC2016\n${gatherScript([
