@@ -41,6 +41,10 @@ export interface CommonOptions {
   target?: string;
   /** The drill reports' folder (default reports/drills/<inventory>/): drill writes there, status reads. */
   reportDir?: string;
+  /** drill: restore over the live data instead of scratch space. */
+  live: boolean;
+  /** drill: the inventory whose off-site copy the hosts restore (production's, on staging). */
+  source?: string;
   rest: string[];
 }
 
@@ -70,6 +74,8 @@ export const JOB_OPTIONS = [
   "targetDb",
   "target",
   "reportDir",
+  "live",
+  "source",
 ] as const;
 export type JobOption = (typeof JOB_OPTIONS)[number];
 
@@ -93,6 +99,8 @@ export const FLAGS: Record<JobOption, string> = {
   targetDb: "--target-db",
   target: "--target",
   reportDir: "--report-dir",
+  live: "--live",
+  source: "--source",
 };
 
 /** The job options given on the command line (a default is not "given"). */
@@ -141,6 +149,10 @@ const HELP: [JobOption | undefined, string][] = [
   ["backup", "  --backup NAME|latest             the restore point by name (default latest)"],
   ["at", "  --at TIME                        the newest restore point not newer than TIME (ISO, or 2d/6h/30m ago)"],
   ["from", "  --from local|offsite             read the backups from the host (default) or its off-site copy"],
+  [
+    "source",
+    "  --source INVENTORY               restore each host from that inventory's off-site copy (drill.source, drill.map)",
+  ],
   ["targetDb", "  --target-db NAME                 restore into this database (default the app's)"],
   ["target", "  --target DIR                     restore into this folder (default the media or app folder)"],
 ];
@@ -219,6 +231,8 @@ const OPTIONS = {
   "target-db": { type: "string" },
   target: { type: "string" },
   "report-dir": { type: "string" },
+  live: { type: "boolean" },
+  source: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -315,5 +329,7 @@ export function parseCommonArgs(argv: string[], usage: string): CommonOptions {
     ),
     target: matching("target", v.target, /^\/[^\n\0]*$/, "an absolute folder path"),
     reportDir: v["report-dir"],
+    live: v.live ?? false,
+    source: matching("source", v.source, /^[^\u0000-\u001f\u007f]{1,4096}$/u, "an inventory name or path"),
   };
 }

@@ -17,6 +17,7 @@ import type { FleetJob } from "../run/job.ts";
 import { drillScript, lastDrillScript } from "./script.ts";
 import { drillReportDir, inventoryName, writeDrillIndex } from "./history.ts";
 import { verifyDrill } from "./verify.ts";
+import { credentialsCleanup, loadDrillSource, sourceQuestion, sourceSection, type DrillSource } from "./source.ts";
 import {
   drillMarkdown,
   drillSection,
@@ -67,9 +68,12 @@ export function writeDrillReports(
   return { ...files, html: writeDrillIndex(dir, report.drill.inventory_name) };
 }
 
-export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSection }> = {
+/** What prepare found: with --source, the source inventory and what each host is sent (else nothing). */
+export type DrillState = { source: DrillSource } | undefined;
+
+export const drillJob: FleetJob<DrillHostReport, DrillState, { drill: DrillSection }> = {
   name: "drill",
-  supports: ["serial", "maxFailPercent", "force", "from", "reportDir"],
+  supports: ["serial", "maxFailPercent", "force", "from", "reportDir", "live", "source"],
   refuses: "it changes no managed file; it restores into scratch space and reports",
   preflight: (opts, deps) => refuseProduction(opts.inventory, deps.cwd),
   async prepare({ opts, inv, hosts, deps }) {
@@ -82,25 +86,47 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
         `${shown}: hosts ${prod.join(", ")} have environment production: restore drills never run against production`,
       ]);
     const noOffsite = opts.from === "offsite" ? hosts.filter((h) => !h.vars.offsite.enabled).map((h) => h.name) : [];
-    if (noOffsite.length)
+    // --source: the source inventory loaded and checked, never contacted (source.ts).
+    const source = await loadDrillSource({
+      opts,
+      mode: opts.live ? "live" : "scratch",
+      inv,
+      hosts,
+      shown,
+      cwd: deps.cwd,
+      ...(deps.env ? { env: deps.env } : {}),
+    });
+    if (opts.live && !source)
+      throw new InputError(["arguments: --live: not built yet on this branch (issue 9's --live part)"]);
+    if (noOffsite.length && !source)
       throw new InputError([
         `${shown}: --from offsite: hosts ${noOffsite.join(", ")} have no off-site copy (offsite.enabled is false)`,
       ]);
-    if (opts.force) return;
+    const state: DrillState = source ? { source } : undefined;
+    if (opts.force) return state;
     const q =
       `Restore drill on ${hosts.length} host(s) of ${shown} (${inv.environment}): ${hosts.map((h) => h.name).join(", ")}. ` +
+      (source ? `${sourceQuestion(source)} ` : "") +
       "The newest backups are restored into a scratch database and temporary folders (live data is not touched), which needs their size in free space and loads the hosts.";
     if (!deps.ask)
       throw new InputError([`drill: refusing to run without --force: there is no terminal to confirm on. ${q}`]);
     const answer = await deps.ask(`${q}\nType "yes" to run the drill: `);
     if (answer.trim() !== "yes") throw new InputError(['drill: cancelled (the answer was not "yes")']);
+    return state;
   },
   async perHost(conn, host, report, run) {
-    const { mask } = run;
+    // With --source the source inventory's secrets are masked too.
+    const src = run.state?.source;
+    const mask = src ? (t: string) => maskSecrets(run.mask(t), src.secrets) : run.mask;
+    const pair = src?.hosts.get(host.name);
+    if (pair)
+      report.source = { ...pair.report, credentials: "sent; their removal not confirmed (the drill did not finish)" };
     // A real restore of every component: the long-job timeout, not the command timeout.
-    const r = await conn.exec(drillScript(host, undefined, run.opts.from ?? "local"), {
+    const from = pair ? "offsite" : (run.opts.from ?? "local");
+    const r = await conn.exec(drillScript(host, undefined, from, pair?.values), {
       timeoutMs: longJobTimeoutMs(host),
     });
+    if (report.source) report.source.credentials = credentialsCleanup(mask(r.stdout));
     const { drill, tasks } = verifyDrill(
       { code: r.code, stdout: mask(r.stdout), stderr: mask(r.stderr) },
       undefined,
@@ -115,6 +141,7 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
         verdict: drill.verdict,
         rto_ms_total: drill.rto_ms_total,
         rpo_seconds_max: drill.rpo_seconds_max,
+        ...(pair ? { source: { inventory: pair.report.inventory_name, host: pair.report.host } } : {}),
       }),
     );
     if (last.code !== 0)
@@ -124,9 +151,12 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
         message: `could not write ${host.vars.paths.state_dir}/last-drill.json: ${mask(last.stderr).trim().slice(0, 300)}`,
       });
   },
-  section: (report, { opts }) => ({ drill: drillSection(report, inventoryName(opts.inventory)) }),
-  finish(report, { deps, inv, opts }) {
-    const files = writeDrillReports(drillReportDir(opts, deps.cwd), report, inv.secrets);
+  section: (report, { opts, state }) => ({
+    drill: { ...drillSection(report, inventoryName(opts.inventory)), ...sourceSection(state?.source) },
+  }),
+  finish(report, { deps, inv, opts, state }) {
+    const secrets = [...inv.secrets, ...(state?.source.secrets ?? [])].sort((a, b) => b.length - a.length);
+    const files = writeDrillReports(drillReportDir(opts, deps.cwd), report, secrets);
     return {
       text: `${drillTable(report)}\n`,
       verdict: drillVerdictLine(report),

@@ -3,7 +3,7 @@
 // verify.ts) and removes its scratch database and folder whatever happens.
 import { randomBytes } from "node:crypto";
 import type { Host } from "../inventory/types.ts";
-import { jobScript } from "../render/remote.ts";
+import { jobScript, type ShellValues } from "../render/remote.ts";
 
 /** Scratch names: <db, cut to 40>_drill_<8 hex>; leftovers of killed drills match scratchRe. */
 export function scratchNames(
@@ -17,7 +17,8 @@ export function scratchNames(
 /** Where a drill restores from: the host's own backups, or its off-site copy. */
 export type DrillFrom = "local" | "offsite";
 
-export function drillScript(host: Host, suffix?: string, from: DrillFrom = "local"): string {
+/** `source`: with --source, the values that point the drill at the source host's copy (source.ts). */
+export function drillScript(host: Host, suffix?: string, from: DrillFrom = "local", source: ShellValues = {}): string {
   const { scratch_db, scratch_re } = scratchNames(host.vars.database.name, suffix);
   return jobScript("drill.sh", host.vars, {
     SCRATCH_DB: scratch_db,
@@ -25,6 +26,7 @@ export function drillScript(host: Host, suffix?: string, from: DrillFrom = "loca
     FROM: from,
     // Sent only when something is encrypted; it stays in the remote shell's memory (drill.sh).
     AGE_IDENTITY: host.vars.encryption.recipients.length > 0 ? (host.vars.encryption.identity ?? "") : "",
+    ...source,
   });
 }
 
@@ -34,6 +36,8 @@ export interface LastDrill {
   verdict: "PASSED" | "FAILED";
   rto_ms_total: number | null;
   rpo_seconds_max: number | null;
+  /** With --source: whose backups were restored (the source inventory's name and host). */
+  source?: { inventory: string; host: string };
 }
 
 /** The second command of a drill: its result written on the host, by the backup user. */
