@@ -34,7 +34,11 @@ installed restore scripts into a scratch database and a temporary folder, verifi
 manifests, timed by phase (RTO) and dated (RPO); scratch space is removed afterwards, also on
 failure. RTO and RPO are held against drill.rto_minutes and drill.rpo_hours: a missed target fails
 the host. With --from offsite the backups come from each host's off-site copy (fetch-offsite.sh:
-downloaded, verified, decrypted with encryption.identity) instead of its own disk. Reports go to
+downloaded, verified, decrypted with encryption.identity) instead of its own disk. With --source
+INVENTORY (or drill.source) each host restores the newest backups of a host of that inventory
+(drill.map, else by position) from its off-site copy, with the read-only keys of
+drill.source_offsite, into scratch space only (--live needs drill.allow_live_from_source); the
+source inventory's hosts are never contacted. Reports go to
 reports/drills/<inventory>/<UTC time>.md and .json (or --report-dir DIR; and to --json FILE), and
 the folder's index.html (the drill history with RTO and RPO charts) is regenerated.
 
