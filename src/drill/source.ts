@@ -359,7 +359,7 @@ export function sourceMarkdown(report: SourceReportLike): string[] {
     if (!p) return [];
     const d = h.drill;
     const scratch = d
-      ? `scratch database ${d.scratch_db}: ${d.cleanup.scratch_db}; temporary folder ${d.workdir ?? "none"}: ${d.cleanup.workdir}`
+      ? `scratch database ${d.cleanup.scratch_db}; temporary folder ${d.cleanup.workdir}`
       : "not reached";
     return [
       `| ${h.name} | ${p.host} of ${cell(p.inventory_name)} (${p.via}) | s3://${p.bucket}/${p.prefix} at ${cell(p.endpoint)}${p.encrypted ? " (encrypted: decrypted with the source's identity)" : ""} | ${cell(scratch)} | ${cell(p.credentials)} |`,

@@ -392,7 +392,7 @@ describe("the report and status", () => {
     expect(md).toContain("## Source data");
     expect(md).toContain("went only into scratch space on these hosts and was dropped afterwards, whatever happened");
     expect(md).toMatch(
-      /\| stg1 \| web2 of prod \(drill\.map\) \| s3:\/\/cep-prod\/web2 at https:\/\/s3\.example\.com \(encrypted: decrypted with the source's identity\) \| scratch database \S+: gone: \S+; temporary folder \S+: removed: \S+ \| removed: \/var\/backups\/\.cepcomunicacion-drill-source-abc123 \|/,
+      /\| stg1 \| web2 of prod \(drill\.map\) \| s3:\/\/cep-prod\/web2 at https:\/\/s3\.example\.com \(encrypted: decrypted with the source's identity\) \| scratch database gone: \S+; temporary folder removed: \S+ \| removed: \/var\/backups\/\.cepcomunicacion-drill-source-abc123 \|/,
     );
   });
 
