@@ -242,6 +242,35 @@ describe("drill --source", () => {
     }
   });
 
+  it("a source host with nothing in the bucket fails its staging host (exit 2) with the reason; scratch space and credentials are removed all the same", async () => {
+    const failDir = mkdtempSync(join(tmpdir(), "drill-source-fail-"));
+    try {
+      const stg = stagingInventory((i) => (i.vars.drill.map = { lab1: "web3", lab2: "web1" }));
+      const r = await cli(
+        "drill",
+        [stg, "--source", prodInventory(["web1", "web2", "web3"]), "--force", "--report-dir", failDir],
+        {
+          env: env(),
+        },
+      );
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(counter.count()).toBe(0);
+      const [a, b] = r.report.hosts;
+      expect(a.status).toBe("failed");
+      expect(a.drill.components.database.details).toMatch(
+        /^fetch-offsite\.sh exit 1: no complete database backup in s3:\/\/cep-offsite\/web3 at http:\/\/127\.0\.0\.1:\d+/,
+      );
+      expect(b.status).toBe("ok");
+      for (const [i, h] of r.report.hosts.entries()) {
+        expect(h.drill.cleanup.status).toBe("passed");
+        expect(h.source.credentials).toMatch(/^removed: /);
+        expect(drillLeftovers(lab.state.hosts[i]!)).toEqual([]);
+      }
+    } finally {
+      rmSync(failDir, { recursive: true, force: true });
+    }
+  });
+
   it("status of the production inventory finds its hosts' drills in staging's report folder", async () => {
     // Production's hosts, reachable this time (status runs check-backups on them): the lab's, as web1/web2.
     const base = lab.inventory();
