@@ -229,10 +229,13 @@ export function desiredState(vars: ResolvedVars, renderer: Renderer): DesiredSta
       template: "rclone.conf.hbs",
     });
   }
-  // rclone copies off-site; age encrypts (the config archives whenever recipients are set).
+  // rclone copies off-site; age encrypts (the config archives whenever recipients are set). A host
+  // whose drills restore another inventory's off-site copy (drill.source) reads it with rclone and
+  // decrypts it with age.
+  const fromSource = vars.drill.source !== undefined;
   const extra = [
-    ...(vars.offsite.enabled ? ["rclone"] : []),
-    ...(vars.encryption.recipients.length > 0 ? ["age"] : []),
+    ...(vars.offsite.enabled || fromSource ? ["rclone"] : []),
+    ...(vars.encryption.recipients.length > 0 || fromSource ? ["age"] : []),
   ];
   return {
     packages: [...new Set([...vars.packages, ...extra])],

@@ -40,7 +40,11 @@ media and app config with the installed restore scripts (pre-restore backups tak
 component put back on a failure), verified there the same way, then drill.verify_command runs on the
 host (as root, at most 5 minutes; its exit status and last lines are a check); the hosts stay on
 the restored data, and the weekly and monthly dumps are still verified in scratch. --live needs
---force, or the inventory's name typed at a terminal. Reports go to
+--force, or the inventory's name typed at a terminal. With --source INVENTORY (or drill.source)
+each host restores the newest backups of a host of that inventory (drill.map, else by position)
+from its off-site copy, with the read-only keys of drill.source_offsite, into scratch space only
+(--live needs drill.allow_live_from_source); the source inventory's hosts are never contacted.
+Reports go to
 reports/drills/<inventory>/<UTC time>.md and .json (or --report-dir DIR; and to --json FILE), and
 the folder's index.html (the drill history with RTO and RPO charts) is regenerated.
 

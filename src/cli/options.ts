@@ -44,6 +44,8 @@ export interface CommonOptions {
   /** drill: restore over the live data (--live) instead of scratch space (--scratch, the default). */
   live: boolean;
   scratch: boolean;
+  /** drill: the inventory whose off-site copy the hosts restore (production's, on staging). */
+  source?: string;
   rest: string[];
 }
 
@@ -75,6 +77,7 @@ export const JOB_OPTIONS = [
   "reportDir",
   "live",
   "scratch",
+  "source",
 ] as const;
 export type JobOption = (typeof JOB_OPTIONS)[number];
 
@@ -100,6 +103,7 @@ export const FLAGS: Record<JobOption, string> = {
   reportDir: "--report-dir",
   live: "--live",
   scratch: "--scratch",
+  source: "--source",
 };
 
 /** The job options given on the command line (a default is not "given"). */
@@ -153,6 +157,10 @@ const HELP: [JobOption | undefined, string][] = [
   ["backup", "  --backup NAME|latest             the restore point by name (default latest)"],
   ["at", "  --at TIME                        the newest restore point not newer than TIME (ISO, or 2d/6h/30m ago)"],
   ["from", "  --from local|offsite             read the backups from the host (default) or its off-site copy"],
+  [
+    "source",
+    "  --source INVENTORY               restore each host from that inventory's off-site copy (drill.source, drill.map)",
+  ],
   ["targetDb", "  --target-db NAME                 restore into this database (default the app's)"],
   ["target", "  --target DIR                     restore into this folder (default the media or app folder)"],
 ];
@@ -233,6 +241,7 @@ const OPTIONS = {
   "report-dir": { type: "string" },
   live: { type: "boolean" },
   scratch: { type: "boolean" },
+  source: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -333,5 +342,6 @@ export function parseCommonArgs(argv: string[], usage: string): CommonOptions {
     reportDir: v["report-dir"],
     live: v.live ?? false,
     scratch: v.scratch ?? false,
+    source: matching("source", v.source, /^[^\u0000-\u001f\u007f]{1,4096}$/u, "an inventory name or path"),
   };
 }

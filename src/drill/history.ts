@@ -43,3 +43,21 @@ export function writeDrillIndex(dir: string, name: string): string {
   writeFileSync(file, drillIndexHtml(name, readDrillHistory(dir)));
   return file;
 }
+
+/**
+ * The drill reports of the other inventories' folders (reports/drills/<other>/ under cwd) that
+ * restored `name`'s backups with --source (staging's drills of production's copy): how
+ * `npm run status -- prod` finds them without --report-dir. Files named <folder>/<file>.
+ */
+export function readSourcedDrills(cwd: string, name: string): DrillHistoryEntry[] {
+  const root = join(cwd, "reports", "drills");
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && d.name !== name)
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((d) =>
+      readDrillHistory(join(root, d.name))
+        .filter((e) => e.report?.drill?.source?.inventory_name === name)
+        .map((e) => ({ ...e, file: `${d.name}/${e.file}` })),
+    );
+}

@@ -19,6 +19,7 @@ import type { FleetJob } from "../run/job.ts";
 import { drillScript, lastDrillScript, type DrillMode, type LastDrill } from "./script.ts";
 import { drillReportDir, inventoryName, writeDrillIndex } from "./history.ts";
 import { verifyDrill, type DrillHost } from "./verify.ts";
+import { credentialsCleanup, loadDrillSource, sourceQuestion, sourceSection, type DrillSource } from "./source.ts";
 import {
   drillMarkdown,
   drillSection,
@@ -69,9 +70,12 @@ export function writeDrillReports(
   return { ...files, html: writeDrillIndex(dir, report.drill.inventory_name) };
 }
 
-export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSection }> = {
+/** What prepare found: with --source, the source inventory and what each host is sent (else nothing). */
+export type DrillState = { source: DrillSource } | undefined;
+
+export const drillJob: FleetJob<DrillHostReport, DrillState, { drill: DrillSection }> = {
   name: "drill",
-  supports: ["serial", "maxFailPercent", "force", "from", "reportDir", "live", "scratch"],
+  supports: ["serial", "maxFailPercent", "force", "from", "reportDir", "live", "scratch", "source"],
   refuses: "it changes no managed file; it restores the newest backups and reports",
   preflight: (opts, deps) => refuseProduction(opts.inventory, deps.cwd),
   async prepare({ opts, inv, hosts, deps }) {
@@ -84,29 +88,49 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
         `${shown}: hosts ${prod.join(", ")} have environment production: restore drills never run against production`,
       ]);
     const noOffsite = opts.from === "offsite" ? hosts.filter((h) => !h.vars.offsite.enabled).map((h) => h.name) : [];
-    if (noOffsite.length)
+    // --source: the source inventory loaded and checked, never contacted (source.ts).
+    const source = await loadDrillSource({
+      opts,
+      mode: opts.live ? "live" : "scratch",
+      inv,
+      hosts,
+      shown,
+      cwd: deps.cwd,
+      ...(deps.env ? { env: deps.env } : {}),
+    });
+    if (noOffsite.length && !source)
       throw new InputError([
         `${shown}: --from offsite: hosts ${noOffsite.join(", ")} have no off-site copy (offsite.enabled is false)`,
       ]);
-    if (opts.force) return;
+    const state: DrillState = source ? { source } : undefined;
+    if (opts.force) return state;
     if (drillMode(opts) === "live") {
-      await confirmLive(inventoryName(opts.inventory), shown, inv.environment, hosts, deps);
-      return;
+      await confirmLive(inventoryName(opts.inventory), shown, inv.environment, hosts, deps, source);
+      return state;
     }
     const q =
       `Restore drill on ${hosts.length} host(s) of ${shown} (${inv.environment}): ${hosts.map((h) => h.name).join(", ")}. ` +
+      (source ? `${sourceQuestion(source)} ` : "") +
       "The newest backups are restored into a scratch database and temporary folders (live data is not touched), which needs their size in free space and loads the hosts.";
     if (!deps.ask)
       throw new InputError([`drill: refusing to run without --force: there is no terminal to confirm on. ${q}`]);
     const answer = await deps.ask(`${q}\nType "yes" to run the drill: `);
     if (answer.trim() !== "yes") throw new InputError(['drill: cancelled (the answer was not "yes")']);
+    return state;
   },
   async perHost(conn, host, report, run) {
-    const { mask } = run;
+    // With --source the source inventory's secrets are masked too.
+    const src = run.state?.source;
+    const mask = src ? (t: string) => maskSecrets(run.mask(t), src.secrets) : run.mask;
+    const pair = src?.hosts.get(host.name);
+    if (pair)
+      report.source = { ...pair.report, credentials: "sent; their removal not confirmed (the drill did not finish)" };
     // A real restore of every component: the long-job timeout, not the command timeout.
-    const r = await conn.exec(drillScript(host, undefined, run.opts.from ?? "local", drillMode(run.opts)), {
+    const from = pair ? "offsite" : (run.opts.from ?? "local");
+    const r = await conn.exec(drillScript(host, undefined, from, drillMode(run.opts), pair?.values), {
       timeoutMs: longJobTimeoutMs(host),
     });
+    if (report.source) report.source.credentials = credentialsCleanup(mask(r.stdout));
     const { drill, tasks } = verifyDrill(
       { code: r.code, stdout: mask(r.stdout), stderr: mask(r.stderr) },
       undefined,
@@ -115,7 +139,12 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
     report.drill = drill;
     for (const t of tasks) addTask(report, t);
     // The result on the host too, for check-backups' metrics (lib/metrics.sh): a second command.
-    const last = await conn.exec(lastDrillScript(host, lastDrill(drill, new Date().toISOString())));
+    const last = await conn.exec(
+      lastDrillScript(host, {
+        ...lastDrill(drill, new Date().toISOString()),
+        ...(pair ? { source: { inventory: pair.report.inventory_name, host: pair.report.host } } : {}),
+      }),
+    );
     if (last.code !== 0)
       addTask(report, {
         name: "drill result on the host",
@@ -123,9 +152,15 @@ export const drillJob: FleetJob<DrillHostReport, undefined, { drill: DrillSectio
         message: `could not write ${host.vars.paths.state_dir}/last-drill.json: ${mask(last.stderr).trim().slice(0, 300)}`,
       });
   },
-  section: (report, { opts }) => ({ drill: drillSection(report, inventoryName(opts.inventory), drillMode(opts)) }),
-  finish(report, { deps, inv, opts }) {
-    const files = writeDrillReports(drillReportDir(opts, deps.cwd), report, inv.secrets);
+  section: (report, { opts, state }) => ({
+    drill: {
+      ...drillSection(report, inventoryName(opts.inventory), drillMode(opts)),
+      ...sourceSection(state?.source),
+    },
+  }),
+  finish(report, { deps, inv, opts, state }) {
+    const secrets = [...inv.secrets, ...(state?.source.secrets ?? [])].sort((a, b) => b.length - a.length);
+    const files = writeDrillReports(drillReportDir(opts, deps.cwd), report, secrets);
     return {
       text: `${drillTable(report)}\n`,
       verdict: drillVerdictLine(report),
@@ -150,9 +185,11 @@ async function confirmLive(
   environment: string,
   hosts: readonly { name: string }[],
   deps: { ask?: (q: string) => Promise<string> },
+  source?: DrillSource,
 ): Promise<void> {
   const q =
     `LIVE restore drill on ${hosts.length} host(s) of ${shown} (${environment}): ${hosts.map((h) => h.name).join(", ")}. ` +
+    (source ? `${sourceQuestion(source)} ` : "") +
     "Their live database, media and app config are REPLACED by the newest backups (the restore scripts take pre-restore backups first), then drill.verify_command runs; the hosts stay on the restored data.";
   if (!deps.ask)
     throw new InputError([`drill: --live: refusing to run without --force: there is no terminal to confirm on. ${q}`]);

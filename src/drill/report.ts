@@ -4,9 +4,12 @@ import { basename } from "node:path";
 import type { HostReport, RunReport } from "../run/report.ts";
 import { formatAge, formatBytes, formatMs, textTable } from "../format.ts";
 import { DRILL_COMPONENTS, type DrillComponent, type DrillHost } from "./verify.ts";
+import { sourceHeadRows, sourceMarkdown, type DrillSourceHostReport, type DrillSourceSection } from "./source.ts";
 
 export interface DrillHostReport extends HostReport {
   drill?: DrillHost;
+  /** With --source: the source host this host restored, from where, and its credentials' removal. */
+  source?: DrillSourceHostReport;
 }
 
 export interface DrillSection {
@@ -18,6 +21,8 @@ export interface DrillSection {
   worst_rpo: { host: string; component: string; seconds: number } | null;
   worst_rto: { host: string; ms: number } | null;
   report_files: { markdown: string; json: string } | null;
+  /** With --source: the inventory whose off-site copy was restored (its hosts never contacted). */
+  source?: DrillSourceSection;
 }
 
 export type DrillRunReport = RunReport<DrillHostReport> & { drill: DrillSection };
@@ -114,6 +119,7 @@ export function drillMarkdown(report: DrillRunReport): string {
     `| Worst RPO | ${d.worst_rpo ? `${formatAge(d.worst_rpo.seconds)} (${d.worst_rpo.host} ${d.worst_rpo.component})` : "-"} |`,
   );
   L.push(`| Worst RTO | ${d.worst_rto ? `${formatMs(d.worst_rto.ms)} (${d.worst_rto.host}, all components)` : "-"} |`);
+  L.push(...sourceHeadRows(report));
   L.push("");
   L.push(
     "RPO is the age of the restored backup at drill time (from the backup's own timestamp): the data a restore now would lose. " +
@@ -164,6 +170,7 @@ export function drillMarkdown(report: DrillRunReport): string {
       ...restored,
     );
   L.push(...liveSections(report));
+  L.push(...sourceMarkdown(report));
   const targets = report.hosts.flatMap(targetRows);
   if (targets.length)
     L.push(

@@ -3,7 +3,7 @@
 // verify.ts) and removes its scratch database and folder whatever happens.
 import { randomBytes } from "node:crypto";
 import type { Host } from "../inventory/types.ts";
-import { jobScript } from "../render/remote.ts";
+import { jobScript, type ShellValues } from "../render/remote.ts";
 
 /** Scratch names: <db, cut to 40>_drill_<8 hex>; leftovers of killed drills match scratchRe. */
 export function scratchNames(
@@ -23,11 +23,13 @@ export type DrillMode = "scratch" | "live";
 /** How long drill.verify_command may take on a host after a --live drill. */
 export const VERIFY_TIMEOUT_SECONDS = 300;
 
+/** `source`: with --source, the values that point the drill at the source host's copy (source.ts). */
 export function drillScript(
   host: Host,
   suffix?: string,
   from: DrillFrom = "local",
   mode: DrillMode = "scratch",
+  source: ShellValues = {},
 ): string {
   const { scratch_db, scratch_re } = scratchNames(host.vars.database.name, suffix);
   return jobScript("drill.sh", host.vars, {
@@ -37,6 +39,7 @@ export function drillScript(
     // Sent only when something is encrypted; it stays in the remote shell's memory (drill.sh).
     AGE_IDENTITY: host.vars.encryption.recipients.length > 0 ? (host.vars.encryption.identity ?? "") : "",
     ...liveValues(host, mode),
+    ...source,
   });
 }
 
@@ -59,6 +62,8 @@ export interface LastDrill {
   verdict: "PASSED" | "FAILED";
   rto_ms_total: number | null;
   rpo_seconds_max: number | null;
+  /** With --source: whose backups were restored (the source inventory's name and host). */
+  source?: { inventory: string; host: string };
 }
 
 /** The second command of a drill: its result written on the host, by the backup user. */

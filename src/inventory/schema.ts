@@ -235,6 +235,17 @@ export const drillVars = z.strictObject({
     )
     .optional(),
   allow_live_from_source: z.boolean(),
+  /**
+   * Read-only credentials of the source inventory's off-site bucket (secrets): what this
+   * inventory's hosts read production's copy with. Its endpoint, bucket and prefix come from the
+   * source inventory; its own (read-write) keys are never used.
+   */
+  source_offsite: z
+    .strictObject({
+      access_key_id: secretRef.optional(),
+      secret_access_key: secretRef.optional(),
+    })
+    .optional(),
 });
 
 export const metricsVars = z.strictObject({

@@ -25,6 +25,8 @@ export const SECRET_VARS: readonly { path: string; check: (value: string) => str
   { path: "alerts.smtp.password", check: LINE },
   { path: "offsite.access_key_id", check: S3_KEY },
   { path: "offsite.secret_access_key", check: S3_KEY },
+  { path: "drill.source_offsite.access_key_id", check: S3_KEY },
+  { path: "drill.source_offsite.secret_access_key", check: S3_KEY },
   { path: "encryption.identity", check: AGE_IDENTITY },
 ];
 

@@ -3,6 +3,7 @@
 // quarterly: a last drill older than 92 days, a failed one or none at all is a WARNING.
 import { formatAge, textTable } from "../format.ts";
 import type { DrillHistoryEntry } from "../drill/html.ts";
+import type { DrillRunReport } from "../drill/report.ts";
 
 export const DRILL_MAX_AGE_DAYS = 92;
 
@@ -17,16 +18,42 @@ export interface DrillStatus {
   message: string;
 }
 
-/** The host's last drill among the reports (unreachable in a drill is no drill); `now` in ms. */
-export function hostDrillStatus(host: string, entries: readonly DrillHistoryEntry[], now: number): DrillStatus {
+type DrilledHost = DrillRunReport["hosts"][number];
+
+/**
+ * The hosts of a report that drilled `host`: itself, or, in a drill of another inventory with
+ * --source naming `inventory` (staging restoring production's copy), the hosts that restored
+ * `host`'s backups (drill.source.inventory_name and hosts[].source.host).
+ */
+function drillsOf(r: DrillRunReport, host: string, inventory: string | undefined): DrilledHost[] {
+  const src = r.drill?.source;
+  if (inventory !== undefined && src?.inventory_name === inventory && r.drill.inventory_name !== inventory)
+    return r.hosts.filter((x) => x.source?.host === host);
+  return r.hosts.filter((x) => x.name === host);
+}
+
+/**
+ * The host's last drill among the reports (unreachable in a drill is no drill); `now` in ms. With
+ * `inventory` (the status run's inventory name), drills of other inventories that restored this
+ * host's backups with --source count too: passed when every host that restored it passed.
+ */
+export function hostDrillStatus(
+  host: string,
+  entries: readonly DrillHistoryEntry[],
+  now: number,
+  inventory?: string,
+): DrillStatus {
   let last: { at: number; started: string; file: string; passed: boolean } | null = null;
   for (const e of entries) {
     const r = e.report;
-    const h = r?.hosts.find((x) => x.name === host);
-    if (!r || !h || h.status === "unreachable" || h.status === "skipped") continue;
+    const hs = r
+      ? drillsOf(r, host, inventory).filter((h) => h.status !== "unreachable" && h.status !== "skipped")
+      : [];
+    if (!r || !hs.length) continue;
     const at = Date.parse(r.started_at);
     if (!Number.isFinite(at) || (last && at <= last.at)) continue;
-    last = { at, started: r.started_at, file: e.file, passed: h.status === "ok" && h.drill?.verdict === "PASSED" };
+    const passed = hs.every((h) => h.status === "ok" && h.drill?.verdict === "PASSED");
+    last = { at, started: r.started_at, file: e.file, passed };
   }
   if (!last)
     return {

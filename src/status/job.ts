@@ -8,7 +8,7 @@
 // counted but does not fail the run: the backups are there, and check-backups already alerted.
 import { relative } from "node:path";
 import type { FleetJob } from "../run/job.ts";
-import { drillReportDir, readDrillHistory } from "../drill/history.ts";
+import { drillReportDir, inventoryName, readDrillHistory, readSourcedDrills } from "../drill/history.ts";
 import type { DrillHistoryEntry } from "../drill/html.ts";
 import { drillStatusTable, hostDrillStatus } from "./drills.ts";
 import { addTask } from "../run/report.ts";
@@ -21,12 +21,19 @@ export const statusJob: FleetJob<StatusHostReport, { drills: DrillHistoryEntry[]
     name: "status",
     supports: ["reportDir"],
     refuses: "it only reads each host's backup status",
-    // Each host's last drill comes from the inventory's drill reports (local files, read once).
-    prepare: ({ opts, deps }) => ({ drills: readDrillHistory(drillReportDir(opts, deps.cwd)) }),
+    // Each host's last drill comes from the inventory's drill reports (local files, read once), and
+    // from other inventories' drills that restored its backups with --source (without --report-dir:
+    // every folder of reports/drills/; with it: that folder's).
+    prepare: ({ opts, deps }) => ({
+      drills: [
+        ...readDrillHistory(drillReportDir(opts, deps.cwd)),
+        ...(opts.reportDir ? [] : readSourcedDrills(deps.cwd, inventoryName(opts.inventory))),
+      ],
+    }),
     // The table is the output, also in a pipe: no progress lines before it.
     quiet: true,
-    async perHost(conn, host, report, { mask, state }) {
-      report.drill_status = hostDrillStatus(host.name, state.drills, Date.now());
+    async perHost(conn, host, report, { mask, state, opts }) {
+      report.drill_status = hostDrillStatus(host.name, state.drills, Date.now(), inventoryName(opts.inventory));
       const s = statusResult(await conn.exec(statusScript(host)));
       for (const i of s.issues) i.message = mask(i.message);
       report.backup_status = s;

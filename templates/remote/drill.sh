@@ -15,7 +15,10 @@
 # identity, only when the inventory gives one and something is encrypted: it stays in this shell's
 # memory and reaches the installed scripts on a pipe, --identity /dev/fd/3; MODE: scratch or live;
 # LIVE_DB, the live database; VERIFY_COMMAND, drill.verify_command or empty; VERIFY_TIMEOUT, its
-# limit in seconds), common.sh and lib/newest.sh.
+# limit in seconds), common.sh and lib/newest.sh. With --source (src/drill/source.ts) also
+# SOURCE_INVENTORY and SOURCE_HOST (whose backups), SOURCE_APP, SOURCE_BUCKET, SOURCE_PREFIX,
+# SOURCE_ENDPOINT (where they are), SOURCE_RCLONE_CONF (an rclone config with read-only keys),
+# HOST_CONF (this host's backup.conf), and AGE_IDENTITY is the source's; see "--source" below.
 set -Euo pipefail
 umask 077
 # Scratch unless live was asked for: a value missing from the header never means live data.
@@ -53,12 +56,12 @@ fetched() {
   local comp="$1" kind="$2" log rc=0 t0 path
   out "$comp" source offsite
   t0="$(now_ms)"
-  log="$(with_identity as_cron "$SCRIPTS/fetch-offsite.sh" "$kind" latest --to "$WORK/offsite/$kind" 2>&1)" || rc=$?
+  log="$(with_identity fetch_offsite "$kind" latest --to "$WORK/offsite/$kind" 2>&1)" || rc=$?
   FETCH_MS=$(($(now_ms) - t0))
   out "$comp" fetch_ms "$FETCH_MS"
   path="$(printf '%s\n' "$log" | sed -n 's/^FETCHED|//p' | tail -n 1)"
   if [ "$rc" != 0 ] || [ -z "$path" ]; then
-    out "$comp" error "fetch-offsite.sh exit $rc: $(why "$log")"
+    out "$comp" error "fetch-offsite.sh exit $rc: $(source_why "$(why "$log")")"
     return 1
   fi
   FETCHED_PATH="$path"
@@ -222,6 +225,84 @@ live_recovery() {
   live_verify_command
 }
 
+# ---- --source: another inventory's off-site copy ---------------------------------------------
+# With SOURCE_HOST (npm run drill -- staging --source prod), fetch-offsite.sh reads the source
+# host's bucket and prefix instead of this host's: it is given a backup.conf of its own (this
+# host's, then the source's APP_NAME and OFFSITE_* values) and an rclone config with the read-only
+# keys, both 0600 in a private folder of the backup user (CRED). The keys reach that file from this
+# shell's memory by printf, a builtin: never an argument. cleanup removes CRED whatever happens; a
+# drill killed with -9 leaves it to the next drill's leftover removal (it is named like WORK).
+CRED=""
+SOURCE_CONF=""
+source_setup() {
+  [ -n "${SOURCE_HOST:-}" ] || return 0
+  out drill source "$SOURCE_INVENTORY/$SOURCE_HOST"
+  if [ "$FROM" != offsite ]; then
+    out drill error "a drill of another inventory's backups restores from its off-site copy (FROM=offsite), not FROM=$FROM"
+    return 1
+  fi
+  local tool
+  for tool in rclone ${AGE_IDENTITY:+age}; do
+    if ! PATH="$CRON_PATH" command -v "$tool" >/dev/null 2>&1; then
+      out drill error "$tool is not installed on this host (in $CRON_PATH): a drill from $SOURCE_INVENTORY's off-site copy needs it (provision installs it when drill.source is set)"
+      return 1
+    fi
+  done
+  CRED="$(mktemp -d -- "$WORK_PARENT/${WORK_PREFIX}source-XXXXXX")" || {
+    CRED=""
+    out drill error "cannot create a private folder for the source's credentials in $WORK_PARENT"
+    return 1
+  }
+  out drill credentials "$CRED"
+  printf '%s\n' "$SOURCE_RCLONE_CONF" >"$CRED/rclone.conf"
+  {
+    printf '# A drill of this host restoring %s/%s: this host'"'"'s backup.conf, then where the source'"'"'s\n' "$SOURCE_INVENTORY" "$SOURCE_HOST"
+    printf '# backups are. Written by the drill, removed when it ends.\n'
+    printf 'source %q\n' "$HOST_CONF"
+    printf 'APP_NAME=%q\n' "$SOURCE_APP"
+    printf 'OFFSITE_ENABLED=true\n'
+    printf 'OFFSITE_BUCKET=%q\n' "$SOURCE_BUCKET"
+    printf 'OFFSITE_PREFIX=%q\n' "$SOURCE_PREFIX"
+    printf 'OFFSITE_ENDPOINT=%q\n' "$SOURCE_ENDPOINT"
+    printf 'OFFSITE_RCLONE_CONFIG=%q\n' "$CRED/rclone.conf"
+  } >"$CRED/backup.conf"
+  chmod 0600 -- "$CRED/rclone.conf" "$CRED/backup.conf"
+  if ! chown -R -- "$BACKUP_USER:" "$CRED" 2>/dev/null && ! chown -R -- "$BACKUP_USER" "$CRED"; then
+    out drill error "cannot give the source's credentials folder $CRED to $BACKUP_USER"
+    return 1
+  fi
+  SOURCE_CONF="$CRED/backup.conf"
+}
+
+# fetch_offsite ARG...: the installed fetch-offsite.sh as cron would run it; with --source, on the
+# source host's copy (BACKUP_CONF, in its clean environment).
+fetch_offsite() {
+  if [ -n "$SOURCE_CONF" ]; then
+    as_cron BACKUP_CONF="$SOURCE_CONF" "$SCRIPTS/fetch-offsite.sh" "$@"
+  else
+    as_cron "$SCRIPTS/fetch-offsite.sh" "$@"
+  fi
+}
+
+# source_why TEXT: fetch-offsite.sh's reason; with --source, a refused key is the read-only one of
+# the drilled inventory (drill.source_offsite), not this host's offsite keys.
+source_why() {
+  local t="$1"
+  [ -z "$SOURCE_CONF" ] || t="${t//check offsite.access_key_id and offsite.secret_access_key/check drill.source_offsite (the read-only keys of the bucket of $SOURCE_INVENTORY)}"
+  printf '%s' "$t"
+}
+
+# The credentials go first: nothing of the source's is left on this host.
+cleanup_credentials() {
+  [ -n "$CRED" ] || return 0
+  rm -rf -- "$CRED" 2>/dev/null || true
+  if [ -e "$CRED" ]; then
+    out cleanup credentials "left: $CRED"
+    return 1
+  fi
+  out cleanup credentials "removed: $CRED"
+}
+
 WORK=""
 SCRATCH_TOUCHED=0
 CLEANUP_DONE=0
@@ -229,6 +310,7 @@ cleanup() {
   [ "$CLEANUP_DONE" = 0 ] || return 0
   CLEANUP_DONE=1
   local ok=1
+  cleanup_credentials || ok=0
   if [ "$SCRATCH_TOUCHED" = 1 ]; then
     drop_db "$SCRATCH_DB" || true
     case "$(db_count "$SCRATCH_DB" || true)" in
@@ -292,6 +374,7 @@ out drill stale_removed "$stale"
 WORK="$(mktemp -d -- "$WORK_PARENT/${WORK_PREFIX}XXXXXX")" || { out drill error "cannot create a temporary folder in $WORK_PARENT"; exit 0; }
 chown -- "$BACKUP_USER:" "$WORK" 2>/dev/null || chown -- "$BACKUP_USER" "$WORK" 2>/dev/null || true
 out drill workdir "$WORK"
+source_setup || exit 0
 
 # ---- database dumps ---------------------------------------------------------------------------
 # drill_dump COMPONENT KIND: the newest dump of KIND (daily: database/, weekly, monthly) restored
@@ -308,8 +391,8 @@ drill_dump() {
   if [ "$FROM" = offsite ]; then
     if [ "$kind" != daily ]; then
       local list
-      if ! list="$(as_cron "$SCRIPTS/fetch-offsite.sh" --list "$kind" 2>&1)"; then
-        out "$comp" error "fetch-offsite.sh --list $kind failed: $(why "$list")"
+      if ! list="$(fetch_offsite --list "$kind" 2>&1)"; then
+        out "$comp" error "fetch-offsite.sh --list $kind failed: $(source_why "$(why "$list")")"
         return 0
       fi
       if ! printf '%s\n' "$list" | grep -q "^$kind"$'\t'; then
