@@ -296,9 +296,12 @@ _offsite_prune_media() {
 # bucket as DIR/NAME, with DIR/NAME.sha256 and DIR/NAME.manifest.json beside it (what
 # restore-media.sh takes): one listing finds every object, one download fetches them (in
 # parallel), encrypted ones are decrypted with the identity, then every file is checked against
-# the checksum list and the counts against the manifest. Sets FETCHED. 1 with OFFSITE_ERROR.
+# the checksum list and the counts against the manifest. All of it is built in a staging folder in
+# DIR (same filesystem) and renamed into place once verified, the checksum list last: a fetch that
+# fails (a full disk, a missing object) leaves nothing under the snapshot's name. Sets FETCHED.
+# 1 with OFFSITE_ERROR.
 offsite_fetch_media() {
-  local name="$1" dir="$2" w line key obj h target
+  local name="$1" dir="$2" w stage f
   offsite_preflight || return 1
   offsite_kind media
   _offsite_work
@@ -311,6 +314,27 @@ offsite_fetch_media() {
   is_snapshot_name "$name" || { OFFSITE_ERROR="$name is not a snapshot name (YYYY-MM-DD_HH-MM-SS)"; return 1; }
   [[ ! -e "$dir/$name" ]] || { OFFSITE_ERROR="$dir/$name already exists"; return 1; }
   mkdir -p -- "$dir"
+  stage="$(mktemp -d -p "$dir" .fetch.XXXXXX)" || { OFFSITE_ERROR="cannot create a folder in $dir"; return 1; }
+  on_exit_remove "$stage"
+  if ! _offsite_fetch_media_into "$name" "$stage"; then
+    rm -rf -- "$stage"
+    return 1
+  fi
+  for f in "$name" "$name.dirs" "$name.manifest.json" "$name.sha256"; do
+    mv -f -- "$stage/$f" "$dir/$f"
+  done
+  rm -rf -- "$stage"
+  keep_path "$stage"
+  FETCHED="$dir/$name"
+  log INFO "fetched media/$name from $(offsite_where): $COUNT_FILES files, $COUNT_BYTES bytes, every checksum verified"
+}
+
+# _offsite_fetch_media_into NAME STAGE: offsite_fetch_media's download, rebuild and checks, in
+# STAGE. 1 with OFFSITE_ERROR.
+_offsite_fetch_media_into() {
+  local name="$1" dir="$2" w line key obj h target
+  _offsite_work
+  w="$OFFSITE_W"
   printf '%s\n' "$name.sha256" "$name.manifest.json" "$name.dirs" >"$w/fetch.list"
   if ! _rclone copy --files-from-raw "$w/fetch.list" "$(_offsite_remote media)" "$dir" 2>"$w/fetch.err"; then
     OFFSITE_ERROR="download of media/$name failed: $(_offsite_why "$w/fetch.err")"
@@ -318,6 +342,7 @@ offsite_fetch_media() {
   fi
   [[ -f "$dir/$name.sha256" && -f "$dir/$name.manifest.json" ]] ||
     { OFFSITE_ERROR="media/$name is not complete in $(offsite_where) (no checksum list or manifest)"; return 1; }
+  [[ -f "$dir/$name.dirs" ]] || : >"$dir/$name.dirs"
   _offsite_objects_index || return 1
   # Which object each file comes from (either form will do: the content is checked below).
   local -A want=()
@@ -329,8 +354,7 @@ offsite_fetch_media() {
     want[$key]=1
   done <"$dir/$name.sha256"
   ((missing == 0)) || { OFFSITE_ERROR="$missing file(s) of media/$name have no object in media/objects/: the off-site snapshot is incomplete"; return 1; }
-  local objs="$dir/.objects.$name"
-  on_exit_remove "$objs"
+  local objs="$dir/.objects"
   printf '%s\n' "${!want[@]}" >"$w/fetch.objects"
   if ((${#want[@]})) && ! _rclone copy --transfers 8 --files-from-raw "$w/fetch.objects" "$(_offsite_remote media/objects)" "$objs" 2>"$w/fetch.err"; then
     OFFSITE_ERROR="download of the objects of media/$name failed: $(_offsite_why "$w/fetch.err")"
@@ -378,8 +402,6 @@ offsite_fetch_media() {
     OFFSITE_ERROR="the rebuilt snapshot $name has $COUNT_FILES files / $COUNT_BYTES bytes, its manifest says $want_files / $want_bytes"
     return 1
   fi
-  FETCHED="$dir/$name"
-  log INFO "fetched media/$name from $(offsite_where): $COUNT_FILES files, $COUNT_BYTES bytes, every checksum verified"
 }
 
 # shellcheck disable=SC2034 # READBACK_* are read by the scripts
