@@ -6,7 +6,7 @@
 // (in the bucket: fetch-offsite.sh --list and --check; on the host: nothing left under a final
 // name), and once space is freed the next run catches up and the copy verifies.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -22,6 +22,7 @@ const mounts: string[] = [];
 const bdir = () => lab.vars.paths.backup_dir;
 const s3data = () => join(s3.dir, "data");
 const status = () => JSON.parse(readFileSync(lab.vars.paths.status_file, "utf8"));
+const SNAP = /^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d$/;
 const localFiles = (sub: string, re: RegExp) =>
   readdirSync(join(bdir(), sub))
     .filter((f) => re.test(f))
@@ -215,6 +216,60 @@ describe("the S3 side runs out of space during an upload", () => {
     await lab.run("check-backups.sh", ["--no-alert"]);
     expect(status().offsite.kinds.database).toMatchObject({ status: "OK", newest: now.at(-1), last_error: "" });
     await lab.sql("DROP TABLE public.bulk");
+    figures.survived++;
+  });
+
+  it("media: an object cut short by the full disk is never taken for a stored one; with space again the snapshot goes up whole and comes back byte-identical", async () => {
+    const first = localFiles("media", SNAP).at(-1)!;
+    // New files larger than the room left: one of 1 MiB, a few small ones.
+    const m = lab.vars.paths.media_dir;
+    writeFileSync(join(m, "2025", "big.bin"), randomBytes(1024 * 1024));
+    for (let i = 0; i < 4; i++) writeFileSync(join(m, "2025", `new-${i}.jpg`), randomBytes(16 * 1024));
+    await fill(s3data(), 256 * 1024);
+    await recoverS3();
+    rx.received.length = 0;
+    figures.injected++;
+    const r = await lab.run("backup-media.sh");
+    expect(r.exitCode, r.stderr).toBe(0);
+    const snap = localFiles("media", SNAP).at(-1)!;
+    expect(snap).not.toBe(first);
+    expect(r.stderr).toMatch(/\[ERROR\] .*off-site \(media\): /);
+    expect(rx.received.map((a) => JSON.parse(a.body).text)).toContainEqual(
+      expect.stringMatching(/off-site copy failed \(media\)/),
+    );
+    figures.notes.push(`media: s3rver ${s3Alive() ? "answered with an error" : "died mid-upload"}`);
+    rmSync(join(s3data(), ".filler"));
+    await recoverS3();
+    const rows = await offsiteList("media");
+    expect(rows.get(first)?.complete).toBe("yes");
+    expect(rows.get(snap)?.complete ?? "absent").not.toBe("yes");
+    const check = await lab.run("fetch-offsite.sh", ["--check", "media", "latest"]);
+    expect(check.exitCode, check.stderr).toBe(0);
+    expect(check.stdout).toContain(`CHECKED|media|${first}|`);
+    const big = createHash("sha256")
+      .update(readFileSync(join(m, "2025", "big.bin")))
+      .digest("hex");
+    const cut = (await s3.list(`${PREFIX}/media/objects/`)).filter((o) => o.key.endsWith(big));
+    figures.notes.push(
+      `media: object left by the failed upload: ${cut.map((o) => `${o.size} of 1048576 bytes`).join(", ") || "none"}`,
+    );
+
+    const next = await lab.run("backup-media.sh");
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stderr).not.toMatch(/off-site.*failed/);
+    // The object the crash cut short (when it left one) was found by its size and went up again.
+    if (cut.length)
+      expect(next.stderr).toMatch(/object [0-9a-f]{2}\/[0-9a-f]{64} is \d+ bytes, too short for 2025\/big\.bin/);
+    expect((await offsiteList("media")).get(snap)?.complete).toBe("yes");
+    // Back from the bucket, every file: the snapshot as the media job took it.
+    const to = join(lab.root, "fetched-media");
+    const f = await lab.run("fetch-offsite.sh", ["media", snap, "--to", to]);
+    expect(f.exitCode, f.stderr).toBe(0);
+    const diff = await execa("diff", ["-r", join(bdir(), "media", snap), join(to, snap)], { reject: false });
+    expect(diff.stdout + diff.stderr).toBe("");
+    rmSync(to, { recursive: true, force: true });
+    await lab.run("check-backups.sh", ["--no-alert"]);
+    expect(status().offsite.kinds.media).toMatchObject({ status: "OK", last_error: "" });
     figures.survived++;
   });
 });
