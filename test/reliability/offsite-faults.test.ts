@@ -304,3 +304,53 @@ describe("the host runs out of space during a fetch", () => {
     });
   }
 });
+
+describe("how long an object must be (lib/offsite-media.sh _offsite_object_whole)", () => {
+  it("an age-encrypted object passes whole (1 or 2 recipients) and fails one byte short of what one recipient needs; a plaintext one only at its exact size", async () => {
+    const keys = await Promise.all(
+      [0, 1].map(async () => {
+        const k = (await execa("age-keygen", [], { env: { PATH: process.env.PATH! }, extendEnv: false })).stdout;
+        return (await execa("age-keygen", ["-y"], { input: k.split("\n").find((l) => l.startsWith("AGE-"))! })).stdout;
+      }),
+    );
+    const lines: string[] = [];
+    for (const n of [0, 1, 65535, 65536, 65537, 200_000])
+      for (const rs of [keys.slice(0, 1), keys]) {
+        const enc = await execa(
+          "age",
+          rs.flatMap((r) => ["-r", r]),
+          {
+            input: Buffer.alloc(n),
+            encoding: "buffer",
+          },
+        );
+        const size = enc.stdout.length;
+        // One recipient: one byte short is cut. More: the bound is one recipient's size (a cut within
+        // the other recipients' 98 header bytes each passes it; the fetch's checksums catch that).
+        lines.push(`${n} ${size} yes`, `${n} ${size - 1 - 98 * (rs.length - 1)} no`);
+      }
+    const script = [
+      `source ${JSON.stringify(join(lab.scripts, "backup-lib.sh"))}`,
+      "declare -gA OBJ_SIZE=()",
+      'while read -r n size want; do OBJ_SIZE[k.age]="$size"; OBJ_SIZE[k]="$size"',
+      '  got=no; _offsite_object_whole k.age "$n" && got=yes; echo "age $n $size $want $got"',
+      '  got=no; _offsite_object_whole k "$n" && got=yes; echo "plain $n $size $got"',
+      "done",
+    ].join("\n");
+    const r = await execa("bash", ["-c", script], {
+      input: lines.join("\n") + "\n",
+      env: { PATH: process.env.PATH! },
+      extendEnv: false,
+    });
+    const out = r.stdout.split("\n").filter(Boolean);
+    expect(out).toHaveLength(lines.length * 2);
+    for (const l of out.filter((x) => x.startsWith("age "))) {
+      const [, , , want, got] = l.split(" ");
+      expect(got, l).toBe(want);
+    }
+    for (const l of out.filter((x) => x.startsWith("plain "))) {
+      const [, n, size, got] = l.split(" ");
+      expect(got, l).toBe(n === size ? "yes" : "no");
+    }
+  });
+});
