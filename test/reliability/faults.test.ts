@@ -1,9 +1,12 @@
-// Faults on the lab: hosts that are down or never speak SSH, sshd killed mid-apply and mid-smoke,
-// the provisioner interrupted, two provisions of one host at once. After each: the other hosts
-// finish, exit code and recap say what happened, no managed file is half-written, a re-run
+// Faults on the lab: hosts that are down or never speak SSH, sshd killed mid-apply, mid-smoke,
+// mid-drill and mid-status, the provisioner interrupted, two provisions of one host at once. After
+// each: the other hosts finish, exit code and recap say what happened, no managed file is
+// half-written, no scratch space is left (or the next drill removes it and says so), a re-run
 // completes. The figures (faults injected and survived) are printed for RELIABILITY.md.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { readFileSync, readdirSync, existsSync, statSync } from "node:fs";
+import { readFileSync, readdirSync, existsSync, statSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { createServer, type Server, type Socket } from "node:net";
 import { execa } from "execa";
 import { startTestLab, cli, CLI, REPO, type TestLab } from "../helpers/lab.ts";
@@ -11,6 +14,7 @@ import { freePort } from "../helpers/ports.ts";
 import { labUp } from "../../src/lab/lab.ts";
 import type { LabHost } from "../../src/lab/lab.ts";
 import { installedScripts } from "../../src/render/files.ts";
+import { backupDir, databases, drillLeftovers, runBackups } from "../helpers/backups.ts";
 
 let lab: TestLab;
 let inv: string;
@@ -316,5 +320,97 @@ describe("two provisions of one host at once", () => {
     expect(readFileSync(conf(h3), "utf8")).toMatch(new RegExp(`RETENTION_DAILY_DAYS=${loser}\\b`));
     expect(statSync(conf(h3)).mode & 0o777).toBe(0o600);
     faults.push({ fault: "two provisions of one host at once", survived: true });
+  });
+});
+
+/** Wait until nothing holds the lock file `lock` (a job orphaned by a killed session has ended). */
+async function lockFree(lock: string, ms = 120_000): Promise<void> {
+  const t0 = Date.now();
+  while ((await execa("flock", ["-n", lock, "true"], { reject: false })).exitCode !== 0) {
+    if (Date.now() - t0 > ms) throw new Error(`${lock} still held after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("sshd killed mid-drill and mid-status (2 hosts)", () => {
+  const reports = mkdtempSync(join(tmpdir(), "rel-drills-"));
+  afterAll(() => rmSync(reports, { recursive: true, force: true }));
+  const two = () => [lab.state.hosts[0]!.name, lab.state.hosts[1]!.name].join(",");
+  const scratchDbs = async (h: LabHost) => (await databases(h)).filter((d) => /_drill_[0-9a-f]{8}$/.test(d));
+
+  it("mid-drill (restoring into the scratch database): the other host's drill passes, exit 2 with the lost connection; the next drill removes the leftovers, says so, and passes", async () => {
+    const [h1, h2] = lab.state.hosts as [LabHost, LabHost];
+    await Promise.all([h1, h2].map((h) => runBackups(h)));
+    const args = [inv, "--limit", two(), "--force", "--report-dir", reports];
+    const run = cli("drill", args);
+    await until(
+      "h1's drill restoring into its scratch database",
+      () => drillLeftovers(h1).length > 0 && psArgs().some((a) => a.includes(`${scriptsDir(h1)}/restore-database.sh`)),
+      run,
+    );
+    killSshd(h1);
+    const r = await run;
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    const [a, b] = r.report.hosts;
+    expect(a.status).toBe("failed");
+    expect(a.error).toMatch(new RegExp(`connection to ${h1.name} .* was lost`));
+    expect(b.status, JSON.stringify(b.tasks)).toBe("ok");
+    expect(b.drill.verdict).toBe("PASSED");
+    expect(r.report.drill.verdict).toBe("FAILED");
+    expect(r.stdout).toMatch(new RegExp(`^${h1.name}\\s+-\\s+FAILED\\s.*connection to ${h1.name} .* was lost`, "m"));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(drillLeftovers(h2)).toEqual([]);
+    expect(await scratchDbs(h2)).toEqual([]);
+    // The killed session's drill runs on until it next writes to the dead channel; then it ends.
+    await lockFree(`${backupDir(h1)}/.locks/drill.lock`);
+    const left = drillLeftovers(h1).length + (await scratchDbs(h1)).length;
+    console.log(`[reliability] sshd killed mid-drill: ${left} leftover(s) on the killed host`);
+    await restartLab();
+    const again = await cli("drill", args);
+    expect(again.code, again.stdout).toBe(0);
+    for (const h of again.report.hosts) expect(h.drill.verdict, h.name).toBe("PASSED");
+    expect(again.report.hosts[0].drill.stale_removed).toBe(left);
+    if (left)
+      expect(readFileSync(again.report.drill.report_files.markdown, "utf8")).toContain(
+        `${left} leftover(s) of an earlier drill removed`,
+      );
+    expect(drillLeftovers(h1)).toEqual([]);
+    expect(await scratchDbs(h1)).toEqual([]);
+    faults.push({ fault: "sshd killed mid-drill", survived: true });
+  });
+
+  it("mid-status (check-backups running): the other host's row is there, exit 2 with the lost connection; nothing half-written; the next status passes", async () => {
+    const [h1] = lab.state.hosts as [LabHost, LabHost];
+    const statusFile = `${h1.prefix}/var/run/cepcomunicacion-backup-status.json`;
+    const args = [inv, "--limit", two(), "--report-dir", reports];
+    const run = cli("status", args);
+    await until(
+      "h1's check-backups running",
+      () => psArgs().some((a) => a.includes(`${scriptsDir(h1)}/check-backups.sh`)),
+      run,
+    );
+    killSshd(h1);
+    const r = await run;
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    const [a, b] = r.report.hosts;
+    expect(a.status).toBe("failed");
+    expect(a.error).toMatch(new RegExp(`connection to ${h1.name} .* was lost`));
+    expect(b.status).toBe("ok");
+    expect(["OK", "WARNING"]).toContain(b.backup_status.overall_status);
+    expect(r.stdout).toMatch(new RegExp(`^${h1.name}\\s+UNKNOWN\\s.*connection to ${h1.name} .* was lost`, "m"));
+    expect(r.stdout).toMatch(new RegExp(`^${b.name}\\s+${b.backup_status.overall_status}\\s`, "m"));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    await lockFree(`${backupDir(h1)}/.locks/check-backups.lock`);
+    // The status file is whole (JSON) and no temp file of it is left.
+    JSON.parse(readFileSync(statusFile, "utf8"));
+    expect(readdirSync(dirname(statusFile)).filter((f) => f.includes(".tmp."))).toEqual([]);
+    await restartLab();
+    const again = await cli("status", args);
+    expect(again.code, again.stdout).toBe(0);
+    for (const h of again.report.hosts) {
+      expect(h.status, h.name).toBe("ok");
+      expect(h.drill_status.verdict, h.name).toBe("PASSED");
+    }
+    faults.push({ fault: "sshd killed mid-status", survived: true });
   });
 });

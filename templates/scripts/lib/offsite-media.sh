@@ -51,22 +51,28 @@ _sum_line() {
 }
 
 # _offsite_objects_index: one listing of media/objects: OBJ_PLAIN[hash] and OBJ_AGE[hash], the key
-# (below media/objects/) of each object by the SHA-256 of its content. 1 with OFFSITE_ERROR.
+# (below media/objects/) of each object by the SHA-256 of its content, and OBJ_SIZE[key], its size
+# as listed. Of two encrypted objects of one file (one cut short by a failed upload, then uploaded
+# again under the new encryption's name), the larger is the one. 1 with OFFSITE_ERROR.
 _offsite_objects_index() {
-  local w key base
-  declare -gA OBJ_PLAIN=() OBJ_AGE=()
+  local w key base size h prev
+  declare -gA OBJ_PLAIN=() OBJ_AGE=() OBJ_SIZE=()
   _offsite_work
   w="$OFFSITE_W"
   _rclone lsf -R --files-only --format sp --separator $'\t' "$(_offsite_remote media/objects)" >"$w/objects" 2>"$w/objects.err" || {
     OFFSITE_ERROR="cannot list media/objects/ in $(offsite_where): $(_offsite_why "$w/objects.err")"
     return 1
   }
-  while IFS=$'\t' read -r _ key; do
+  while IFS=$'\t' read -r size key; do
     base="${key##*/}"
     if [[ "$base" =~ ^[0-9a-f]{64}$ ]]; then
       OBJ_PLAIN[$base]="$key"
+      OBJ_SIZE[$key]="$size"
     elif [[ "$base" =~ ^([0-9a-f]{64})\.[0-9a-f]{64}\.age$ ]]; then
-      OBJ_AGE[${BASH_REMATCH[1]}]="$key"
+      h="${BASH_REMATCH[1]}"
+      OBJ_SIZE[$key]="$size"
+      prev="${OBJ_AGE[$h]:-}"
+      if [[ -z "$prev" ]] || ((size > ${OBJ_SIZE[$prev]:-0})); then OBJ_AGE[$h]="$key"; fi
     fi
   done <"$w/objects"
 }
@@ -75,6 +81,24 @@ _offsite_objects_index() {
 # when media are in ENCRYPT_SCOPE), or nothing.
 _offsite_object() {
   if crypt_for media; then printf '%s' "${OBJ_AGE[$1]:-}"; else printf '%s' "${OBJ_PLAIN[$1]:-}"; fi
+}
+
+# _offsite_object_whole KEY BYTES: the object KEY is long enough to hold a file of BYTES bytes: a
+# plaintext object exactly BYTES long, an encrypted one at least what age needs for it (a header
+# with one X25519 recipient, 168 bytes, a 16-byte nonce, a 16-byte tag per 64 KiB chunk). An upload
+# cut short (a server whose disk filled up or that died mid-write) can leave a shorter object under
+# the right name: it does not count as stored, and goes up again.
+_offsite_object_whole() {
+  local key="$1" n="$2" have chunks
+  have="${OBJ_SIZE[$key]:-}"
+  [[ -n "$have" ]] || return 1
+  if [[ "$key" == *.age ]]; then
+    chunks=$(((n + 65535) / 65536))
+    ((chunks > 0)) || chunks=1
+    ((have >= 184 + n + 16 * chunks))
+  else
+    [[ "$have" == "$n" ]]
+  fi
 }
 
 # _offsite_media_snapshots LISTING: the complete snapshots of a media/ listing (STAMP.sha256 and
@@ -158,15 +182,25 @@ _offsite_media_upload() {
   w="$OFFSITE_W/media"
   stage="$(mktemp -d -p "$OK_DIR" .offsite-stage.XXXXXX)"
   on_exit_remove "$stage"
-  local -A seen=()
+  local -A seen=() fsize=()
+  local -a cut=()
+  local sz p key
+  # The snapshot's file sizes, in one pass: an object off-site must be as long as its file.
+  while IFS=$'\t' read -r -d '' sz p; do fsize[$p]="$sz"; done < <(find "$snap" -type f -printf '%s\t%P\0')
   while IFS= read -r line; do
     _sum_line "$line" || { OFFSITE_ERROR="$name.sha256: unreadable line: ${line:0:80}"; return 1; }
     h="$SUM_HASH"
     [[ -z "${seen[$h]+x}" ]] || continue
     seen[$h]=1
-    [[ -z "$(_offsite_object "$h")" ]] || continue
     src="$snap/$SUM_PATH"
     [[ -f "$src" ]] || { OFFSITE_ERROR="$name: $SUM_PATH is in its checksum list but not in the snapshot"; return 1; }
+    key="$(_offsite_object "$h")"
+    if [[ -n "$key" ]]; then
+      _offsite_object_whole "$key" "${fsize[$SUM_PATH]:-$(file_size "$src")}" && continue
+      log WARNING "off-site (media): object $key is ${OBJ_SIZE[$key]} bytes, too short for $SUM_PATH (an upload cut short): uploading it again"
+      # An encrypted one goes up under a new name: the short one is deleted once that verified.
+      [[ "$key" != *.age ]] || cut+=("$key")
+    fi
     mkdir -p -- "$stage/${h:0:2}"
     if crypt_for media; then
       [[ "$(sha256sum <"$src")" == "$h  -" ]] || { OFFSITE_ERROR="$name: $SUM_PATH no longer matches its checksum (damaged?): not uploaded"; return 1; }
@@ -174,9 +208,11 @@ _offsite_media_upload() {
       c="$(sha256sum <"$stage/${h:0:2}/.$h.tmp" | awk '{ print $1 }')"
       mv -- "$stage/${h:0:2}/.$h.tmp" "$stage/${h:0:2}/$h.$c.age"
       OBJ_AGE[$h]="${h:0:2}/$h.$c.age"
+      OBJ_SIZE[${OBJ_AGE[$h]}]="$(file_size "$stage/${h:0:2}/$h.$c.age")"
     else
       ln -- "$src" "$stage/${h:0:2}/$h" 2>/dev/null || cp -p -- "$src" "$stage/${h:0:2}/$h"
       OBJ_PLAIN[$h]="${h:0:2}/$h"
+      OBJ_SIZE[${OBJ_PLAIN[$h]}]="$(file_size "$src")"
     fi
     n=$((n + 1))
     bytes=$((bytes + $(file_size "$src")))
@@ -193,6 +229,11 @@ _offsite_media_upload() {
       OFFSITE_ERROR="upload of $n objects of snapshot $name failed or does not verify: $(_offsite_why "$w/err")"
       return 1
     fi
+  fi
+  if ((${#cut[@]})); then
+    printf '%s\n' "${cut[@]}" >"$w/cut"
+    _rclone delete --files-from-raw "$w/cut" "$(_offsite_remote media/objects)" 2>"$w/err" ||
+      log WARNING "off-site (media): could not delete ${#cut[@]} object(s) cut short: $(_offsite_why "$w/err")"
   fi
   rm -rf -- "$stage"
   keep_path "$stage"
@@ -296,9 +337,12 @@ _offsite_prune_media() {
 # bucket as DIR/NAME, with DIR/NAME.sha256 and DIR/NAME.manifest.json beside it (what
 # restore-media.sh takes): one listing finds every object, one download fetches them (in
 # parallel), encrypted ones are decrypted with the identity, then every file is checked against
-# the checksum list and the counts against the manifest. Sets FETCHED. 1 with OFFSITE_ERROR.
+# the checksum list and the counts against the manifest. All of it is built in a staging folder in
+# DIR (same filesystem) and renamed into place once verified, the checksum list last: a fetch that
+# fails (a full disk, a missing object) leaves nothing under the snapshot's name. Sets FETCHED.
+# 1 with OFFSITE_ERROR.
 offsite_fetch_media() {
-  local name="$1" dir="$2" w line key obj h target
+  local name="$1" dir="$2" w stage f
   offsite_preflight || return 1
   offsite_kind media
   _offsite_work
@@ -311,6 +355,27 @@ offsite_fetch_media() {
   is_snapshot_name "$name" || { OFFSITE_ERROR="$name is not a snapshot name (YYYY-MM-DD_HH-MM-SS)"; return 1; }
   [[ ! -e "$dir/$name" ]] || { OFFSITE_ERROR="$dir/$name already exists"; return 1; }
   mkdir -p -- "$dir"
+  stage="$(mktemp -d -p "$dir" .fetch.XXXXXX)" || { OFFSITE_ERROR="cannot create a folder in $dir"; return 1; }
+  on_exit_remove "$stage"
+  if ! _offsite_fetch_media_into "$name" "$stage"; then
+    rm -rf -- "$stage"
+    return 1
+  fi
+  for f in "$name" "$name.dirs" "$name.manifest.json" "$name.sha256"; do
+    mv -f -- "$stage/$f" "$dir/$f"
+  done
+  rm -rf -- "$stage"
+  keep_path "$stage"
+  FETCHED="$dir/$name"
+  log INFO "fetched media/$name from $(offsite_where): $COUNT_FILES files, $COUNT_BYTES bytes, every checksum verified"
+}
+
+# _offsite_fetch_media_into NAME STAGE: offsite_fetch_media's download, rebuild and checks, in
+# STAGE. 1 with OFFSITE_ERROR.
+_offsite_fetch_media_into() {
+  local name="$1" dir="$2" w line key obj h target
+  _offsite_work
+  w="$OFFSITE_W"
   printf '%s\n' "$name.sha256" "$name.manifest.json" "$name.dirs" >"$w/fetch.list"
   if ! _rclone copy --files-from-raw "$w/fetch.list" "$(_offsite_remote media)" "$dir" 2>"$w/fetch.err"; then
     OFFSITE_ERROR="download of media/$name failed: $(_offsite_why "$w/fetch.err")"
@@ -318,6 +383,7 @@ offsite_fetch_media() {
   fi
   [[ -f "$dir/$name.sha256" && -f "$dir/$name.manifest.json" ]] ||
     { OFFSITE_ERROR="media/$name is not complete in $(offsite_where) (no checksum list or manifest)"; return 1; }
+  [[ -f "$dir/$name.dirs" ]] || : >"$dir/$name.dirs"
   _offsite_objects_index || return 1
   # Which object each file comes from (either form will do: the content is checked below).
   local -A want=()
@@ -329,8 +395,7 @@ offsite_fetch_media() {
     want[$key]=1
   done <"$dir/$name.sha256"
   ((missing == 0)) || { OFFSITE_ERROR="$missing file(s) of media/$name have no object in media/objects/: the off-site snapshot is incomplete"; return 1; }
-  local objs="$dir/.objects.$name"
-  on_exit_remove "$objs"
+  local objs="$dir/.objects"
   printf '%s\n' "${!want[@]}" >"$w/fetch.objects"
   if ((${#want[@]})) && ! _rclone copy --transfers 8 --files-from-raw "$w/fetch.objects" "$(_offsite_remote media/objects)" "$objs" 2>"$w/fetch.err"; then
     OFFSITE_ERROR="download of the objects of media/$name failed: $(_offsite_why "$w/fetch.err")"
@@ -378,8 +443,6 @@ offsite_fetch_media() {
     OFFSITE_ERROR="the rebuilt snapshot $name has $COUNT_FILES files / $COUNT_BYTES bytes, its manifest says $want_files / $want_bytes"
     return 1
   fi
-  FETCHED="$dir/$name"
-  log INFO "fetched media/$name from $(offsite_where): $COUNT_FILES files, $COUNT_BYTES bytes, every checksum verified"
 }
 
 # shellcheck disable=SC2034 # READBACK_* are read by the scripts

@@ -368,9 +368,12 @@ offsite_newest() {
 # offsite_fetch_file KIND NAME DIR: download NAME (a dump or archive of KIND; "latest" = the newest
 # complete one) with its .sha256 and .manifest.json into DIR and verify it: rclone checks each
 # transfer against the server's MD5, then the file must match its .sha256 and the manifest must
-# record that checksum. Sets FETCHED (the path). 1 with OFFSITE_ERROR when anything fails.
+# record that checksum. Everything lands in a staging folder in DIR first (same filesystem) and is
+# renamed into place once verified, the .sha256 last: a fetch that fails (a full disk, a damaged
+# copy) leaves nothing under a backup's name, and no sidecar without its file. Sets FETCHED (the
+# path). 1 with OFFSITE_ERROR when anything fails.
 offsite_fetch_file() {
-  local kind="$1" name="$2" dir="$3" w
+  local kind="$1" name="$2" dir="$3" stage
   offsite_preflight || return 1
   offsite_kind "$kind"
   if [[ "$name" == latest ]]; then
@@ -381,34 +384,52 @@ offsite_fetch_file() {
     OFFSITE_ERROR="$name is not a backup name (see fetch-offsite.sh --list)"
     return 1
   fi
+  mkdir -p -- "$dir"
+  stage="$(mktemp -d -p "$dir" .fetch.XXXXXX)" || { OFFSITE_ERROR="cannot create a folder in $dir"; return 1; }
+  on_exit_remove "$stage"
+  if ! _offsite_fetch_file_into "$name" "$stage"; then
+    rm -rf -- "$stage"
+    return 1
+  fi
+  local f
+  for f in "$name" "$name.manifest.json" "$name.sha256"; do
+    [[ ! -e "$stage/$f" ]] || mv -f -- "$stage/$f" "$dir/$f"
+  done
+  rm -rf -- "$stage"
+  keep_path "$stage"
+  FETCHED="$dir/$name"
+  log INFO "fetched $OK_SUB/$name from $(offsite_where): checksum OK"
+}
+
+# _offsite_fetch_file_into NAME STAGE: offsite_fetch_file's download and checks, in STAGE (set by
+# offsite_kind). 1 with OFFSITE_ERROR.
+_offsite_fetch_file_into() {
+  local name="$1" stage="$2" w
   _offsite_work
   w="$OFFSITE_W"
-  mkdir -p -- "$dir"
   printf '%s\n' "$name" "$name.sha256" "$name.manifest.json" >"$w/fetch.list"
-  if ! _rclone copy --files-from-raw "$w/fetch.list" "$(_offsite_remote "$OK_SUB")" "$dir" 2>"$w/fetch.err"; then
+  if ! _rclone copy --files-from-raw "$w/fetch.list" "$(_offsite_remote "$OK_SUB")" "$stage" 2>"$w/fetch.err"; then
     OFFSITE_ERROR="download of $OK_SUB/$name failed: $(_offsite_why "$w/fetch.err")"
     return 1
   fi
-  if [[ ! -f "$dir/$name" ]]; then
+  if [[ ! -f "$stage/$name" ]]; then
     OFFSITE_ERROR="$OK_SUB/$name is not in $(offsite_where)"
     return 1
   fi
-  case "$(checksum_status "$dir/$name")" in
+  case "$(checksum_status "$stage/$name")" in
     OK) ;;
     MISMATCH) OFFSITE_ERROR="$OK_SUB/$name does not match its checksum: the off-site copy is damaged"; return 1 ;;
     *) OFFSITE_ERROR="$OK_SUB/$name has no valid .sha256 off-site: it cannot be verified"; return 1 ;;
   esac
   local recorded actual
-  if [[ -f "$dir/$name.manifest.json" ]]; then
-    recorded="$(grep -o -m1 '"sha256": *"[0-9a-f]*"' -- "$dir/$name.manifest.json" | grep -o '[0-9a-f]\{64\}' || true)"
-    read -r actual _ <"$dir/$name.sha256"
+  if [[ -f "$stage/$name.manifest.json" ]]; then
+    recorded="$(grep -o -m1 '"sha256": *"[0-9a-f]*"' -- "$stage/$name.manifest.json" | grep -o '[0-9a-f]\{64\}' || true)"
+    read -r actual _ <"$stage/$name.sha256"
     if [[ -n "$recorded" && "$recorded" != "$actual" ]]; then
       OFFSITE_ERROR="the manifest of $OK_SUB/$name records another checksum than its .sha256"
       return 1
     fi
   fi
-  FETCHED="$dir/$name"
-  log INFO "fetched $OK_SUB/$name from $(offsite_where): checksum OK"
 }
 
 # shellcheck disable=SC2034 # READBACK_* are read by the scripts
