@@ -209,7 +209,9 @@ export function planText(p: RestorePlan): string {
     `RESTORE PLAN: ${p.component} on ${p.host} (${p.environment})`,
     `  Backup:      ${b.name} (${b.kind}, ${b.why})`,
     `               taken ${b.time.replace(/\.\d{3}Z$/, "Z")} (${formatAge(b.age_seconds)} ago), ${formatBytes(b.bytes)}, ${headline(b)}${b.encrypted ? ", encrypted" : ""}`,
-    `               sha256 ${b.sha256 ?? "(per-file list)"}: verified by the restore script before anything changes`,
+    p.source.from === "offsite" && !b.sha256
+      ? `               sha256 as the bucket's checksum file records it: verified by fetch-offsite.sh, then by the restore script before anything changes`
+      : `               sha256 ${b.sha256 ?? "(per-file list)"}: verified by the restore script before anything changes`,
     fromLine(p),
     ...(p.offsite_error ? [`  Off-site:    the bucket could not be listed: ${p.offsite_error}`] : []),
     `  Replaces:    ${p.replaces}`,
