@@ -2,11 +2,13 @@
 // points (templates/remote/backups.sh), verifying the newest of each kind (--verify-all: every one);
 // one table per host; `backups` per host in the --json report.
 //
+// With --offsite the same command also lists the bucket (the installed fetch-offsite.sh --list, with
+// the host's own 0600 credentials): each point says whether it is local, off-site or both, and a
+// backup only in the bucket is a restore point too. A host without the off-site copy says so.
+//
 // Exit codes: 0 listed; 2 a host failed (no backup directory, a restore point whose checksum does
-// not match, the script failed); 4 unreachable; 1 bad input. `--offsite` is refused until the
-// off-site copy (issue 8) is on this branch: the listing would otherwise claim "local only" for
-// points that may be in the bucket.
-import { InputError } from "../errors.ts";
+// not match, the bucket could not be listed with --offsite, the script failed); 4 unreachable;
+// 1 bad input.
 import type { FleetJob } from "../run/job.ts";
 import { addTask } from "../run/report.ts";
 import { BACKUP_KINDS } from "../cli/options.ts";
@@ -14,20 +16,17 @@ import { backupsScript } from "./script.ts";
 import { countByKind, parsePoints } from "./parse.ts";
 import { backupsSummaryLine, backupsText, type BackupsHostReport } from "./table.ts";
 
-export const OFFSITE_PENDING =
-  "off-site listing needs issue 8 (the off-site copy and fetch-offsite.sh), which is not on this branch yet";
-
 export const backupsJob: FleetJob<BackupsHostReport> = {
   name: "backups",
   supports: ["kind", "verifyAll", "offsite"],
   refuses: "it only lists each host's restore points",
   quiet: true,
-  preflight(opts) {
-    if (opts.offsite) throw new InputError([`arguments: --offsite: ${OFFSITE_PENDING}`]);
-  },
   async perHost(conn, host, report, { opts, mask }) {
     const kinds = opts.kind ? [opts.kind] : BACKUP_KINDS;
-    const r = await conn.exec(backupsScript(host, kinds, opts.verifyAll ? "all" : "newest"));
+    const offsite = opts.offsite && host.vars.offsite.enabled;
+    if (opts.offsite && !offsite)
+      report.offsite_note = "not enabled for this host (offsite.enabled): local points only";
+    const r = await conn.exec(backupsScript(host, kinds, opts.verifyAll ? "all" : "newest", offsite));
     const listing = parsePoints(mask(r.stdout));
     report.backups = { ...listing, counts: countByKind(listing.points) };
     if (r.code !== 0) {
@@ -50,6 +49,8 @@ export const backupsJob: FleetJob<BackupsHostReport> = {
         ? `checksum does not match: ${bad.map((p) => p.name).join(", ")}`
         : `${listing.points.length} restore points`,
     });
+    if (listing.offsite?.error)
+      addTask(report, { name: "list the off-site copy", status: "failed", message: listing.offsite.error });
   },
   finish: (report) => ({ text: `${backupsText(report.hosts)}\n`, verdict: backupsSummaryLine(report) }),
 };

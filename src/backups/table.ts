@@ -1,5 +1,6 @@
 // The backups command's output, pure: one table per host of its restore points (kind, name, time,
-// age, size, checksum verified now, encrypted, where, the manifest's headline) and the last line.
+// age, size, checksum verified now, encrypted, where: local, off-site or both, the manifest's
+// headline), what the bucket's listing said, and the last line.
 import type { HostReport, RunReport } from "../run/report.ts";
 import { formatAge, formatBytes, textTable } from "../format.ts";
 import type { BackupKind } from "../cli/options.ts";
@@ -7,6 +8,8 @@ import type { PointsListing, RestorePoint } from "./parse.ts";
 
 export interface BackupsHostReport extends HostReport {
   backups?: PointsListing & { counts: Record<BackupKind, number> };
+  /** Why the bucket was not listed for --offsite (the host has no off-site copy). */
+  offsite_note?: string;
 }
 
 /** The manifest's headline in words: "14 tables, 1234 rows" or "12 files, 3.4 MiB". */
@@ -17,6 +20,8 @@ export function headline(p: RestorePoint): string {
   if (m.files !== undefined) return `${m.files} files${m.bytes !== undefined ? `, ${formatBytes(m.bytes)}` : ""}`;
   return "-";
 }
+
+const WHERE_WORDS: Record<RestorePoint["where"], string> = { local: "local", offsite: "off-site", both: "both" };
 
 export function pointsTable(points: readonly RestorePoint[]): string {
   const rows = [["KIND", "NAME", "TIME (UTC)", "AGE", "SIZE", "CHECKSUM", "ENCRYPTED", "WHERE", "MANIFEST"]];
@@ -29,7 +34,7 @@ export function pointsTable(points: readonly RestorePoint[]): string {
       formatBytes(p.bytes),
       p.checksum,
       p.encrypted ? "yes" : "no",
-      p.where,
+      WHERE_WORDS[p.where],
       headline(p),
     ]);
   return textTable(rows);
@@ -51,6 +56,12 @@ export function backupsText(hosts: readonly BackupsHostReport[]): string {
     const bad = b.points.filter((p) => p.checksum === "no" || p.checksum === "missing").length;
     const head = `${h.name}: ${b.points.length} restore points${counts ? ` (${counts})` : ""}${bad ? `, ${bad} failing or incomplete` : ""} in ${b.backup_dir ?? "?"}`;
     parts.push(b.error ? `${h.name}: ${b.error}` : b.points.length ? `${head}\n${pointsTable(b.points)}` : `${head}`);
+    if (b.offsite?.listed) {
+      const there = b.points.filter((p) => p.where !== "local").length;
+      const only = b.points.filter((p) => p.where === "offsite").length;
+      parts.push(`  off-site: ${there} in the bucket${only ? ` (${only} only there)` : ""}`);
+    }
+    if (h.offsite_note) parts.push(`  off-site: ${h.offsite_note}`);
     for (const t of h.tasks.filter((t) => t.status === "failed")) parts.push(`  FAILED: ${t.message}`);
     for (const u of b.unparsed) parts.push(`  (not understood: ${u})`);
   }

@@ -52,14 +52,16 @@ Exit: 0 every host passed, 2 a restore, verification or target failed, 4 unreach
 (including a production inventory, and no --force without a terminal).`,
   },
   backups: {
-    synopsis: "npm run backups -- <inventory> [--limit HOST] [--kind K] [--verify-all] [--json FILE]",
+    synopsis: "npm run backups -- <inventory> [--limit HOST] [--kind K] [--verify-all] [--offsite] [--json FILE]",
     about: `Lists every host's restore points, one table per host: kind (database = daily, weekly, monthly,
 media, config), name, time (from the name), age, size, checksum verified now (yes, no, missing, or
 not checked: the newest of each kind is verified, every one with --verify-all), encrypted (.age),
-where (local) and the manifest's headline (tables and rows; files and bytes). One remote command
-per host (--json: hosts[].backups).
+where (local, off-site or both: with --offsite the bucket is listed too, by the host's installed
+fetch-offsite.sh --list, and a backup only there is a restore point too) and the manifest's
+headline (tables and rows; files and bytes). One remote command per host (--json: hosts[].backups).
 
-Exit: 0 listed, 2 a host failed or a verified checksum does not match, 4 unreachable, 1 bad input.`,
+Exit: 0 listed, 2 a host failed, a verified checksum does not match or the bucket could not be
+listed, 4 unreachable, 1 bad input.`,
   },
   restore: {
     synopsis:
@@ -69,8 +71,12 @@ installed restore scripts. First the plan (one remote command): which restore po
 size, checksum), what it replaces (the live database's size and row counts, or the target folder's
 files) and where the pre-restore backup goes. At a terminal type the host name to go on; without
 one --force is needed; --check shows the plan and stops. --at picks the newest restore point not
-newer than TIME. The script's report, the RTO and --json follow; every attempt is a line in the
-host's <log_dir>/restore-audit.log. A failed restore leaves the live data as it was.
+newer than TIME. The backup is read from the off-site copy (fetch-offsite.sh, verified, into a
+private work folder removed afterwards) with --from offsite, when it has no complete local copy, or
+when the local copy turns out missing or failing its checksum (said, never silently). The script's
+report, the RTO and --json follow; every attempt is a line in the host's
+<log_dir>/restore-audit.log, saying where the backup came from. A failed restore leaves the live
+data as it was.
 
 Exit: 0 restored (or planned with --check), 1 bad input, cancelled or refused (nothing changed),
 2 the restore failed, 4 unreachable.`,

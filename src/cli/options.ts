@@ -152,11 +152,15 @@ const HELP: [JobOption | undefined, string][] = [
     "verifyAll",
     "  --verify-all                     check every restore point's checksum (default: the newest of each kind)",
   ],
-  ["offsite", "  --offsite                        also list the off-site copy (needs issue 8)"],
+  ["offsite", "  --offsite                        also list the off-site copy (where: local, off-site, both)"],
   ["component", `  --component ${COMPONENTS.join("|")}   what to restore (required)`],
   ["backup", "  --backup NAME|latest             the restore point by name (default latest)"],
   ["at", "  --at TIME                        the newest restore point not newer than TIME (ISO, or 2d/6h/30m ago)"],
-  ["from", "  --from local|offsite             read the backups from the host (default) or its off-site copy"],
+  [
+    "from",
+    "  --from local|offsite             only the host's copy, or the off-site copy (default: the host's; restore\n" +
+      "                                   then falls back to the off-site copy when it is missing or fails its checksum)",
+  ],
   [
     "source",
     "  --source INVENTORY               restore each host from that inventory's off-site copy (drill.source, drill.map)",

@@ -5,6 +5,11 @@
 // attempt to the host's audit log (<log_dir>/restore-audit.log); an attempt that ends before that
 // (cancelled, no restore point) is logged by a command of its own.
 //
+// The off-site copy: with --from offsite, when the chosen point has no complete local copy, or when
+// the local copy turns out missing or failing its checksum as the run starts (said, never silent),
+// the run fetches it with the installed fetch-offsite.sh (verified there) into a private work
+// folder and restores that, with the same safety path; the audit line says where it came from.
+//
 // Exit codes: 0 restored (or the plan shown with --check); 1 bad input, cancelled or refused
 // (nothing changed); 2 the restore failed (the scripts put the live data back; the report says
 // how); 4 unreachable.
@@ -29,9 +34,6 @@ import {
   runScript,
   type RunResult,
 } from "./run.ts";
-
-export const OFFSITE_RESTORE_PENDING =
-  "restoring from the off-site copy needs issue 8 (fetch-offsite.sh), which is not on this branch yet";
 
 export type RestoreResult = "restored" | "failed" | "cancelled" | "refused" | "planned";
 
@@ -64,7 +66,6 @@ export function restoreArgProblems(opts: CommonOptions, nowMs: number): string[]
     p.push("arguments: --target-db: only with --component database (use --target DIR)");
   if (opts.target && opts.component === "database")
     p.push("arguments: --target: only with --component media or config (use --target-db NAME)");
-  if (opts.from === "offsite") p.push(`arguments: --from offsite: ${OFFSITE_RESTORE_PENDING}`);
   return p;
 }
 
@@ -89,6 +90,10 @@ export const restoreJob: FleetJob<RestoreHostReport, State, { restore: RestoreRe
         hosts.length
           ? `arguments: --limit ${opts.limit}: matches ${hosts.length} hosts (${hosts.map((h) => h.name).join(", ")}); a restore takes exactly one`
           : `arguments: --limit ${opts.limit}: matches no host`,
+      ]);
+    if (opts.from === "offsite" && !hosts[0]!.vars.offsite.enabled)
+      throw new InputError([
+        `arguments: --from offsite: ${hosts[0]!.name} has no off-site copy (offsite.enabled is false in its inventory)`,
       ]);
     if (!opts.force && !opts.check && !deps.ask)
       throw new InputError([
@@ -132,7 +137,7 @@ export const restoreJob: FleetJob<RestoreHostReport, State, { restore: RestoreRe
         backupDir: templateContext(host.vars).paths.backup_dir,
         target,
       },
-      { backup: opts.backup, atEpoch: run.state.atEpoch },
+      { backup: opts.backup, atEpoch: run.state.atEpoch, from: opts.from },
     );
     if ("problem" in built) {
       if (opts.check) {
@@ -164,15 +169,21 @@ export const restoreJob: FleetJob<RestoreHostReport, State, { restore: RestoreRe
     record.run = kept;
     record.rto_ms = res.rto_ms;
     record.audit = res.audit;
+    if (res.fallback) say(run, `FALLBACK: ${res.fallback}`);
+    if (res.fetched)
+      say(run, `Fetched from the off-site copy and verified in ${formatMs(res.fetch_ms)}: ${res.fetched}`);
     if (res.report) say(run, res.report.trimEnd());
     if (res.exit_code === 0) {
       record.result = "restored";
       addTask(report, {
         name: "restore",
         status: "changed",
-        message: `restored ${plan.backup.name} in ${formatMs(res.rto_ms)}`,
+        message: `restored ${plan.backup.name}${res.source === "offsite" ? " from the off-site copy" : ""} in ${formatMs(res.rto_ms)}`,
       });
-      say(run, `RTO: ${formatMs(res.rto_ms)} (${component} from ${plan.backup.name})`);
+      say(
+        run,
+        `RTO: ${formatMs(res.rto_ms)} (${component} from ${plan.backup.name}${res.source === "offsite" ? ", the off-site copy" : ""})`,
+      );
     } else {
       record.result = "failed";
       record.reason = failureReason(res);
@@ -180,7 +191,9 @@ export const restoreJob: FleetJob<RestoreHostReport, State, { restore: RestoreRe
       addTask(report, { name: "restore", status: "failed", message: record.reason });
       say(run, `FAILED after ${formatMs(res.rto_ms)}: ${record.reason}`);
       if (res.rollback) say(run, `Live data: ${res.rollback}`);
+      else if (!res.ran && res.exit_code !== null) say(run, "Live data: unchanged (the restore script did not run)");
     }
+    if (res.workdir?.startsWith("left:")) say(run, `WARNING: the work folder was not removed: ${res.workdir}`);
     if (!res.audit.written) say(run, `WARNING: the audit line was not written: ${res.audit.error ?? "no answer"}`);
   },
   section: (report) => ({ restore: report.hosts[0]?.restore ?? null }),

@@ -1,7 +1,9 @@
-// The restore plan, pure: the plan script's output (the component's restore points, what a restore
-// would replace) and the operator's choice → which restore point, where it goes, what it replaces,
-// where the pre-restore backup goes; and the plan as the operator reads it. Tested on recorded
-// outputs (test/restore/cases/plan/).
+// The restore plan, pure: the plan script's output (the component's restore points, local and in the
+// bucket; what a restore would replace) and the operator's choice → which restore point, read from
+// where (the host, or the off-site copy: asked for, or because the local copy is missing or
+// incomplete; a local copy that fails its checksum when the run starts falls back to the bucket),
+// where it goes, what it replaces, where the pre-restore backup goes; and the plan as the operator
+// reads it. Tested on recorded outputs (test/restore/cases/).
 import type { Component } from "../cli/options.ts";
 import type { ResolvedVars } from "../inventory/types.ts";
 import { parsePoints, type RestorePoint } from "../backups/parse.ts";
@@ -13,6 +15,8 @@ export interface LiveFacts {
   error: string | null;
   complete: boolean;
   points: RestorePoint[];
+  /** The bucket's listing (null: the host has no off-site copy, it was not asked). */
+  offsite: { listed: boolean; error: string | null } | null;
   database?: { exists: boolean; bytes: number | null; tables: Record<string, number>; error: string | null };
   folder?: { path: string; exists: boolean; files: number | null; bytes: number | null };
 }
@@ -36,6 +40,7 @@ export function parsePlanFacts(stdout: string, fallbackNow?: number): LiveFacts 
     error: f.get("error") ?? null,
     complete: f.get("complete") === "1",
     points: listing.points,
+    offsite: listing.offsite,
   };
   if (f.has("db_exists") || f.has("db_error"))
     facts.database = {
@@ -91,6 +96,14 @@ export function restoreTarget(
   return { folder, given_folder: opts.target ?? "" };
 }
 
+/** Where the restore reads its backup from, and why. */
+export interface RestoreSource {
+  from: "local" | "offsite";
+  why: string;
+  /** Local: a complete copy in the bucket to fall back on if the local one is missing or fails its checksum. */
+  fallback: boolean;
+}
+
 export interface RestorePlan {
   host: string;
   environment: string;
@@ -101,18 +114,25 @@ export interface RestorePlan {
   replaces: string;
   live: { bytes: number | null; tables: number | null; rows: number | null; files: number | null } | null;
   pre_restore: string;
+  source: RestoreSource;
+  /** Why the bucket could not be listed (the plan is then the host's copies only). */
+  offsite_error: string | null;
 }
 
 /** The plan, or why there is none (a problem: nothing is restored). */
 export function buildPlan(
   facts: LiveFacts,
   ctx: { host: string; environment: string; component: Component; backupDir: string; target: RestoreTarget },
-  pick: { backup?: string; atEpoch?: number },
+  pick: { backup?: string; atEpoch?: number; from?: "local" | "offsite" },
 ): { plan: RestorePlan } | { problem: string } {
   if (facts.error) return { problem: facts.error };
   if (!facts.complete) return { problem: "the plan script did not finish (see the host's output)" };
+  const offsiteError = facts.offsite?.error ?? null;
+  if (pick.from === "offsite" && !facts.offsite?.listed)
+    return { problem: `--from offsite: the off-site copy cannot be listed: ${offsiteError ?? "it was not listed"}` };
   const s = selectPoint(facts.points, ctx.component, pick);
   if (!s.point) return { problem: s.problem };
+  const source = sourceOf(s.point, pick.from);
   const paths = backupPaths(ctx.backupDir);
   const backup = { ...s.point, path: `${paths.dir[s.point.kind]}/${s.point.name}`, why: s.why };
   let replaces: string;
@@ -149,8 +169,21 @@ export function buildPlan(
       replaces,
       live,
       pre_restore: paths.preRestore[ctx.component],
+      source,
+      offsite_error: offsiteError,
     },
   };
+}
+
+/** Where a chosen point is read from: --from offsite, the bucket when there is no complete local copy, else the host. */
+export function sourceOf(p: RestorePoint, from?: "local" | "offsite"): RestoreSource {
+  const inBucket = p.offsite?.complete === true;
+  if (from === "offsite") return { from: "offsite", why: "--from offsite", fallback: false };
+  if (p.where === "offsite") return { from: "offsite", why: "there is no local copy", fallback: false };
+  if (p.checksum === "missing" && inBucket)
+    return { from: "offsite", why: "the local copy is incomplete (no checksum file or manifest)", fallback: false };
+  // --from local is the operator's word: the host's copy, nothing fetched.
+  return { from: "local", why: from === "local" ? "--from local" : "the host's copy", fallback: inBucket && !from };
 }
 
 function headline(p: RestorePoint): string {
@@ -160,6 +193,15 @@ function headline(p: RestorePoint): string {
   return `${m.files ?? "?"} files${m.bytes !== undefined ? `, ${formatBytes(m.bytes)}` : ""}`;
 }
 
+function fromLine(p: RestorePlan): string {
+  const s = p.source;
+  if (s.from === "offsite")
+    return `  From:        the off-site copy of ${p.backup.kind}/${p.backup.name} (${s.why}): fetched into a private folder beside the backup tree, verified, restored, then removed`;
+  return s.fallback
+    ? `  From:        ${p.backup.path} (local; if it is missing or fails its checksum when the restore starts, the off-site copy is fetched, verified and restored instead)`
+    : `  From:        ${p.backup.path} (local)`;
+}
+
 /** The plan as the operator reads it before typing the host name. */
 export function planText(p: RestorePlan): string {
   const b = p.backup;
@@ -167,8 +209,11 @@ export function planText(p: RestorePlan): string {
     `RESTORE PLAN: ${p.component} on ${p.host} (${p.environment})`,
     `  Backup:      ${b.name} (${b.kind}, ${b.why})`,
     `               taken ${b.time.replace(/\.\d{3}Z$/, "Z")} (${formatAge(b.age_seconds)} ago), ${formatBytes(b.bytes)}, ${headline(b)}${b.encrypted ? ", encrypted" : ""}`,
-    `               sha256 ${b.sha256 ?? "(per-file list)"}: verified by the restore script before anything changes`,
-    `  From:        ${b.path} (local)`,
+    p.source.from === "offsite" && !b.sha256
+      ? `               sha256 as the bucket's checksum file records it: verified by fetch-offsite.sh, then by the restore script before anything changes`
+      : `               sha256 ${b.sha256 ?? "(per-file list)"}: verified by the restore script before anything changes`,
+    fromLine(p),
+    ...(p.offsite_error ? [`  Off-site:    the bucket could not be listed: ${p.offsite_error}`] : []),
     `  Replaces:    ${p.replaces}`,
     `  Pre-restore: a backup of what is replaced goes to ${p.pre_restore}/ first`,
   ].join("\n");

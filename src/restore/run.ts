@@ -8,6 +8,7 @@ import type { RestorePlan, RestoreTarget } from "./plan.ts";
 
 export const auditLogPath = (host: Host) => `${host.vars.paths.log_dir}/restore-audit.log`;
 
+/** The plan's facts; with the host's off-site copy on, its bucket is listed too (fallbacks, --from offsite). */
 export function planScript(host: Host, component: Component, target: RestoreTarget): string {
   return jobScript(
     "restore-plan.sh",
@@ -16,6 +17,7 @@ export function planScript(host: Host, component: Component, target: RestoreTarg
       COMPONENT: component,
       TARGET_DB: target.database ?? "",
       TARGET: target.folder ?? "",
+      OFFSITE: host.vars.offsite.enabled ? "1" : "0",
     },
     ["remote/points.sh"],
   );
@@ -31,7 +33,8 @@ export interface AuditFields {
   component: Component;
   backup: string | null;
   backup_time: string | null;
-  from: "local";
+  /** Where the plan reads the backup from; the run's line says where it was read from in the end. */
+  from: "local" | "offsite";
   target: string | null;
   forced: boolean;
 }
@@ -53,7 +56,7 @@ export function auditFields(
     component,
     backup: plan?.backup.name ?? null,
     backup_time: plan?.backup.time ?? null,
-    from: "local",
+    from: plan?.source.from ?? "local",
     target: target.database ?? target.folder ?? null,
     forced,
   };
@@ -63,8 +66,12 @@ export function auditFields(
 export const auditLine = (a: AuditFields, result: string, reason: string): string =>
   JSON.stringify({ ...a, result, reason, duration_ms: 0 });
 
-/** The audit line's first fields, which restore-run.sh completes with result, exit code and duration. */
-export const auditHead = (a: AuditFields): string => JSON.stringify(a).replace(/\}$/, ",");
+/**
+ * The audit line's first fields, which restore-run.sh completes with where the backup was read
+ * from in the end (`from`, and `fallback`: why the local copy was not used), the result, exit code
+ * and duration.
+ */
+export const auditHead = ({ from: _planned, ...a }: AuditFields): string => JSON.stringify(a).replace(/\}$/, ",");
 
 export function auditScript(host: Host, line: string): string {
   return jobScript("restore-audit.sh", host.vars, { AUDIT_LOG: auditLogPath(host), AUDIT_LINE: line }, [
@@ -79,18 +86,25 @@ export function runScript(host: Host, plan: RestorePlan, head: string): string {
     {
       COMPONENT: plan.component,
       BACKUP_PATH: plan.backup.path,
+      BACKUP_KIND: plan.backup.kind,
+      BACKUP_NAME: plan.backup.name,
+      FROM: plan.source.from,
+      FALLBACK: plan.source.fallback ? "1" : "0",
       TARGET_DB: plan.target.database ?? "",
       TARGET: plan.target.given_folder,
       AUDIT_LOG: auditLogPath(host),
       AUDIT_HEAD: head,
-      // An encrypted dump or config archive (.age) needs the identity: on the SSH stdin for this
-      // run only, handed to the restore script on a pipe (common.sh with_identity), as the drill does.
+      // An encrypted dump or config archive (.age) needs the identity, and so may a media snapshot
+      // rebuilt from the bucket (its objects are encrypted there): on the SSH stdin for this run
+      // only, handed to the installed scripts on a pipe (common.sh with_identity), as the drill does.
       AGE_IDENTITY:
-        plan.backup.path.endsWith(".age") && host.vars.encryption.recipients.length > 0
+        host.vars.encryption.recipients.length > 0 &&
+        (plan.backup.name.endsWith(".age") ||
+          (plan.component === "media" && (plan.source.from === "offsite" || plan.source.fallback)))
           ? (host.vars.encryption.identity ?? "")
           : "",
     },
-    ["remote/audit.sh"],
+    ["remote/points.sh", "remote/audit.sh"],
   );
 }
 
@@ -107,6 +121,15 @@ export interface RunResult {
   /** The report's Rollback line (failures): what was put back. */
   rollback: string | null;
   pre_restore: string | null;
+  /** Where the backup was read from in the end; `fallback`: the local copy was not used, and why. */
+  source: "local" | "offsite" | null;
+  fallback: string | null;
+  /** The fetched copy (from the off-site copy), the time the fetch took, and the work folder's fate. */
+  fetched: string | null;
+  fetch_ms: number | null;
+  workdir: string | null;
+  /** The restore script ran (false: nothing was changed, e.g. the fetch failed). */
+  ran: boolean;
   audit: { written: boolean; error: string | null };
   error: string | null;
 }
@@ -133,6 +156,12 @@ export function parseRun(stdout: string): RunResult {
     status: field("Status"),
     rollback: field("Rollback"),
     pre_restore: pre && pre.startsWith("/") ? pre.split(" ")[0]! : null,
+    source: f.get("RUN.source") === "offsite" ? "offsite" : f.get("RUN.source") === "local" ? "local" : null,
+    fallback: f.get("RUN.fallback") ?? null,
+    fetched: f.get("RUN.fetched") ?? null,
+    fetch_ms: n("RUN.fetch_ms"),
+    workdir: f.get("RUN.workdir_cleanup") ?? null,
+    ran: f.get("RUN.ran") === "1",
     audit: { written: f.get("AUDIT.written") === "1", error: f.get("AUDIT.error") ?? null },
     error: f.get("RUN.error") ?? null,
   };

@@ -7,6 +7,11 @@
 # checksum: "yes" (verified now against its .sha256; a media snapshot: its manifest's file count
 # and bytes, and a sample of POINTS_SAMPLE of its recorded SHA-256), "no" (it does not match),
 # "missing" (no checksum file or manifest: incomplete, never restored), "not checked".
+#
+# With the off-site copy (list_offsite): one "OFFSITE|kind|name|epoch|bytes|complete" line per
+# backup in the bucket, from the INSTALLED fetch-offsite.sh --list (its credentials stay in the
+# backup user's 0600 rclone config; nothing of them travels here), and "BACKUPS|offsite|listed" or
+# "BACKUPS|offsite_error|why". Needs SCRIPTS and as_cron (common.sh) for that.
 
 POINTS_SAMPLE="${POINTS_SAMPLE:-200}"
 
@@ -93,4 +98,36 @@ list_points() {
         [[ -z "$stamp" || "$p" == *"|"* || "$p" == *$'\n'* ]] || printf '%s\t%s\n' "$stamp" "$p"
       done | LC_ALL=C sort -r)
   done
+}
+
+# list_offsite KIND...: the off-site copies of the kinds, newest first, from one run of the
+# installed fetch-offsite.sh --list as the backup user (as cron runs it: a clean environment, so
+# rclone never sees this session's AWS_* variables). A listing that fails says why and lists
+# nothing: the local points are still there, and a caller that needs the bucket refuses.
+list_offsite() {
+  local want=" $* " out err rc=0 kind name bytes complete why
+  if [[ ! -x "$SCRIPTS/fetch-offsite.sh" ]]; then
+    printf 'BACKUPS|offsite_error|%s\n' "$SCRIPTS/fetch-offsite.sh is not installed (run provision first)"
+    return 0
+  fi
+  out="$(mktemp)"
+  err="$(mktemp)"
+  as_cron "$SCRIPTS/fetch-offsite.sh" --list >"$out" 2>"$err" </dev/null || rc=$?
+  if [[ "$rc" != 0 ]]; then
+    # Its last error, without the log prefix ("2026-12-01T02:00:00+0000 [ERROR] [fetch-offsite] ").
+    why="$(grep -E '\[(ERROR|CRITICAL)\]' -- "$err" | tail -n 1 || true)"
+    [[ -n "$why" ]] || why="$(tail -n 1 -- "$err")"
+    why="$(printf '%s' "$why" | sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+[+-][0-9]{4} \[[A-Z]+\] \[[a-z-]+\] //' | tr '|\n' '/ ')"
+    printf 'BACKUPS|offsite_error|fetch-offsite.sh --list exit %s: %s\n' "$rc" "${why:-no message}"
+    rm -f -- "$out" "$err"
+    return 0
+  fi
+  printf 'BACKUPS|offsite|listed\n'
+  # kind, name, time, bytes, encrypted, complete (tab-separated, after a "# ..." header).
+  while IFS=$'\t' read -r kind name _ bytes _ complete; do
+    [[ "$kind" != \#* && "$want" == *" $kind "* && -n "$(backup_stamp "$name")" && "$name" != *"|"* ]] || continue
+    [[ "$bytes" =~ ^[0-9]+$ ]] || bytes=""
+    printf 'OFFSITE|%s|%s|%s|%s|%s\n' "$kind" "$name" "$(backup_name_epoch "$name")" "$bytes" "$complete"
+  done <"$out"
+  rm -f -- "$out" "$err"
 }

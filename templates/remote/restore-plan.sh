@@ -1,13 +1,14 @@
 #!/bin/bash
 # Summary: the facts of the provisioner's `restore` plan on one host, read-only: the component's
 # restore points (points.sh, not verified here: the restore script verifies the one chosen before
-# it changes anything) and what a restore would replace: the live database (size, row count of
+# it changes anything), with OFFSITE=1 those in the bucket too (fetch-offsite.sh --list), and what
+# a restore would replace: the live database (size, row count of
 # every table) or the target folder (files and bytes). Prints "POINT|..." and "PLAN|field|value"
 # lines, read by src/restore/plan.ts.
 #
 # Sent over SSH by src/restore/job.ts, never installed, after this run's values (the host's paths
 # and database, as in common.sh; COMPONENT; TARGET_DB, the database a database restore replaces;
-# TARGET, the folder a media or config restore writes into), common.sh, lib/newest.sh and points.sh.
+# TARGET, the folder a media or config restore writes into; OFFSITE), common.sh, lib/newest.sh and points.sh.
 set -Euo pipefail
 umask 077
 
@@ -26,6 +27,8 @@ if [ ! -x "$SCRIPTS/$script" ]; then
 fi
 # shellcheck disable=SC2086 # a list of words
 list_points none $kinds
+# shellcheck disable=SC2086 # a list of words
+if [ "$OFFSITE" = 1 ]; then list_offsite $kinds; fi
 
 # psql on the target database as the app's role (the installed pgpass file), one value per line.
 psql_target() {

@@ -84,7 +84,7 @@ describe("backups and restore options", () => {
     );
   });
 
-  it("restore's own rules: one host named, a component, --backup or --at, targets that fit the component, --at not in the future, no off-site yet", () => {
+  it("restore's own rules: one host named, a component, --backup or --at, targets that fit the component, --at not in the future", () => {
     const now = Date.parse("2026-12-01T12:00:00Z");
     const rules = (...a: string[]) => restoreArgProblems(parse("prod", ...a), now);
     expect(rules("--limit", "web1", "--component", "database")).toEqual([]);
@@ -105,8 +105,23 @@ describe("backups and restore options", () => {
       "arguments: --at: 2026-12-02T00:00Z is in the future",
     ]);
     expect(rules("--limit", "w", "--component", "config", "--at", "soon")[0]).toMatch(/--at: "soon" is neither/);
-    expect(rules("--limit", "w", "--component", "config", "--from", "offsite")[0]).toMatch(
-      /--from offsite: restoring from the off-site copy needs issue 8/,
-    );
+    // --from offsite is the host's question (is its off-site copy on?), asked before connecting.
+    expect(rules("--limit", "w", "--component", "config", "--from", "offsite")).toEqual([]);
+  });
+});
+
+describe("restore --from offsite", () => {
+  const host = (enabled: boolean) => ({ name: "web1", vars: { offsite: { enabled } } });
+  const prepare = (enabled: boolean) => () =>
+    restoreJob.prepare!({
+      opts: parse("prod", "--limit", "web1", "--component", "database", "--from", "offsite", "--force"),
+      hosts: [host(enabled)],
+      deps: {},
+    } as never);
+  it("is refused before connecting when the host has no off-site copy", () => {
+    expect(problems(prepare(false))).toEqual([
+      "arguments: --from offsite: web1 has no off-site copy (offsite.enabled is false in its inventory)",
+    ]);
+    expect(prepare(true)()).toEqual({ atEpoch: undefined });
   });
 });

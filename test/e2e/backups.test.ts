@@ -103,11 +103,14 @@ describe("backups", () => {
     for (const host of weekly.report.hosts) expect(host.backups.points.map((p: any) => p.kind)).toEqual(["weekly"]);
   });
 
-  it("refuses --offsite (issue 8) and a bad --kind with exit 1, before contacting any host", async () => {
+  it("--offsite on hosts without the off-site copy lists their local points and says so; a bad --kind is exit 1 before contacting any host", async () => {
     const off = await cli("backups", [lab.state.files.inventory, "--offsite"]);
-    expect(off.code).toBe(1);
-    expect(off.stderr).toContain("arguments: --offsite: off-site listing needs issue 8");
-    expect(off.report).toBeUndefined();
+    expect(off.code, off.stdout + off.stderr).toBe(0);
+    expect(off.stdout).toContain("off-site: not enabled for this host (offsite.enabled): local points only");
+    for (const host of off.report.hosts) {
+      expect(host.backups.offsite).toBeNull();
+      expect(host.backups.points.every((p: any) => p.where === "local" && p.offsite === null)).toBe(true);
+    }
     const bad = await cli("backups", [lab.state.files.inventory, "--kind", "hourly"]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain(

@@ -70,7 +70,9 @@ describe("restore", () => {
     expect(none.stderr).toContain("--limit HOST: a restore needs exactly one host");
     const off = await restore(["--component", "database", "--from", "offsite", "--force"]);
     expect(off.code).toBe(1);
-    expect(off.stderr).toContain("--from offsite: restoring from the off-site copy needs issue 8");
+    expect(off.stderr).toContain(
+      `--from offsite: ${h.name} has no off-site copy (offsite.enabled is false in its inventory)`,
+    );
     const both = await restore(["--component", "config", "--backup", "x", "--at", "2d", "--force"]);
     expect(both.code).toBe(1);
     expect(both.stderr).toContain("--backup and --at: give one of them");

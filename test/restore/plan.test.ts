@@ -12,11 +12,13 @@ interface PlanCase {
   about: string;
   source: string;
   component: Component;
-  pick: { backup?: string; at?: string };
+  pick: { backup?: string; at?: string; from?: "local" | "offsite" };
   target_db?: string;
   now_ms?: number;
   stdout: string[];
   expect?: Record<string, unknown>;
+  /** Lines the plan's text must hold (where the backup is read from). */
+  expect_text?: string[];
   expect_problem?: string;
 }
 
@@ -37,6 +39,8 @@ describe("restore plans from recorded outputs", () => {
     expect(all.some((x) => x.pick.at)).toBe(true);
     expect(all.some((x) => x.pick.backup)).toBe(true);
     expect(all.filter((x) => x.expect_problem).length).toBeGreaterThanOrEqual(3);
+    expect(all.some((x) => x.pick.from === "offsite" && x.expect)).toBe(true);
+    expect(all.some((x) => (x.expect?.source as { fallback?: boolean } | undefined)?.fallback === true)).toBe(true);
   });
   for (const file of cases) {
     const c = JSON.parse(readFileSync(join(dir, file), "utf8")) as PlanCase;
@@ -52,7 +56,7 @@ describe("restore plans from recorded outputs", () => {
       const r = buildPlan(
         facts,
         { host: "lab1", environment: "lab", component: c.component, backupDir: BD, target },
-        { backup: c.pick.backup, atEpoch },
+        { backup: c.pick.backup, atEpoch, from: c.pick.from },
       );
       if (c.expect_problem) {
         expect(r).toEqual({ problem: c.expect_problem });
@@ -65,6 +69,7 @@ describe("restore plans from recorded outputs", () => {
       expect(text).toContain(r.plan.backup.name);
       expect(text).toContain(r.plan.replaces);
       expect(text).toContain(r.plan.pre_restore);
+      for (const t of c.expect_text ?? []) expect(text).toContain(t);
     });
   }
 });

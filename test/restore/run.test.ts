@@ -94,17 +94,22 @@ describe("restore run results", () => {
       target: "cepcomunicacion",
       forced: true,
     };
+    // The run says where the backup came from in the end: the plan said local, the run fell back.
     const done = JSON.parse(
-      `${auditHead(a)}"result":"success","exit_code":0,"duration_ms":5,"finished_at":"2026-12-01T14:00:05Z"}`,
+      `${auditHead(a)}"from":"offsite","fallback":"the local copy failed its checksum","result":"success","exit_code":0,"duration_ms":5,"finished_at":"2026-12-01T14:00:05Z"}`,
     );
     expect(done).toEqual({
       ...a,
+      from: "offsite",
+      fallback: "the local copy failed its checksum",
       result: "success",
       exit_code: 0,
       duration_ms: 5,
       finished_at: "2026-12-01T14:00:05Z",
     });
+    expect(auditHead(a)).not.toContain('"from"');
     expect(JSON.parse(auditLine(a, "cancelled", "wrong name"))).toMatchObject({
+      from: "local",
       result: "cancelled",
       reason: "wrong name",
     });
@@ -115,7 +120,13 @@ describe("runScript: the identity only for an encrypted backup", () => {
   const vars = testVars({ prefix: "/tmp/r", db: { port: 5432, password: "pw" } });
   vars.encryption = { recipients: ["age1" + "q".repeat(58)], scope: ["database"], identity: "AGE-SECRET-KEY-1TEST" };
   const host = { name: "h1", vars } as unknown as Host;
-  const plan = (path: string) => ({ component: "database", backup: { path }, target: {} }) as unknown as RestorePlan;
+  const plan = (path: string, component = "database", from = "local", fallback = false) =>
+    ({
+      component,
+      backup: { path, name: path.split("/").pop(), kind: component },
+      target: {},
+      source: { from, why: "", fallback },
+    }) as unknown as RestorePlan;
 
   it("an .age dump: AGE_IDENTITY is in the script's values (on the SSH stdin), handed on by with_identity", () => {
     const s = runScript(host, plan("/b/database/cep_2026-01-01_02-00-00.dump.age"), "{");
@@ -125,5 +136,21 @@ describe("runScript: the identity only for an encrypted backup", () => {
 
   it("a plain dump: no identity is sent", () => {
     expect(runScript(host, plan("/b/database/cep_2026-01-01_02-00-00.dump"), "{")).toMatch(/^AGE_IDENTITY=(''|"")?$/m);
+    expect(runScript(host, plan("/b/database/cep_2026-01-01_02-00-00.dump", "database", "offsite"), "{")).toMatch(
+      /^AGE_IDENTITY=(''|"")?$/m,
+    );
+  });
+
+  it("media: the identity only when the snapshot may be rebuilt from the bucket (its objects may be encrypted there)", () => {
+    const snap = "/b/media/2026-01-01_02-00-00";
+    expect(runScript(host, plan(snap, "media"), "{")).toMatch(/^AGE_IDENTITY=(''|"")?$/m);
+    expect(runScript(host, plan(snap, "media", "offsite"), "{")).toMatch(/^AGE_IDENTITY='?AGE-SECRET-KEY-1TEST'?$/m);
+    expect(runScript(host, plan(snap, "media", "local", true), "{")).toMatch(
+      /^AGE_IDENTITY='?AGE-SECRET-KEY-1TEST'?$/m,
+    );
+    const s = runScript(host, plan(snap, "media", "offsite"), "{");
+    expect(s).toMatch(/^FROM='?offsite'?$/m);
+    expect(s).toMatch(/^BACKUP_KIND='?media'?$/m);
+    expect(s).toContain('with_identity as_cron "$SCRIPTS/fetch-offsite.sh"');
   });
 });
