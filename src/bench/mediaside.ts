@@ -5,11 +5,11 @@
 // with nothing changed, once after rewriting 1% of the files. Each side keeps its own chain of
 // snapshots, so both see the same change against their own previous copy. Everything it adds is
 // removed at the end, also on an error.
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { LabHost } from "../lab/lab.ts";
 import { formatBytes } from "../format.ts";
-import { CRON_ENV, changeFiles, generateMedia, listEntries, removeNew, runScript } from "./hostops.ts";
+import { CRON_ENV, changeFiles, generateMedia, listEntries, removeNew, runScript, scriptPath } from "./hostops.ts";
 import { check, median, nextSecond, timed, type RunResult } from "./measure.ts";
 
 export const SIDE_FILES = 100_000;
@@ -33,6 +33,33 @@ export interface MediaSide {
   /** wall ms per repetition, by variant and state. */
   samples: Record<SideKey, number[]>;
   cpu_samples: Record<SideKey, number[]>;
+  /**
+   * Where backup-media.sh's time goes: one extra run per state (after the interleaved ones, not in
+   * the medians) traced with bash -x, ms per step of its main() (tracing adds its own cost).
+   */
+  steps?: Partial<Record<SideState, Record<string, number>>>;
+}
+
+/**
+ * ms per step from a bash -x trace whose PS4 is `+|$EPOCHREALTIME|${FUNCNAME[*]}| `: the time from
+ * one traced command to the next goes to the function main() was in (its direct callee), or to
+ * "(top level)" outside main (sourcing the library, the configuration).
+ */
+export function stepTimes(trace: string): Record<string, number> {
+  const points: { t: number; step: string }[] = [];
+  for (const line of trace.split("\n")) {
+    const m = /^\++\|(\d+[.,]\d+)\|([^|]*)\|/.exec(line);
+    if (!m) continue;
+    const fns = m[2]!.trim().split(/\s+/).filter(Boolean);
+    const i = fns.lastIndexOf("main");
+    points.push({ t: Number(m[1]!.replace(",", ".")) * 1000, step: i > 0 ? fns[i - 1]! : "(top level)" });
+  }
+  const out: Record<string, number> = {};
+  for (let k = 0; k + 1 < points.length; k++) {
+    const { step, t } = points[k]!;
+    out[step] = (out[step] ?? 0) + Math.max(0, points[k + 1]!.t - t);
+  }
+  return out;
 }
 
 /** The medians of a side-by-side run and their ratios to bare rsync (pure). */
@@ -107,6 +134,24 @@ export async function mediaSideBySide(
         cpu[`${v}_${state}`].push(r.cpu_ms);
       }
     };
+    const traced = async (state: SideState): Promise<Record<string, number>> => {
+      await nextSecond();
+      const trace = join(bareRoot, `trace-${state}.txt`);
+      // PS4 is not taken from the environment by a root shell: set inside, the script sourced with
+      // its own $0 and BASH_SOURCE; the trace goes to fd 9, so no captured stderr ever holds it.
+      const r = await timed(
+        "bash",
+        [
+          "-c",
+          'exec 9>"$1"; shift; BASH_XTRACEFD=9; PS4=\'+|${EPOCHREALTIME}|${FUNCNAME[*]:-}| \'; set -x; . "$0" "$@"',
+          scriptPath(host, "backup-media.sh"),
+          trace,
+        ],
+        { extendEnv: false, env: CRON_ENV },
+      );
+      check(r, `backup-media.sh traced (${state})`);
+      return stepTimes(readFileSync(trace, "utf8"));
+    };
     for (let rep = 0; rep < reps; rep++) {
       say(`media side by side ${rep + 1}/${reps}: nothing changed`);
       await pair("unchanged", rep);
@@ -116,7 +161,13 @@ export async function mediaSideBySide(
       say(`media side by side ${rep + 1}/${reps}: after changing ${c.files} files (${formatBytes(c.bytes)})`);
       await pair("changed", rep);
     }
+    say("media side by side: one traced run of backup-media.sh per state (where its time goes)");
+    const steps: MediaSide["steps"] = { unchanged: await traced("unchanged") };
+    changeFiles(tree.files, 0.01);
+    // The bare chain is not compared any more; the traced run sees the same 1% change.
+    steps.changed = await traced("changed");
     return {
+      steps,
       files: tree.files.length,
       bytes: tree.bytes,
       generate_ms: tree.ms,

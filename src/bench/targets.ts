@@ -5,6 +5,7 @@ import { formatBytes, formatMs } from "../format.ts";
 import type { LargeResult } from "./large.ts";
 import { hostCpuParts } from "./hostcpu.ts";
 import { mediaSideSummary, type MediaSide } from "./mediaside.ts";
+import { median } from "./measure.ts";
 import { med, noopKey, noopSets, type Cases } from "./results.ts";
 
 /** One target's verdict, as printed and written to the JSON. */
@@ -172,9 +173,18 @@ const MEDIA_SIDE_TARGETS: TargetDef[] = (["unchanged", "changed"] as const).map(
   measure: ({ mediaSide }) => {
     const sum = mediaSideSummary(mediaSide!);
     const p = sum[state];
+    const cpu = (k: string) => median((mediaSide!.cpu_samples as Record<string, number[]>)[k] ?? []);
+    const st = mediaSide!.steps?.[state];
+    const steps = st
+      ? `; one traced run: ${Object.entries(st)
+          .filter(([, ms]) => ms >= 50)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, ms]) => `${k} ${formatMs(ms)}`)
+          .join(", ")}`
+      : "";
     return {
       ratio: p.ratio,
-      measured: `${formatMs(p.script_ms)} vs ${formatMs(p.bare_ms)} (median of ${sum.n}, interleaved; ${formatBytes(mediaSide!.bytes)} in ${mediaSide!.files} files${state === "changed" ? `, ${mediaSide!.changed_files} rewritten` : ""})`,
+      measured: `${formatMs(p.script_ms)} vs ${formatMs(p.bare_ms)} (median of ${sum.n}, interleaved; ${formatBytes(mediaSide!.bytes)} in ${mediaSide!.files} files${state === "changed" ? `, ${mediaSide!.changed_files} rewritten` : ""}; CPU ${formatMs(cpu(`script_${state}`))} vs ${formatMs(cpu(`bare_${state}`))}${steps})`,
     };
   },
   group: "backup-media.sh ≤ 1.5× bare rsync on a 100k-file tree, nothing changed and after 1% changed",

@@ -2,7 +2,7 @@
 // breakdown; GNU time's RSS output; the media side by side's medians.
 import { describe, expect, it } from "vitest";
 import { hostCpuParts } from "../../src/bench/hostcpu.ts";
-import { mediaSideSummary, SIDE_KEYS, type MediaSide } from "../../src/bench/mediaside.ts";
+import { mediaSideSummary, SIDE_KEYS, stepTimes, type MediaSide } from "../../src/bench/mediaside.ts";
 import { parseTimeRss } from "../../src/bench/provision.ts";
 import { hostCpuLine, mediaSideLines } from "../../src/bench/report.ts";
 import { record, type Cases, type CaseSample } from "../../src/bench/results.ts";
@@ -111,6 +111,27 @@ describe("host CPU per host", () => {
   });
 });
 
+describe("stepTimes", () => {
+  it("gives each traced command's time, to the next one, to the step main() was in", () => {
+    const trace = [
+      "+|100.000000|| source lib.sh",
+      "+|100.200000|| main",
+      "+|100.250000|preflight main| preflight",
+      "++|100.300000|resolve_source preflight main| resolve_source",
+      "+|100.400000|sync_snapshot main| rsync -a",
+      "not a trace line (a script's own fd 9 output would not be one either)",
+      "+|102.400000|commit_snapshot main| awk",
+      "+|103.000000|report main| log",
+    ].join("\n");
+    const t = stepTimes(trace);
+    expect(Object.keys(t)).toEqual(["(top level)", "preflight", "sync_snapshot", "commit_snapshot"]);
+    expect(t["(top level)"]).toBeCloseTo(250);
+    expect(t.preflight).toBeCloseTo(150);
+    expect(t.sync_snapshot).toBeCloseTo(2000);
+    expect(t.commit_snapshot).toBeCloseTo(600);
+  });
+});
+
 describe("parseTimeRss", () => {
   it("reads GNU time's -f %M, also after its 'exited with non-zero status' line", () => {
     expect(parseTimeRss("123456\n")).toBe(123456);
@@ -135,7 +156,10 @@ const side = (script: Record<"u" | "c", number[]>, bare: Record<"u" | "c", numbe
     changed_files: 1000,
     changed_bytes: [2e6, 2e6, 2e6],
     samples,
-    cpu_samples: Object.fromEntries(SIDE_KEYS.map((k) => [k, samples[k].map(() => 0)])) as MediaSide["cpu_samples"],
+    cpu_samples: Object.fromEntries(
+      SIDE_KEYS.map((k) => [k, samples[k].map((ms) => ms / 2)]),
+    ) as MediaSide["cpu_samples"],
+    steps: { changed: { sync_snapshot: 2500, commit_snapshot: 1200, "(top level)": 40 } },
   };
 };
 
@@ -158,7 +182,9 @@ describe("the media side by side", () => {
       ["backup-media.sh ≤ 1.5× bare rsync -a --delete --link-dest, 100000 files, nothing changed", 4000 / 2200, false],
       ["backup-media.sh ≤ 1.5× bare rsync -a --delete --link-dest, 100000 files, after 1% changed", 1.5, true],
     ]);
-    expect(ts[1]!.measured).toBe("4.5s vs 3s (median of 3, interleaved; 195 MiB in 100000 files, 1000 rewritten)");
+    expect(ts[1]!.measured).toBe(
+      "4.5s vs 3s (median of 3, interleaved; 195 MiB in 100000 files, 1000 rewritten; CPU 2.25s vs 1.5s; one traced run: sync_snapshot 2.5s, commit_snapshot 1.2s)",
+    );
     const none = evaluateTargets({ hosts: 1, cases: hundred() }).filter((t) => t.target.startsWith("backup-media.sh"));
     expect(none).toEqual([
       {
