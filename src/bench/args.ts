@@ -14,6 +14,9 @@ Options:
   --scale S          small (default: the lab's seeded data) or large (+ ~1 GB of media in a few
                      thousand files and a million-row table on lab1; needs ~3 GB free in $TMPDIR)
   --rows N           rows generated for --scale large, over 4 tables (default 1000000)
+  --media-side       also back up a generated tree of small files (--media-files, default 100000) with
+                     backup-media.sh and with bare rsync side by side (on by default with --scale large)
+  --media-files N    the side by side's file count (default 100000)
   --reps R           repetitions per figure, the median is reported (default 5)
   --json FILE        where the JSON results go (default bench/results/latest.json)
   --ansible          also run bench/ansible/noop.yml with ansible-playbook (apt-get install ansible-core)
@@ -32,6 +35,9 @@ export interface BenchOptions {
   /** Absolute path of the JSON results. */
   json: string;
   ansible: boolean;
+  /** The media side by side with bare rsync (--media-side, or --scale large). */
+  mediaSide: boolean;
+  mediaFiles: number;
   /** The arguments as given (recorded in the JSON as the command that reproduces the run). */
   argv: string[];
 }
@@ -59,6 +65,8 @@ export function parseBenchArgs(
         rows: { type: "string" },
         json: { type: "string" },
         ansible: { type: "boolean" },
+        "media-side": { type: "boolean" },
+        "media-files": { type: "string" },
         forks: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -72,6 +80,7 @@ export function parseBenchArgs(
   const reps = int("reps", a.reps, 5, 1, 50);
   const rows = int("rows", a.rows, 1_000_000, 1000, 100_000_000);
   const forks = a.forks === undefined ? undefined : int("forks", a.forks, 10, 1, 500);
+  const mediaFiles = int("media-files", a["media-files"], 100_000, 100, 1_000_000);
   const scale = a.scale ?? "small";
   if (scale !== "small" && scale !== "large")
     throw new InputError([`arguments: --scale: expected small or large, got "${scale}"`]);
@@ -83,6 +92,8 @@ export function parseBenchArgs(
     rows,
     json: resolve(cwd, a.json ?? join(repo, "bench/results/latest.json")),
     ansible: a.ansible ?? false,
+    mediaSide: (a["media-side"] ?? false) || scale === "large",
+    mediaFiles,
     argv,
   };
 }

@@ -1,13 +1,18 @@
 // The cases the bench measures, each a named function that runs once and returns one sample; the
 // run repeats them (the side-by-side ones interleaved, in a rotating order) and keeps the medians.
 // A new figure is one more case here (and, if it has a target, one entry in targets.ts).
-import { join } from "node:path";
 import type { LabHost, LabState } from "../lab/lab.ts";
 import type { BenchOptions } from "./args.ts";
 import { runAnsible, type AnsibleSetup } from "./ansible.ts";
 import { latestMediaManifest, runScript } from "./hostops.ts";
 import { check, nextSecond, timed } from "./measure.ts";
-import { noopChanges, provisionSample, writeSubsetInventory, type ProvisionRunner } from "./provision.ts";
+import {
+  noopChanges,
+  provisionSample,
+  writeSubsetInventory,
+  type Launcher,
+  type ProvisionRunner,
+} from "./provision.ts";
 import { noopKey, noopSets, sample, type CaseSample } from "./results.ts";
 
 export interface CaseRun {
@@ -109,14 +114,7 @@ function commandCase({ key, label, cmd, args, opts = {}, what, okCodes = [0] }: 
 export function sideBySideCases(ctx: BenchContext, ansible?: AnsibleSetup): BenchCase[] {
   const { lab, repo, opts } = ctx;
   const h1 = lab.hosts[0]!;
-  const provisionTs = join(repo, "playbooks/provision.ts");
-  const noop = (
-    key: string,
-    label: string,
-    n: number,
-    launcher: "npx" | "node" = "npx",
-    forks?: number,
-  ): BenchCase => ({
+  const noop = (key: string, label: string, n: number, launcher: Launcher = "cep", forks?: number): BenchCase => ({
     key,
     label,
     run: async () => {
@@ -141,21 +139,12 @@ export function sideBySideCases(ctx: BenchContext, ansible?: AnsibleSetup): Benc
       what: "bash ~/.bashrc",
     },
     { key: "node_bare", label: "node -e 0 (Node.js alone)", cmd: "node", args: ["-e", "0"] },
-    // --help may exit 0 or 1: either way the whole CLI has loaded, which is what is measured.
+    // --help may exit 0 or 1: either way the CLI has started, which is what is measured.
     {
-      key: "start_npx",
-      label: "CLI start: npx tsx playbooks/provision.ts --help",
-      cmd: "npx",
-      args: ["tsx", provisionTs, "--help"],
-      opts: { cwd: repo },
-      what: "provision --help",
-      okCodes: [0, 1],
-    },
-    {
-      key: "start_node",
-      label: "CLI start: node --import tsx playbooks/provision.ts --help",
+      key: "start_cep",
+      label: "CLI start: node bin/cep.mjs provision --help (the bundle)",
       cmd: "node",
-      args: ["--import", "tsx", provisionTs, "--help"],
+      args: ["bin/cep.mjs", "provision", "--help"],
       opts: { cwd: repo },
       what: "provision --help",
       okCodes: [0, 1],
@@ -171,12 +160,12 @@ export function sideBySideCases(ctx: BenchContext, ansible?: AnsibleSetup): Benc
             "noop_all_forks",
             `no-op re-provision, ${opts.hosts} hosts, --forks ${opts.hosts} (one wave)`,
             opts.hosts,
-            "npx",
+            "cep",
             opts.hosts,
           ),
         ]
       : []),
-    noop("noop_1_node", "no-op re-provision, 1 host, launched with node --import tsx", 1, "node"),
+    noop("noop_1_npm", "no-op re-provision, 1 host, `npm run provision` (the README's command)", 1, "npm"),
   );
   if (ansible)
     cases.push(

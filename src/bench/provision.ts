@@ -1,20 +1,31 @@
 // The provision CLI as the bench runs it: a separate process (as an operator launches it), with a
 // JSON report per run; what a sample of it is (wall, CPU, and per host what the report says).
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import YAML from "yaml";
 import type { LabState } from "../lab/lab.ts";
 import { median, timed, type RunResult } from "./measure.ts";
 import type { CaseSample } from "./results.ts";
 
+// How the provision CLI is launched: the README's own `npm run provision -- …` (npm, then
+// bin/cep.mjs, then the esbuild bundle), and bin/cep.mjs directly (the same bundle without npm's
+// start), which the fleet no-ops use so that their per-host figures hold no npm start.
 export const LAUNCHERS = {
-  npx: { cmd: "npx", pre: ["tsx"], label: "npx tsx" },
-  node: { cmd: "node", pre: ["--import", "tsx"], label: "node --import tsx" },
+  npm: { cmd: "npm", pre: ["run", "provision", "--"], label: "npm run provision" },
+  cep: { cmd: "node", pre: ["bin/cep.mjs", "provision"], label: "node bin/cep.mjs provision" },
 } as const;
 export type Launcher = keyof typeof LAUNCHERS;
 
+/**
+ * GNU time: the peak RSS (KiB) the kernel recorded for the largest process of the run once it is
+ * reaped (getrusage of the child, wait4). Optional: without it there is no RSS figure.
+ */
+export const GNU_TIME = "/usr/bin/time";
+
 export interface ProvisionRun extends RunResult {
   report: any;
+  /** Peak RSS of the largest process of the run (KiB), from GNU time; undefined without it. */
+  max_rss_kb?: number;
 }
 
 export type ProvisionRunner = (
@@ -26,22 +37,29 @@ export type ProvisionRunner = (
 ) => Promise<ProvisionRun>;
 
 /**
- * Runs `playbooks/provision.ts` from `repo`, each run writing its JSON report under `workDir`;
+ * Runs the provision CLI from `repo` (through `launcher`, bin/cep.mjs by default), under GNU time
+ * when it is installed, each run writing its JSON report under `workDir`;
  * `forks` (when given) is passed to every run unless a run overrides it. A failed run throws.
  */
 export function provisionRunner(repo: string, workDir: string, forks?: number): ProvisionRunner {
   let reportNo = 0;
-  return async (inventory, args, hostPids, launcher = "npx", forksOverride) => {
+  const haveTime = existsSync(GNU_TIME);
+  return async (inventory, args, hostPids, launcher = "cep", forksOverride) => {
     const l = LAUNCHERS[launcher];
     const json = join(workDir, "reports", `${++reportNo}.json`);
     mkdirSync(dirname(json), { recursive: true });
     const f = forksOverride ?? forks;
     const forkArgs = f === undefined ? [] : ["--forks", String(f)];
-    const r = await timed(
-      l.cmd,
-      [...l.pre, join(repo, "playbooks/provision.ts"), inventory, ...args, ...forkArgs, "--json", json],
-      { cwd: repo, hostPids },
-    );
+    const argv = [...l.pre, inventory, ...args, ...forkArgs, "--json", json];
+    const rssFile = `${json}.rss`;
+    const r = haveTime
+      ? await timed(GNU_TIME, ["-f", "%M", "-o", rssFile, l.cmd, ...argv], { cwd: repo, hostPids })
+      : await timed(l.cmd, argv, { cwd: repo, hostPids });
+    let max_rss_kb: number | undefined;
+    if (haveTime) {
+      max_rss_kb = parseTimeRss(readFileSync(rssFile, "utf8"));
+      rmSync(rssFile, { force: true });
+    }
     let report: any;
     try {
       report = JSON.parse(readFileSync(json, "utf8"));
@@ -52,8 +70,14 @@ export function provisionRunner(repo: string, workDir: string, forks?: number): 
       throw new Error(
         `provision ${relative(workDir, inventory)} ${args.join(" ")} exited ${r.code}:\n${(r.stderr || r.stdout).trim().split("\n").slice(-20).join("\n")}`,
       );
-    return { ...r, report };
+    return { ...r, report, ...(max_rss_kb !== undefined ? { max_rss_kb } : {}) };
   };
+}
+
+/** GNU time's `-f %M` output: the last line is the peak RSS in KiB (a "Command exited…" line may precede it). */
+export function parseTimeRss(text: string): number | undefined {
+  const last = text.trim().split("\n").pop() ?? "";
+  return /^\d+$/.test(last) ? Number(last) : undefined;
 }
 
 /** One sample of a provision run: wall and CPU, plus what the JSON report says per host. */
@@ -77,6 +101,7 @@ export function provisionSample(r: ProvisionRun): CaseSample {
     failed_hosts: hosts.filter((h) => h.status === "failed" || h.status === "unreachable").length,
     changed_tasks: hosts.reduce((n, h) => n + h.changed, 0),
     tasks_per_host: hosts[0]?.tasks?.length ?? 0,
+    ...(r.max_rss_kb !== undefined ? { max_rss_kb: r.max_rss_kb } : {}),
   };
 }
 

@@ -3,6 +3,8 @@
 import { formatBytes, formatMs, textTable } from "../format.ts";
 import type { BenchOptions } from "./args.ts";
 import type { LargeResult } from "./large.ts";
+import { hostCpuParts } from "./hostcpu.ts";
+import { mediaSideSummary, type MediaSide } from "./mediaside.ts";
 import { median, stat } from "./measure.ts";
 import { med, noopKey, noopSets, type CaseResult, type Cases } from "./results.ts";
 import { ratio, type Target } from "./targets.ts";
@@ -36,6 +38,8 @@ export interface BenchReport {
   /** Durations of each smoke component over the smoke runs, ms. */
   smokeParts: Record<string, number[]>;
   large?: LargeResult | null;
+  /** The media side by side with bare rsync (absent when not run, and in runs recorded before it). */
+  mediaSide?: MediaSide | null;
   targets: Target[];
 }
 
@@ -46,10 +50,12 @@ const ORDER = (hosts: number) => [
   "node_bare",
   "start_npx",
   "start_node",
+  "start_cep",
   "first_1",
   ...noopSets(hosts).map(noopKey),
   "noop_all_forks",
   "noop_1_node",
+  "noop_1_npm",
   "smoke_1",
   "backup_db",
   "backup_media",
@@ -64,6 +70,7 @@ function caseNote(key: string, c: CaseResult, r: BenchReport): string {
   const first = c.samples[0]!;
   if (key === "ssh_true") return "baseline";
   if (key === "noop_1_node") return `vs npx: ${ratio(c.wall_ms.median / med(cases, "noop_1"))}`;
+  if (key === "noop_1_npm") return `vs node bin/cep.mjs: ${ratio(c.wall_ms.median / med(cases, "noop_1"))}`;
   if (key.startsWith("noop_")) {
     const note = `${ratio(c.wall_ms.median / med(cases, "noop_1"))} 1 host; per-host ${formatMs(med(cases, key, "host_ms_median"))}`;
     // All of the lab's hosts share this machine's CPUs: the CPU used on both sides over the CPUs
@@ -189,6 +196,38 @@ export function largeLines(large: LargeResult, hostName: string): string[] {
   ];
 }
 
+/** The media side by side: the tree, then each variant's median and its ratio to bare rsync. */
+export function mediaSideLines(m: MediaSide): string[] {
+  const sum = mediaSideSummary(m);
+  const row = (label: string, ms: number, note: string) => [label, formatMs(ms), note];
+  return [
+    `Media side by side on a generated tree: ${m.files} files, ${formatBytes(m.bytes)} (generated in ${formatMs(m.generate_ms)}; first copies: bare rsync ${formatMs(m.first_ms.bare)}, backup-media.sh ${formatMs(m.first_ms.script)})`,
+    textTable(
+      [
+        ["variant (interleaved, median of " + sum.n + ")", "time", "note"],
+        row("bare rsync -a --delete --link-dest, nothing changed", sum.unchanged.bare_ms, "baseline"),
+        row("backup-media.sh, nothing changed", sum.unchanged.script_ms, `${ratio(sum.unchanged.ratio)} bare`),
+        row(`bare rsync, after ${m.changed_files} files (1%) changed`, sum.changed.bare_ms, "baseline"),
+        row(
+          `backup-media.sh, after ${m.changed_files} files (1%) changed`,
+          sum.changed.script_ms,
+          `${ratio(sum.changed.ratio)} bare`,
+        ),
+      ],
+      { alignNumbers: true },
+    ),
+  ];
+}
+
+/** What a host's CPU on the N-host no-op is made of (when its parts were measured). */
+export function hostCpuLine(cases: Cases, hosts: number): string[] {
+  const p = hostCpuParts(cases, hosts);
+  if (!p) return [];
+  return [
+    `Host CPU per host (${hosts}-host no-op): ${formatMs(p.per_host_ms)} = sshd session ${formatMs(p.sshd_ms)} + login shell with ~/.bashrc ${formatMs(p.shell_ms)} (together \`ssh host true\`) + the remote script ${formatMs(p.script_ms)}`,
+  ];
+}
+
 /** One line per target: PASS, MISS or n/a, the ratio against its limit, what was measured. */
 export function targetLines(targets: Target[]): string[] {
   return targets.map((t) => {
@@ -206,9 +245,11 @@ export function consoleReport(r: BenchReport): string {
     `Benchmarks (${opts.reps} reps, medians; ${m.nproc} CPUs ${m.cpu_model}, ${m.memory_gib} GiB; lab of ${opts.hosts} hosts up in ${formatMs(r.labUpMs)})`,
     textTable(caseRows(r), { alignNumbers: true }),
     ...(r.large ? ["", ...largeLines(r.large, r.hostName)] : []),
+    ...(r.mediaSide ? ["", ...mediaSideLines(r.mediaSide)] : []),
     "",
     "Targets:",
     ...targetLines(r.targets),
+    ...hostCpuLine(r.cases, opts.hosts),
     "",
     "Anchors: Ansible ~4.6 s for a 10-task no-op play, 1 loopback host, pipelining (issue 5, this machine class);",
     `         pyinfra (published, 2024) 1.27 s / 2.24 s / 6.54 s for 1/25/100 hosts. Ours: ${noopSets(opts.hosts)
@@ -230,12 +271,14 @@ export function jsonReport(r: BenchReport): Record<string, unknown> {
       scale: opts.scale,
       ansible: r.ansible ?? null,
       forks: opts.forks ?? "default (10)",
+      ...(opts.mediaSide ? { media_side_files: opts.mediaFiles } : {}),
     },
     command: `npm run bench -- ${opts.argv.join(" ")}`.trim(),
     lab: { hosts: opts.hosts, up_ms: r.labUpMs },
     cases: r.cases,
     smoke_components_ms: Object.fromEntries(Object.entries(r.smokeParts).map(([k, xs]) => [k, stat(xs)])),
     large: r.large ?? null,
+    ...(r.mediaSide ? { media_side: { ...r.mediaSide, summary: mediaSideSummary(r.mediaSide) } } : {}),
     targets: r.targets,
     anchors: {
       ansible_10_task_noop_s: 4.6,

@@ -23,6 +23,7 @@ import {
 } from "./cases.ts";
 import { hostConf } from "./hostops.ts";
 import { largeScale } from "./large.ts";
+import { mediaSideBySide } from "./mediaside.ts";
 import { provisionRunner, provisionSample } from "./provision.ts";
 import { consoleReport, jsonReport, type BenchReport, type MachineInfo } from "./report.ts";
 import { record, type Cases } from "./results.ts";
@@ -182,6 +183,8 @@ async function measureAll(
     for (const c of backups) await measure(c);
   }
   const large = opts.scale === "large" ? await largeScale(h1, backupDir, opts.reps, say, opts.rows) : undefined;
+  // After the large scale has removed its tree: the side by side's tree is then all there is to back up.
+  const mediaSide = opts.mediaSide ? await mediaSideBySide(h1, backupDir, opts.reps, say, opts.mediaFiles) : undefined;
 
   const report: BenchReport = {
     machine: info,
@@ -193,7 +196,8 @@ async function measureAll(
     cases,
     smokeParts,
     large,
-    targets: evaluateTargets({ hosts: opts.hosts, cases, large }),
+    mediaSide,
+    targets: evaluateTargets({ hosts: opts.hosts, cases, large, nproc: info.nproc, mediaSide }),
   };
   io.out(consoleReport(report));
   mkdirSync(dirname(opts.json), { recursive: true });

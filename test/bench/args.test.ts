@@ -28,6 +28,8 @@ describe("parseBenchArgs", () => {
       rows: 1_000_000,
       json: "/repo/bench/results/latest.json",
       ansible: false,
+      mediaSide: false,
+      mediaFiles: 100_000,
       argv: [],
     });
   });
@@ -56,15 +58,26 @@ describe("parseBenchArgs", () => {
       rows: 5000,
       json: "/w/out.json",
       ansible: true,
+      mediaSide: true,
+      mediaFiles: 100_000,
       argv,
     });
     expect(parseBenchArgs(["-h"])).toBe("help");
+    // --media-side on its own (without --scale large), with its file count
+    expect(parseBenchArgs(["--media-side", "--media-files", "2000"])).toMatchObject({
+      scale: "small",
+      mediaSide: true,
+      mediaFiles: 2000,
+    });
   });
 
   it("says what was expected of a bad value", () => {
     expect(problems(["--hosts", "0"])).toEqual(['arguments: --hosts: expected an integer from 1 to 200, got "0"']);
     expect(problems(["--reps", "2.5"])).toEqual(['arguments: --reps: expected an integer from 1 to 50, got "2.5"']);
     expect(problems(["--forks", "x"])).toEqual(['arguments: --forks: expected an integer from 1 to 500, got "x"']);
+    expect(problems(["--media-files", "10"])).toEqual([
+      'arguments: --media-files: expected an integer from 100 to 1000000, got "10"',
+    ]);
     expect(problems(["--scale", "huge"])).toEqual(['arguments: --scale: expected small or large, got "huge"']);
     expect(problems(["--nope"])[0]).toMatch(/^arguments: Unknown option '--nope'/);
     expect(problems(["extra"])[0]).toMatch(/^arguments: Unexpected argument 'extra'/);

@@ -11,6 +11,8 @@ const opts: BenchOptions = {
   rows: 1_000_000,
   json: "/x.json",
   ansible: false,
+  mediaSide: false,
+  mediaFiles: 100_000,
   argv: ["--hosts", "1"],
 };
 
