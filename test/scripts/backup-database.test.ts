@@ -299,6 +299,22 @@ describe("backup-database.sh", () => {
     }
   });
 
+  it("a table the backup role cannot read: the job fails naming that table (not pg_dump's 'invalid snapshot identifier'), no file left", async () => {
+    // Owned by the superuser, no grant: the role's count(*) is refused, which used to end the
+    // snapshot session and leave pg_dump with a snapshot that no longer exists.
+    await lab.sql(`CREATE TABLE public.locked_away AS SELECT 1 AS id; REVOKE ALL ON public.locked_away FROM PUBLIC;`);
+    const before = readdirSync(dbDir).sort();
+    try {
+      const r = await lab.run("backup-database.sh");
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stderr).toMatch(/cannot read table\(s\) public\.locked_away/);
+      expect(r.stderr).not.toMatch(/invalid snapshot identifier/);
+      expect(readdirSync(dbDir).sort()).toEqual(before);
+    } finally {
+      await lab.sql(`DROP TABLE IF EXISTS public.locked_away;`);
+    }
+  });
+
   it("full disk during the dump: non-zero exit, no partial file, the previous backup intact", async () => {
     // A 64 KiB tmpfs as the database backup dir: a first small backup fits, the next one cannot.
     mkdirSync(dbDir, { recursive: true });

@@ -90,6 +90,19 @@ SELECT n.nspname, c.relname,
 SQL
 }
 
+# pg_unreadable_tables_sql: SQL naming (one line, comma-separated) the tables of
+# pg_table_counts_sql's set that the connected role may not SELECT from; empty when it may read all.
+pg_unreadable_tables_sql() {
+  cat <<'SQL'
+SELECT string_agg(format('%I.%I', n.nspname, c.relname), ', ' ORDER BY n.nspname, c.relname)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
+   AND NOT has_table_privilege(c.oid, 'SELECT');
+SQL
+}
+
 # --- Database dump procedure (backup-database, backup-database-weekly, pre-restore dumps) ---
 
 # db_snapshot_open: start a psql session (coprocess DB_SNAP) holding a REPEATABLE READ, READ ONLY
@@ -160,6 +173,11 @@ db_dump_verified() {
   started_at="$(now_iso)"
 
   db_snapshot_open
+  # A table the role may not read would abort the snapshot's transaction mid-count (and pg_dump would
+  # then see only "invalid snapshot identifier"): name such tables first, while the reason is clear.
+  db_snapshot_query "$(pg_unreadable_tables_sql)" || die "checking which tables $DB_USER may read failed: $DB_SNAP_OUT"
+  [[ -z "$DB_SNAP_OUT" ]] ||
+    die "the database user $DB_USER cannot read table(s) $DB_SNAP_OUT (permission denied): pg_dump cannot dump them; grant it SELECT on them (or make it their owner)"
   # The row counts run in the snapshot's session while pg_dump reads the same snapshot (one scan
   # each, at the same time, instead of one after the other).
   db_snapshot_send "$(pg_table_counts_sql)" || die "counting rows failed: $DB_SNAP_OUT"
