@@ -4,6 +4,13 @@
 # installed scripts, then the script itself); never installed.
 # Needs SCRIPTS, BACKUP_DIR, BACKUP_USER, CRON_PATH, DB_HOST, DB_PORT, DB_USER and PGPASSFILE.
 
+# Run a command as root from /, with the environment cron gives the jobs and nothing of this SSH
+# session's (how npm run restore and a --live drill run the restore scripts: the live media and
+# config need root for their owners and the app folder).
+as_root_clean() {
+  (cd / && env -i SHELL=/bin/bash PATH="$CRON_PATH" HOME=/root LOGNAME=root USER=root "$@")
+}
+
 # Run a command as cron runs the backup jobs: as the backup user, from /, with an empty environment
 # but the cron file's SHELL and PATH (a PATH or permission problem shows here, not at 2 AM).
 as_cron() {

@@ -94,12 +94,6 @@ timed_restore() {
 # not pass (the restore scripts put their own component back; what follows is left as it was), then
 # VERIFY_COMMAND on the restored host.
 
-# As root from /, with the environment cron gives the jobs (as npm run restore runs the restore
-# scripts: the live media and config need root for their owners and the app folder).
-as_root_clean() {
-  (cd / && env -i SHELL=/bin/bash PATH="$CRON_PATH" HOME=/root LOGNAME=root USER=root "$@")
-}
-
 # report_field NAME: a line "NAME: value" of the last restore's report (RESTORE_LOG).
 report_field() {
   printf '%s\n' "$RESTORE_LOG" | sed -n "s/^$1: //p" | head -n 1

@@ -32,11 +32,6 @@ run() { printf 'RUN|%s|%s\n' "$1" "${2//$'\n'/ }"; }
 notes="$(mktemp)"
 note() { run "$@" >>"$notes"; }
 
-# As root from /, with the environment cron gives the jobs (nothing of this SSH session's).
-as_root_clean() {
-  (cd / && env -i SHELL=/bin/bash PATH="$CRON_PATH" HOME=/root LOGNAME=root USER=root "$@")
-}
-
 # The last words of a failed command's output: its last ERROR line without the log prefix.
 last_error() {
   local s

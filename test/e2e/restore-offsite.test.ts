@@ -8,8 +8,7 @@
 // and the work folders are left nowhere.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { basename, join, relative } from "node:path";
-import { createHash } from "node:crypto";
+import { basename, join } from "node:path";
 import { execa } from "execa";
 import { startTestLab, cli, type TestLab } from "../helpers/lab.ts";
 import { startS3, S3_KEY, type S3Server } from "../helpers/s3.ts";
@@ -17,6 +16,7 @@ import { tmpFilesHolding } from "../helpers/traces.ts";
 import { APP, backupDir, cluster, corruptFile, liveRowCounts, runBackups } from "../helpers/backups.ts";
 import { psqlSuper } from "../../src/lab/postgres.ts";
 import type { LabHost } from "../../src/lab/lab.ts";
+import { fileHashes, nextSecond } from "../helpers/files.ts";
 
 let lab: TestLab;
 let s3: S3Server;
@@ -54,25 +54,6 @@ const local = (sub: string, re: RegExp) =>
     .sort();
 const restore = (inv: string, args: string[]) =>
   cli("restore", [inv, "--limit", h.name, "--force", ...args], { env: env() });
-
-/** Every regular file under dir: relative path → sha256. */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) out[relative(dir, p)] = createHash("sha256").update(readFileSync(p)).digest("hex");
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-async function nextSecond(): Promise<void> {
-  const s = Math.floor(Date.now() / 1000);
-  while (Math.floor(Date.now() / 1000) === s) await new Promise((r) => setTimeout(r, 50));
-}
 
 beforeAll(async () => {
   [lab, s3] = await Promise.all([startTestLab(1), startS3()]);
@@ -188,7 +169,7 @@ describe("restore from the off-site copy", () => {
     expect(m.code, m.stdout + m.stderr).toBe(0);
     expect(m.stdout).toContain(`From:        the off-site copy of media/${basename(snap)} (--from offsite)`);
     expect(m.stdout).toContain("MEDIA RESTORE REPORT");
-    expect(tree(media)).toEqual(tree(snap));
+    expect(fileHashes(media)).toEqual(fileHashes(snap));
     outputs.push(m.stdout + m.stderr + JSON.stringify(m.report));
     expect(auditLines().at(-1)).toMatchObject({ component: "media", from: "offsite", result: "success" });
     expect(workFolders()).toEqual([]);
@@ -213,7 +194,7 @@ describe("restore from the off-site copy", () => {
     writeFileSync(junk, "not an archive");
     const put = await s3.rclone(["copyto", junk, `s3:${s3.bucket}/${h.name}/config/${cfg}`]);
     expect(put.code, put.stderr).toBe(0);
-    const live = tree(appDir());
+    const live = fileHashes(appDir());
     const bad = await restore(withOffsite, ["--component", "config", "--backup", cfg]);
     expect(bad.code, bad.stdout + bad.stderr).toBe(2);
     expect(bad.report.restore.reason).toMatch(
@@ -222,7 +203,7 @@ describe("restore from the off-site copy", () => {
       ),
     );
     expect(bad.stdout).toContain("Live data: unchanged (the restore script did not run)");
-    expect(tree(appDir())).toEqual(live);
+    expect(fileHashes(appDir())).toEqual(live);
     expect(workFolders()).toEqual([]);
     expect(auditLines().at(-1)).toMatchObject({ component: "config", from: "offsite", result: "failed" });
     for (const x of [c, bad]) outputs.push(x.stdout + x.stderr + JSON.stringify(x.report));
