@@ -55,7 +55,8 @@ export async function createVault(
   const age = await ageLib();
   const e = new age.Encrypter();
   for (const r of Array.isArray(recipient) ? recipient : [recipient]) {
-    if (!/^age1[0-9a-z]+$/.test(r) || r.startsWith("age1pq")) {
+    // The post-quantum hybrid is "age1pq1…"; an X25519 key may begin "age1pq" (bech32 data has no "1").
+    if (!/^age1[0-9a-z]+$/.test(r) || r.startsWith("age1pq1")) {
       throw new InputError([`${file}: expected an X25519 age recipient (age1...)`]);
     }
     e.addRecipient(r);
